@@ -1,0 +1,403 @@
+// Package config reads recoverybot's TOML configuration (SPEC §6): strict
+// about unknown keys and bad values, with defaults for everything but the
+// credentials, and secrets from *_file keys or environment variables.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
+
+	"github.com/recoverybot/recoverybot"
+)
+
+//go:embed example.toml
+var example string
+
+// Example returns the annotated example configuration that
+// `recoverybot config example` prints.
+func Example() string { return example }
+
+// Environment variables that may hold secrets.
+const (
+	EnvIMAPPassword = "RECOVERYBOT_IMAP_PASSWORD"
+	EnvSMTPPassword = "RECOVERYBOT_SMTP_PASSWORD"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	DataDir      string   `toml:"data_dir"`
+	LogLevel     string   `toml:"log_level"`
+	ProviderName string   `toml:"provider_name"`
+	IMAP         IMAP     `toml:"imap"`
+	SMTP         SMTP     `toml:"smtp"`
+	Auth         Auth     `toml:"auth"`
+	Web          Web      `toml:"web"`
+	Policy       Policy   `toml:"policy"`
+	Schedule     Schedule `toml:"schedule"`
+}
+
+// IMAP is the contact mailbox.
+type IMAP struct {
+	Address         string   `toml:"address"`
+	Security        string   `toml:"security"`
+	Username        string   `toml:"username"`
+	Password        string   `toml:"password"`
+	PasswordFile    string   `toml:"password_file"`
+	TokenFile       string   `toml:"token_file"`
+	TokenCommand    []string `toml:"token_command"`
+	Mailbox         string   `toml:"mailbox"`
+	ProcessedFolder string   `toml:"processed_folder"`
+	ReviewFolder    string   `toml:"review_folder"`
+	MaxMessageSize  ByteSize `toml:"max_message_size"`
+	PollInterval    Duration `toml:"poll_interval"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	CommandTimeout  Duration `toml:"command_timeout"`
+}
+
+// OAuth2 reports whether the mailbox logs in with XOAUTH2.
+func (i IMAP) OAuth2() bool { return i.TokenFile != "" || len(i.TokenCommand) > 0 }
+
+// SMTP is the server our mail leaves through.
+type SMTP struct {
+	Address      string `toml:"address"`
+	Security     string `toml:"security"`
+	Username     string `toml:"username"`
+	Password     string `toml:"password"`
+	PasswordFile string `toml:"password_file"`
+	From         string `toml:"from"`
+	FromName     string `toml:"from_name"`
+}
+
+// Auth is the trust placed in Authentication-Results headers (SPEC §4).
+type Auth struct {
+	TrustedAuthservIDs         []string `toml:"trusted_authserv_ids"`
+	RequireAuthenticatedSender bool     `toml:"require_authenticated_sender"`
+}
+
+// Web is the dashboard.
+type Web struct {
+	Listen string `toml:"listen"`
+}
+
+// Policy holds the time limits of the process.
+type Policy struct {
+	CodeTTL       Duration `toml:"code_ttl"`
+	CaseTTL       Duration `toml:"case_ttl"`
+	RemindAfter   Duration `toml:"remind_after"`
+	Retention     Duration `toml:"retention"`
+	ReplyInterval Duration `toml:"reply_interval"`
+}
+
+// Schedule holds one cron spec per sweep.
+type Schedule struct {
+	Expire string `toml:"expire"`
+	Remind string `toml:"remind"`
+	Purge  string `toml:"purge"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		DataDir:      "var",
+		LogLevel:     "info",
+		ProviderName: "Example Hosting",
+		IMAP: IMAP{
+			Address: "imap.example.net:993", Security: "tls", Mailbox: "INBOX",
+			ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
+			MaxMessageSize: 40 * 1000 * 1000,
+			PollInterval:   Duration(time.Minute), IdleTimeout: Duration(10 * time.Minute),
+			CommandTimeout: Duration(2 * time.Minute),
+		},
+		SMTP: SMTP{Address: "smtp.example.net:587", Security: "starttls", From: "contact@example.net",
+			FromName: "Example Hosting Support"},
+		Auth: Auth{TrustedAuthservIDs: []string{"mx.example.net"}, RequireAuthenticatedSender: true},
+		Web:  Web{Listen: "127.0.0.1:8080"},
+		Policy: Policy{
+			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
+			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
+			ReplyInterval: Duration(time.Hour),
+		},
+		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily"},
+	}
+}
+
+// Load reads the file at path over the defaults, fills secrets from
+// *_file keys and the environment (getenv may be nil), and validates
+// every value present. Unknown keys are errors: a misspelt key must not
+// silently leave a default in place. Load does not demand credentials;
+// Complete does.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return c, fmt.Errorf("config %s: no such file", path)
+		}
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return c, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, oneLine(pe.Message))
+		}
+		return c, fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return c, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	if err := c.resolveSecrets(getenv); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func (c *Config) resolveSecrets(getenv func(string) string) error {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	var err error
+	if c.IMAP.Password, err = secret("imap", c.IMAP.Password, c.IMAP.PasswordFile, getenv(EnvIMAPPassword)); err != nil {
+		return err
+	}
+	c.SMTP.Password, err = secret("smtp", c.SMTP.Password, c.SMTP.PasswordFile, getenv(EnvSMTPPassword))
+	return err
+}
+
+func secret(section, inline, file, env string) (string, error) {
+	set := 0
+	for _, s := range []string{inline, file, env} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return "", fmt.Errorf("%s: give the password once (password, password_file or the environment)", section)
+	}
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s.password_file: %w", section, err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimRight(line, "\r"), nil
+	case env != "":
+		return env, nil
+	}
+	return inline, nil
+}
+
+// Validate checks every value that is present.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.DataDir) == "" {
+		return errors.New("data_dir is empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if err := checkEndpoint("imap", c.IMAP.Address, c.IMAP.Security); err != nil {
+		return err
+	}
+	if c.IMAP.Mailbox == "" {
+		return errors.New("imap.mailbox is empty")
+	}
+	for key, f := range map[string]string{"imap.processed_folder": c.IMAP.ProcessedFolder, "imap.review_folder": c.IMAP.ReviewFolder} {
+		if err := checkFolder(key, f); err != nil {
+			return err
+		}
+	}
+	if c.IMAP.ProcessedFolder == c.IMAP.ReviewFolder {
+		return errors.New("imap.processed_folder and imap.review_folder must differ")
+	}
+	if c.IMAP.ProcessedFolder == c.IMAP.Mailbox || c.IMAP.ReviewFolder == c.IMAP.Mailbox {
+		return errors.New("imap folders must differ from imap.mailbox")
+	}
+	if c.IMAP.TokenFile != "" && len(c.IMAP.TokenCommand) > 0 {
+		return errors.New("imap: give token_file or token_command, not both")
+	}
+	if c.IMAP.OAuth2() && c.IMAP.Password != "" {
+		return errors.New("imap: a password and an XOAUTH2 token are both given")
+	}
+	if c.IMAP.MaxMessageSize < 1<<10 {
+		return fmt.Errorf("imap.max_message_size %d is too small", c.IMAP.MaxMessageSize)
+	}
+	for key, d := range map[string]Duration{"imap.poll_interval": c.IMAP.PollInterval, "imap.idle_timeout": c.IMAP.IdleTimeout,
+		"imap.command_timeout": c.IMAP.CommandTimeout, "policy.code_ttl": c.Policy.CodeTTL, "policy.case_ttl": c.Policy.CaseTTL,
+		"policy.remind_after": c.Policy.RemindAfter} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive", key)
+		}
+	}
+	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval} {
+		if d < 0 {
+			return fmt.Errorf("%s must not be negative", key)
+		}
+	}
+	if err := checkEndpoint("smtp", c.SMTP.Address, c.SMTP.Security); err != nil {
+		return err
+	}
+	if _, err := recoverybot.NormalizeAddress(c.SMTP.From); err != nil {
+		return fmt.Errorf("smtp.from: %w", err)
+	}
+	if strings.ContainsAny(c.SMTP.FromName+c.ProviderName, "\r\n") {
+		return errors.New("smtp.from_name and provider_name must be one line")
+	}
+	for _, id := range c.Auth.TrustedAuthservIDs {
+		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t;") {
+			return fmt.Errorf("auth.trusted_authserv_ids: %q is not an authserv-id", id)
+		}
+	}
+	if c.Auth.RequireAuthenticatedSender && len(c.Auth.TrustedAuthservIDs) == 0 {
+		return errors.New("auth.trusted_authserv_ids is empty while require_authenticated_sender is true: no sender could ever be verified")
+	}
+	if _, _, err := net.SplitHostPort(c.Web.Listen); err != nil {
+		return fmt.Errorf("web.listen %q: want host:port", c.Web.Listen)
+	}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	for key, spec := range map[string]string{"schedule.expire": c.Schedule.Expire, "schedule.remind": c.Schedule.Remind,
+		"schedule.purge": c.Schedule.Purge} {
+		if _, err := parser.Parse(spec); err != nil {
+			return fmt.Errorf("%s %q: %s", key, spec, oneLine(err.Error()))
+		}
+	}
+	return nil
+}
+
+// Complete checks what the daemon needs beyond Validate: credentials for
+// the mailbox. `recoverybot config check`, `serve` and `run` call it.
+func (c Config) Complete() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.IMAP.Username == "" {
+		return errors.New("imap.username is empty")
+	}
+	if c.IMAP.Password == "" && !c.IMAP.OAuth2() {
+		return fmt.Errorf("imap.password is empty (set it, imap.password_file, %s, or an XOAUTH2 token)", EnvIMAPPassword)
+	}
+	if c.SMTP.Username != "" && c.SMTP.Password == "" {
+		return fmt.Errorf("smtp.password is empty while smtp.username is set (set it, smtp.password_file or %s)", EnvSMTPPassword)
+	}
+	return nil
+}
+
+func checkEndpoint(section, addr, security string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("%s.address %q: want host:port", section, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%s.address %q: bad port", section, addr)
+	}
+	switch security {
+	case "tls", "starttls":
+	case "none":
+		if !IsLoopback(host) {
+			return fmt.Errorf("%s.security = \"none\" is allowed only to a loopback address, not %q", section, host)
+		}
+	default:
+		return fmt.Errorf("%s.security %q is not tls, starttls or none", section, security)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host names this machine: localhost or an
+// address in 127.0.0.0/8 or ::1. Names are not resolved.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkFolder(key, f string) error {
+	if f == "" || strings.HasPrefix(f, "/") || strings.HasSuffix(f, "/") || strings.Contains(f, "//") {
+		return fmt.Errorf("%s %q: want levels separated by '/', like Recovery/Processed", key, f)
+	}
+	if strings.ContainsAny(f, "*%\r\n\"") {
+		return fmt.Errorf("%s %q: contains a character IMAP forbids in names", key, f)
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as "24h" in TOML.
+type Duration time.Duration
+
+// UnmarshalText reads a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (want e.g. \"90s\", \"10m\", \"24h\")", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes a Go duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size in bytes, written as an integer or with a unit
+// ("40MB", "512KiB").
+type ByteSize int64
+
+// UnmarshalText reads a size.
+func (s *ByteSize) UnmarshalText(b []byte) error {
+	t := strings.TrimSpace(string(b))
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("bad size %q (want e.g. \"40MB\")", b)
+	}
+	*s = ByteSize(n * mult)
+	return nil
+}
+
+// UnmarshalTOML accepts a bare integer as well as a string.
+func (s *ByteSize) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("bad size %d", x)
+		}
+		*s = ByteSize(x)
+		return nil
+	case string:
+		return s.UnmarshalText([]byte(x))
+	}
+	return fmt.Errorf("bad size %v (want e.g. \"40MB\")", v)
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/recoverybot/recoverybot"
+)
+
+const caseColumns = `c.id, c.ref, c.profile_id, c.kind, c.contact, c.state, c.opened_by, c.opened_at, c.updated_at,
+	c.decided_by, c.decided_at, c.note, c.reason, c.new_email, c.sender_status, c.code_verified,
+	c.failed_code_attempts, c.flags`
+
+func scanCase(row interface{ Scan(...any) error }) (recoverybot.Case, error) {
+	var c recoverybot.Case
+	var kind, state, sender, openedAt, updatedAt, flags string
+	var decidedAt sql.NullString
+	err := row.Scan(&c.ID, &c.Ref, &c.ProfileID, &kind, &c.Contact, &state, &c.OpenedBy, &openedAt, &updatedAt,
+		&c.DecidedBy, &decidedAt, &c.Note, &c.Reason, &c.NewEmail, &sender, &c.CodeVerified,
+		&c.FailedCodeAttempts, &flags)
+	if err != nil {
+		return c, err
+	}
+	c.Kind, c.State, c.SenderStatus = recoverybot.Kind(kind), recoverybot.State(state), recoverybot.SenderStatus(sender)
+	if c.OpenedAt, err = parseTS(openedAt); err != nil {
+		return c, err
+	}
+	if c.UpdatedAt, err = parseTS(updatedAt); err != nil {
+		return c, err
+	}
+	if c.DecidedAt, err = parseNullTS(decidedAt); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(flags), &c.Flags); err != nil {
+		return c, fmt.Errorf("case %s flags: %w", c.Ref, err)
+	}
+	return c, nil
+}
+
+// InsertCase stores a new case and sets c.ID. It returns ErrRefTaken when
+// the reference is in use (draw another) and ErrOpenCase when the profile
+// already has an open case of that kind.
+func (t *Tx) InsertCase(c *recoverybot.Case) error {
+	flags, err := json.Marshal(nonNil(c.Flags))
+	if err != nil {
+		return err
+	}
+	res, err := t.tx.Exec(`INSERT INTO cases (ref, profile_id, kind, contact, state, opened_by, opened_at, updated_at,
+		sender_status, code_verified, failed_code_attempts, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Ref, c.ProfileID, string(c.Kind), c.Contact, string(c.State), c.OpenedBy, ts(c.OpenedAt), ts(c.UpdatedAt),
+		string(c.SenderStatus), c.CodeVerified, c.FailedCodeAttempts, string(flags))
+	if isUnique(err) {
+		if strings.Contains(err.Error(), "cases.ref") {
+			return fmt.Errorf("case %s: %w", c.Ref, ErrRefTaken)
+		}
+		return fmt.Errorf("profile %s, %s: %w", c.ProfileID, c.Kind, ErrOpenCase)
+	}
+	if err != nil {
+		return fmt.Errorf("insert case %s: %w", c.Ref, err)
+	}
+	c.ID, err = res.LastInsertId()
+	return err
+}
+
+// UpdateCase writes the mutable fields of c (state, decision, sender and
+// code progress, flags) and its UpdatedAt. The ref, profile, kind and
+// opening are fixed at insertion.
+func (t *Tx) UpdateCase(c recoverybot.Case) error {
+	flags, err := json.Marshal(nonNil(c.Flags))
+	if err != nil {
+		return err
+	}
+	res, err := t.tx.Exec(`UPDATE cases SET contact = ?, state = ?, updated_at = ?, decided_by = ?, decided_at = ?,
+		note = ?, reason = ?, new_email = ?, sender_status = ?, code_verified = ?, failed_code_attempts = ?, flags = ?
+		WHERE id = ?`,
+		c.Contact, string(c.State), ts(c.UpdatedAt), c.DecidedBy, nullTS(c.DecidedAt), c.Note, c.Reason, c.NewEmail,
+		string(c.SenderStatus), c.CodeVerified, c.FailedCodeAttempts, string(flags), c.ID)
+	if isUnique(err) {
+		return fmt.Errorf("case %s: %w", c.Ref, ErrOpenCase)
+	}
+	if err != nil {
+		return fmt.Errorf("update case %s: %w", c.Ref, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("case %s: %w", c.Ref, ErrNotFound)
+	}
+	return nil
+}
+
+// CaseByRef returns the case with the given reference, or ErrNotFound.
+func (t *Tx) CaseByRef(ref string) (recoverybot.Case, error) {
+	c, err := scanCase(t.tx.QueryRow(`SELECT `+caseColumns+` FROM cases c WHERE c.ref = ?`, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("case %s: %w", ref, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read case %s: %w", ref, err)
+	}
+	return c, nil
+}
+
+// CaseByID returns the case with the given row ID, or ErrNotFound.
+func (t *Tx) CaseByID(id int64) (recoverybot.Case, error) {
+	c, err := scanCase(t.tx.QueryRow(`SELECT `+caseColumns+` FROM cases c WHERE c.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("case #%d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read case #%d: %w", id, err)
+	}
+	return c, nil
+}
+
+// CaseFilter selects cases for ListCases. The zero value selects all.
+type CaseFilter struct {
+	State     recoverybot.State // only this state
+	Open      bool              // only open cases
+	ProfileID string
+	Contact   string // only cases with this contact address
+}
+
+// ListCases returns the cases the filter selects, newest first.
+func (t *Tx) ListCases(f CaseFilter) ([]recoverybot.Case, error) {
+	q := `SELECT ` + caseColumns + ` FROM cases c WHERE 1 = 1`
+	var args []any
+	if f.State != "" {
+		q += ` AND c.state = ?`
+		args = append(args, string(f.State))
+	}
+	if f.Open {
+		q += ` AND c.state IN ('awaiting_evidence', 'ready_for_review', 'locked')`
+	}
+	if f.ProfileID != "" {
+		q += ` AND c.profile_id = ?`
+		args = append(args, f.ProfileID)
+	}
+	if f.Contact != "" {
+		q += ` AND c.contact = ?`
+		args = append(args, f.Contact)
+	}
+	q += ` ORDER BY c.opened_at DESC, c.id DESC`
+	rows, err := t.tx.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	defer rows.Close()
+	out := []recoverybot.Case{}
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list cases: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

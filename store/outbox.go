@@ -1,0 +1,204 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OutboxState is where an outgoing mail stands.
+type OutboxState string
+
+// The outbox states. A mail is pending until the SMTP server accepts it
+// (sent) or refuses it for good (failed).
+const (
+	OutboxPending OutboxState = "pending"
+	OutboxSending OutboxState = "sending" // handed to SMTP; if the process dies here, the next run sends again under the same Message-ID
+	OutboxSent    OutboxState = "sent"
+	OutboxFailed  OutboxState = "failed"
+)
+
+// OutgoingMail is one row of the outbox.
+type OutgoingMail struct {
+	ID        int64
+	CaseID    int64  // 0: not about a case
+	Template  string // which mail it is (instructions, approved, …)
+	MessageID string // RFC 5322 Message-ID without brackets; unique
+	From, To  string
+	// Automatic marks replies to incoming mail, which count toward the
+	// per-case reply limit; mail caused by an agent's action does not.
+	Automatic     bool
+	Raw           []byte // the composed message; sealed at rest, dropped once sent
+	State         OutboxState
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+// Enqueue adds a composed mail to the outbox, due now. A mail whose
+// Message-ID is already queued is ErrDuplicateRow: the event that caused
+// it already happened.
+func (t *Tx) Enqueue(m OutgoingMail) (int64, error) {
+	var exists int
+	err := t.tx.QueryRow(`SELECT count(*) FROM outbox WHERE message_id = ?`, m.MessageID).Scan(&exists)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue mail: %w", err)
+	}
+	if exists > 0 {
+		return 0, fmt.Errorf("outgoing mail %s: %w", m.MessageID, ErrDuplicateRow)
+	}
+	blobID, _, err := t.PutBlob(BlobOutgoing, m.Raw)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.tx.Exec(`INSERT INTO outbox (case_id, template, message_id, sender, recipient, automatic, blob_id,
+		state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+		nullID(m.CaseID), m.Template, m.MessageID, m.From, m.To, m.Automatic, blobID, ts(t.now), ts(t.now))
+	if isUnique(err) {
+		return 0, fmt.Errorf("outgoing mail %s: %w", m.MessageID, ErrDuplicateRow)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("enqueue mail: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+const outboxColumns = `o.id, COALESCE(o.case_id, 0), o.template, o.message_id, o.sender, o.recipient, o.automatic,
+	o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at, COALESCE(o.blob_id, 0)`
+
+func (t *Tx) scanOutgoing(row interface{ Scan(...any) error }, withRaw bool) (OutgoingMail, error) {
+	var m OutgoingMail
+	var state, next, created string
+	var sent sql.NullString
+	var blobID int64
+	err := row.Scan(&m.ID, &m.CaseID, &m.Template, &m.MessageID, &m.From, &m.To, &m.Automatic,
+		&state, &m.Attempts, &next, &m.LastError, &created, &sent, &blobID)
+	if err != nil {
+		return m, err
+	}
+	m.State = OutboxState(state)
+	if m.NextAttemptAt, err = parseTS(next); err != nil {
+		return m, err
+	}
+	if m.CreatedAt, err = parseTS(created); err != nil {
+		return m, err
+	}
+	if m.SentAt, err = parseNullTS(sent); err != nil {
+		return m, err
+	}
+	if withRaw && blobID != 0 {
+		if m.Raw, err = t.Blob(blobID); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// OutboxFilter selects outbox rows. The zero value selects all.
+type OutboxFilter struct {
+	CaseID  int64
+	Due     bool // only pending or sending rows whose next attempt is due
+	WithRaw bool // open the sealed message too
+	Limit   int
+}
+
+// Outbox returns the selected outgoing mail, oldest first.
+func (t *Tx) Outbox(f OutboxFilter) ([]OutgoingMail, error) {
+	q := `SELECT ` + outboxColumns + ` FROM outbox o WHERE 1 = 1`
+	var args []any
+	if f.CaseID != 0 {
+		q += ` AND o.case_id = ?`
+		args = append(args, f.CaseID)
+	}
+	if f.Due {
+		q += ` AND o.state IN ('pending', 'sending') AND o.next_attempt_at <= ?`
+		args = append(args, ts(t.now))
+	}
+	q += ` ORDER BY o.id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := t.tx.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	var out []OutgoingMail
+	for rows.Next() {
+		m, err := t.scanOutgoing(rows, false)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list outbox: %w", err)
+		}
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	if f.WithRaw {
+		for i := range out {
+			m, err := t.scanOutgoing(t.tx.QueryRow(`SELECT `+outboxColumns+` FROM outbox o WHERE o.id = ?`, out[i].ID), true)
+			if err != nil {
+				return nil, fmt.Errorf("read outgoing mail %d: %w", out[i].ID, err)
+			}
+			out[i] = m
+		}
+	}
+	return nonNil(out), nil
+}
+
+// MarkSending records that a mail is being handed to SMTP.
+func (t *Tx) MarkSending(id int64) error {
+	return t.setOutbox(id, `state = 'sending', attempts = attempts + 1`)
+}
+
+// MarkSent records that the SMTP server accepted a mail and drops its
+// sealed bytes: a sent code mail leaves no copy of the code behind.
+func (t *Tx) MarkSent(id int64) error {
+	var blobID sql.NullInt64
+	if err := t.tx.QueryRow(`SELECT blob_id FROM outbox WHERE id = ?`, id).Scan(&blobID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("outgoing mail %d: %w", id, ErrNotFound)
+		}
+		return fmt.Errorf("mark sent: %w", err)
+	}
+	if err := t.setOutbox(id, `state = 'sent', sent_at = ?, last_error = '', blob_id = NULL`, ts(t.now)); err != nil {
+		return err
+	}
+	if blobID.Valid {
+		return t.DeleteBlob(blobID.Int64)
+	}
+	return nil
+}
+
+// MarkRetry records a temporary failure; the mail is tried again at next.
+func (t *Tx) MarkRetry(id int64, next time.Time, reason string) error {
+	return t.setOutbox(id, `state = 'pending', next_attempt_at = ?, last_error = ?`, ts(next), reason)
+}
+
+// MarkFailed records a permanent failure, shown to the agent.
+func (t *Tx) MarkFailed(id int64, reason string) error {
+	return t.setOutbox(id, `state = 'failed', last_error = ?`, reason)
+}
+
+func (t *Tx) setOutbox(id int64, set string, args ...any) error {
+	res, err := t.tx.Exec(`UPDATE outbox SET `+set+` WHERE id = ?`, append(args, id)...)
+	if err != nil {
+		return fmt.Errorf("update outgoing mail %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("outgoing mail %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

@@ -1,0 +1,293 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/recoverybot/recoverybot/vault"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// ApplicationID marks a SQLite file as a recoverybot database
+// (PRAGMA application_id; "RcBt").
+const ApplicationID = 0x52634274
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound     = errors.New("store: not found")
+	ErrNotOurs      = errors.New("store: not a recoverybot database")
+	ErrTooNew       = errors.New("store: database is newer than this binary")
+	ErrOpenCase     = errors.New("store: the profile already has an open case of this kind")
+	ErrRefTaken     = errors.New("store: case reference already in use")
+	ErrDuplicateRow = errors.New("store: row already exists")
+)
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	w     *sql.DB // the one writer connection: writes queue here, not on SQLITE_BUSY
+	r     *sql.DB // readers, read-only
+	vault *vault.Vault
+	now   func() time.Time
+}
+
+// Options tune Open. The zero value is fine.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BusyTimeout is how long a write waits for another process's
+	// transaction (the CLI while the daemon runs); 0 means 10 s.
+	BusyTimeout time.Duration
+}
+
+func dsn(file string, extra string, busy time.Duration) string {
+	p := url.PathEscape(file)
+	return "file:" + p + "?_busy_timeout=" + strconv.FormatInt(busy.Milliseconds(), 10) +
+		"&_foreign_keys=on&_secure_delete=on&_synchronous=NORMAL" + extra
+}
+
+// Open opens or creates the database file at file and brings its schema
+// up to date. A file that is not a SQLite database, a SQLite database that
+// is not ours, or one written by a newer binary is refused with a clear
+// error.
+func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, error) {
+	if v == nil {
+		return nil, errors.New("open store: no vault")
+	}
+	busy := o.BusyTimeout
+	if busy == 0 {
+		busy = 10 * time.Second
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	if st, err := os.Stat(file); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("open store %s: is a directory", file)
+	}
+	w, err := sql.Open("sqlite3", dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", file, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w, vault: v, now: now}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", file, describe(err))
+	}
+	r, err := sql.Open("sqlite3", dsn(file, "&mode=ro&_txlock=deferred", busy))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", file, err)
+	}
+	r.SetMaxOpenConns(4)
+	s.r = r
+	return s, nil
+}
+
+// describe turns SQLite's terse errors about foreign files into sentences.
+func describe(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrNotADB:
+			return fmt.Errorf("%w: the file is not a SQLite database", ErrNotOurs)
+		case sqlite3.ErrCorrupt:
+			return fmt.Errorf("the database file is corrupted (%w)", err)
+		case sqlite3.ErrCantOpen:
+			return fmt.Errorf("cannot open the database file (%w)", err)
+		}
+	}
+	return err
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with its number", e.Name())
+		}
+		b, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: want number %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the schema version this binary writes.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	var appID, version, objects int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return err
+	}
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&objects); err != nil {
+		return err
+	}
+	switch {
+	case appID == 0 && objects > 0:
+		return fmt.Errorf("%w: it holds tables of another application", ErrNotOurs)
+	case appID != 0 && appID != ApplicationID:
+		return fmt.Errorf("%w: its application id is %#x", ErrNotOurs, appID)
+	case version > len(ms):
+		return fmt.Errorf("%w: schema version %d, this binary knows up to %d; upgrade recoverybot", ErrTooNew, version, len(ms))
+	}
+	for _, m := range ms[version:] {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		// PRAGMAs take no parameters; both values are integers we own.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, m.version)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// Tx is one transaction. Its methods are the only way to read and write
+// the database.
+type Tx struct {
+	tx  *sql.Tx
+	s   *Store
+	now time.Time
+}
+
+// Now is the time of the transaction: every row it writes carries it.
+func (t *Tx) Now() time.Time { return t.now }
+
+// Update runs fn in a write transaction and commits it when fn returns
+// nil. Writes from this process queue for the one writer connection;
+// another process's writer is waited for up to the busy timeout.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", describe(err))
+	}
+	t := &Tx{tx: tx, s: s, now: s.Now()}
+	if err := fn(t); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", describe(err))
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction: a consistent snapshot that
+// never blocks writers.
+func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin: %w", describe(err))
+	}
+	defer tx.Rollback()
+	return fn(&Tx{tx: tx, s: s, now: s.Now()})
+}
+
+// timeFormat is fixed-width so that times sort as text.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func nullTS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return ts(*t)
+}
+
+func parseTS(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: bad time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+func parseNullTS(ns sql.NullString) (*time.Time, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	t, err := parseTS(ns.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
+}
