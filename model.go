@@ -19,13 +19,13 @@ type Profile struct {
 }
 
 // SenderStatus is the result of the sender check of SPEC §4 for the
-// address a case requires. The zero value means no message has been tied
-// to the case yet.
+// address a case requires. SenderNone means no message has been tied to
+// the case yet; the zero value reads as SenderNone.
 type SenderStatus string
 
 // The sender check results.
 const (
-	SenderNone       SenderStatus = ""
+	SenderNone       SenderStatus = "none"
 	SenderVerified   SenderStatus = "verified"   // a trusted Authentication-Results header vouches for the From domain
 	SenderUnverified SenderStatus = "unverified" // nothing trusted says either way
 	SenderFailed     SenderStatus = "failed"     // a trusted header says the From domain failed

@@ -112,7 +112,7 @@ func Default() Config {
 		LogLevel:     "info",
 		ProviderName: "Example Hosting",
 		IMAP: IMAP{
-			Address: "imap.example.net:993", Security: "tls", Mailbox: "INBOX",
+			Address: "imap.example.net:993", Security: "tls", Mailbox: "INBOX", TokenCommand: []string{},
 			ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
 			MaxMessageSize: 40 * 1000 * 1000,
 			PollInterval:   Duration(time.Minute), IdleTimeout: Duration(10 * time.Minute),

@@ -44,6 +44,9 @@ func scanCase(row interface{ Scan(...any) error }) (recoverybot.Case, error) {
 // the reference is in use (draw another) and ErrOpenCase when the profile
 // already has an open case of that kind.
 func (t *Tx) InsertCase(c *recoverybot.Case) error {
+	if c.SenderStatus == "" {
+		c.SenderStatus = recoverybot.SenderNone
+	}
 	flags, err := json.Marshal(nonNil(c.Flags))
 	if err != nil {
 		return err
@@ -69,6 +72,9 @@ func (t *Tx) InsertCase(c *recoverybot.Case) error {
 // code progress, flags) and its UpdatedAt. The ref, profile, kind and
 // opening are fixed at insertion.
 func (t *Tx) UpdateCase(c recoverybot.Case) error {
+	if c.SenderStatus == "" {
+		c.SenderStatus = recoverybot.SenderNone
+	}
 	flags, err := json.Marshal(nonNil(c.Flags))
 	if err != nil {
 		return err

@@ -79,6 +79,13 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("open store %s: is a directory", file)
 	}
+	// Create the file ourselves so that it is private from the start;
+	// SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("open store %s: %w", file, err)
+	}
 	w, err := sql.Open("sqlite3", dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", file, err)

@@ -1,0 +1,39 @@
+# recoverybot — make test runs the whole suite (installing Dovecot when
+# missing and run as root); make check runs the linters.
+
+GO ?= go
+FUZZTIME ?= 10m
+PKG := ./...
+
+.PHONY: all build test check fuzz bench deps clean
+
+all: build
+
+build:
+	$(GO) build -o recoverybot ./cmd/recoverybot
+
+deps:
+	@scripts/test-deps.sh
+
+test: deps
+	$(GO) vet $(PKG)
+	$(GO) test -race -count=1 -timeout 25m $(PKG)
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKG)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKG)
+
+fuzz:
+	@for target in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
+		pkg=$$(grep -rlE "^func $$target\(" --include='*_test.go' . | head -1 | xargs dirname); \
+		echo "== $$target ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+bench:
+	@scripts/test-deps.sh --bench
+	$(GO) test -run "^$$" -bench . -benchmem $(PKG)
+
+clean:
+	rm -f recoverybot

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "recoverybot.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestExampleIsCompleteAndValid checks the promise of `config example`:
+// every key, uncommented, each with a comment, loading to the defaults,
+// and passing Complete once the credentials are filled in.
+func TestExampleIsCompleteAndValid(t *testing.T) {
+	ex := Example()
+	c, err := Load(write(t, ex), nil)
+	if err != nil {
+		t.Fatalf("example does not load: %v", err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("example differs from the defaults:\n%+v\n%+v", c, Default())
+	}
+	keys := tomlKeys(reflect.TypeOf(Config{}), "")
+	lines := strings.Split(ex, "\n")
+	for _, key := range keys {
+		section, name := "", key
+		if i := strings.LastIndex(key, "."); i >= 0 {
+			section, name = key[:i], key[i+1:]
+		}
+		found := false
+		current := ""
+		for i, l := range lines {
+			if m := regexp.MustCompile(`^\[(.+)\]$`).FindStringSubmatch(l); m != nil {
+				current = m[1]
+			}
+			if current == section && strings.HasPrefix(l, name+" = ") {
+				found = true
+				if i == 0 || !strings.HasPrefix(lines[i-1], "#") && !strings.Contains(l, "#") {
+					// A key may share the comment of the key before it.
+					if i < 2 || !strings.Contains(lines[i-1], " = ") {
+						t.Errorf("key %s has no comment", key)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("config example lacks key %s", key)
+		}
+	}
+	if err := c.Complete(); err == nil || !strings.Contains(err.Error(), "imap.username") {
+		t.Errorf("Complete on the bare example = %v, want it to ask for imap.username", err)
+	}
+	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
+	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
+	c, err = Load(write(t, filled), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Complete(); err != nil {
+		t.Errorf("filled-in example fails the check: %v", err)
+	}
+}
+
+func tomlKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("toml")
+		if f.Type.Kind() == reflect.Struct {
+			keys = append(keys, tomlKeys(f.Type, name+".")...)
+			continue
+		}
+		keys = append(keys, name)
+	}
+	return keys
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"unknown top key", `dta_dir = "x"`, `unknown key "dta_dir"`},
+		{"unknown nested key", "[imap]\nadress = \"x:1\"", `unknown key "imap.adress"`},
+		{"syntax", "[imap\naddress = 1", "line 2"},
+		{"wrong type", "[imap]\naddress = 993", "imap.address"},
+		{"bad duration", "[policy]\ncode_ttl = \"a day\"", "bad duration"},
+		{"negative duration", "[policy]\ncode_ttl = \"-1h\"", "policy.code_ttl must be positive"},
+		{"bad security", "[imap]\nsecurity = \"ssl\"", `imap.security "ssl"`},
+		{"plaintext off loopback", "[imap]\naddress = \"imap.example.net:143\"\nsecurity = \"none\"", "loopback"},
+		{"bad port", "[smtp]\naddress = \"smtp.example.net:99999\"", "bad port"},
+		{"bad from", "[smtp]\nfrom = \"contact\"", "smtp.from"},
+		{"bad cron", "[schedule]\npurge = \"every day\"", "schedule.purge"},
+		{"bad size", "[imap]\nmax_message_size = \"big\"", "bad size"},
+		{"same folders", "[imap]\nreview_folder = \"Recovery/Processed\"", "must differ"},
+		{"bad folder", "[imap]\nreview_folder = \"/Review\"", "imap.review_folder"},
+		{"two passwords", "[imap]\npassword = \"a\"\npassword_file = \"/x\"", "give the password once"},
+		{"no trusted ids", "[auth]\ntrusted_authserv_ids = []", "no sender could ever be verified"},
+		{"log level", `log_level = "loud"`, "log_level"},
+	}
+	for _, tt := range tests {
+		_, err := Load(write(t, tt.body), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", tt.name, err)
+		}
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "absent.toml"), nil); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("absent file: %v", err)
+	}
+}
+
+func TestSecretsFromFileAndEnvironment(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(secretFile, []byte("from-file\n"), 0o600)
+	c, err := Load(write(t, "[imap]\nusername = \"u\"\npassword_file = \""+secretFile+"\""), nil)
+	if err != nil || c.IMAP.Password != "from-file" {
+		t.Errorf("password_file: %q, %v", c.IMAP.Password, err)
+	}
+	env := map[string]string{EnvIMAPPassword: "from-env", EnvSMTPPassword: "smtp-env"}
+	c, err = Load(write(t, "[imap]\nusername = \"u\""), func(k string) string { return env[k] })
+	if err != nil || c.IMAP.Password != "from-env" || c.SMTP.Password != "smtp-env" {
+		t.Errorf("environment: %q %q, %v", c.IMAP.Password, c.SMTP.Password, err)
+	}
+	if err := c.Complete(); err != nil {
+		t.Errorf("Complete: %v", err)
+	}
+	c, err = Load(write(t, "[imap]\nusername = \"u\"\ntoken_command = [\"gettoken\"]"), nil)
+	if err != nil || !c.IMAP.OAuth2() || c.Complete() != nil {
+		t.Errorf("XOAUTH2 config: %v / %v", err, c.Complete())
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := Load(write(t, "[imap]\nmax_message_size = \"512KiB\"\n[policy]\nretention = \"0s\"\ncode_ttl = \"2h\""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAP.MaxMessageSize != 512<<10 || c.Policy.Retention != 0 || c.Policy.CodeTTL.D() != 2*time.Hour {
+		t.Errorf("values = %+v %+v", c.IMAP, c.Policy)
+	}
+	c, err = Load(write(t, "[imap]\nmax_message_size = 2048"), nil)
+	if err != nil || c.IMAP.MaxMessageSize != 2048 {
+		t.Errorf("integer size: %d, %v", c.IMAP.MaxMessageSize, err)
+	}
+	for _, h := range []string{"127.0.0.1", "localhost", "::1", "127.3.2.1"} {
+		if !IsLoopback(h) {
+			t.Errorf("IsLoopback(%s) = false", h)
+		}
+	}
+	for _, h := range []string{"10.0.0.1", "imap.example.net", "localhost.example.net"} {
+		if IsLoopback(h) {
+			t.Errorf("IsLoopback(%s) = true", h)
+		}
+	}
+}

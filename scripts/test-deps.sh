@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs that Go does not bring: Dovecot (IMAP
+# and LMTP) for the mailbox tests and isync (mbsync) for the benchmark.
+# As root it installs them with apt-get; otherwise it says what is missing.
+set -euo pipefail
+
+need=()
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+if [ "${1:-}" = "--bench" ]; then
+	command -v mbsync >/dev/null || need+=(isync)
+	[ -x /usr/bin/time ] || need+=(time)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages: ${need[*]}" >&2
+	echo "run 'make test' as root to install them, or: sudo apt-get install -y ${need[*]}" >&2
+	exit 1
+fi
+echo "installing ${need[*]} with apt-get" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The packages' own service is not wanted: the tests start their own
+# Dovecot with a private configuration.

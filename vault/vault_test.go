@@ -1,0 +1,67 @@
+package vault
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOpenCreatesKeysOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	v1, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{CodeKeyFile, StorageKeyFile} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 || st.Size() != 32 {
+			t.Errorf("%s: mode %v size %d, want 0600 and 32 bytes", name, st.Mode().Perm(), st.Size())
+		}
+	}
+	sealed, err := v1.Seal([]byte("carte d'identité"), []byte("document:abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("identité")) {
+		t.Error("sealed data contains the clear text")
+	}
+	v2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(v1.CodeKey(), v2.CodeKey()) {
+		t.Error("code key changed across opens")
+	}
+	plain, err := v2.Open(sealed, []byte("document:abc"))
+	if err != nil || string(plain) != "carte d'identité" {
+		t.Errorf("Open = %q, %v", plain, err)
+	}
+	if _, err := v2.Open(sealed, []byte("document:other")); err != ErrOpen {
+		t.Errorf("opened with the wrong associated data: %v", err)
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := v2.Open(sealed, []byte("document:abc")); err != ErrOpen {
+		t.Errorf("opened tampered data: %v", err)
+	}
+	if _, err := v2.Open([]byte("short"), nil); err != ErrOpen {
+		t.Errorf("opened short data: %v", err)
+	}
+}
+
+func TestOpenRefusesBadKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, CodeKeyFile), []byte("short"), 0o600)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "32 bytes") {
+		t.Errorf("truncated key: err = %v", err)
+	}
+	dir = t.TempDir()
+	os.WriteFile(filepath.Join(dir, CodeKeyFile), bytes.Repeat([]byte{1}, 32), 0o644)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "0600") {
+		t.Errorf("world-readable key: err = %v", err)
+	}
+}
