@@ -86,6 +86,10 @@ CREATE TABLE messages (
 	uid            INTEGER NOT NULL,
 	message_id     TEXT NOT NULL DEFAULT '',
 	sha256         TEXT NOT NULL DEFAULT '',
+	-- content_key identifies the same message delivered twice: the
+	-- Message-ID with the SHA-256 of the body, or the SHA-256 of the raw
+	-- bytes when there is no Message-ID.
+	content_key    TEXT NOT NULL DEFAULT '',
 	size           INTEGER NOT NULL,
 	fetched_at     TEXT NOT NULL,
 	status         TEXT NOT NULL DEFAULT 'received'
@@ -101,6 +105,7 @@ CREATE TABLE messages (
 ) STRICT;
 CREATE INDEX messages_sha256 ON messages (sha256) WHERE sha256 != '';
 CREATE INDEX messages_message_id ON messages (message_id) WHERE message_id != '';
+CREATE INDEX messages_content_key ON messages (content_key) WHERE content_key != '';
 CREATE INDEX messages_case ON messages (case_id) WHERE case_id IS NOT NULL;
 CREATE INDEX messages_pending_move ON messages (mailbox, uid) WHERE move_to != '' AND moved_at IS NULL;
 

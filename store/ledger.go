@@ -1,0 +1,340 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LedgerStatus is what became of a message.
+type LedgerStatus string
+
+// The ledger statuses.
+const (
+	LedgerReceived  LedgerStatus = "received"  // recorded, not yet decided (a crash here redoes the decision)
+	LedgerProcessed LedgerStatus = "processed" // tied to a case, its evidence committed
+	LedgerReview    LedgerStatus = "review"    // tied to a case but unusable; Reason says why
+	LedgerIgnored   LedgerStatus = "ignored"   // not about any case: left in the mailbox as it was
+	LedgerDuplicate LedgerStatus = "duplicate" // the same message met again; DuplicateOf names the first
+)
+
+// Entry is one row of the message ledger.
+type Entry struct {
+	ID          int64
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	MessageID   string // without angle brackets
+	SHA256      string // of the raw bytes; empty when they were not downloaded
+	ContentKey  string
+	Size        int64
+	FetchedAt   time.Time
+	Status      LedgerStatus
+	Reason      string
+	CaseID      int64 // 0: none
+	DuplicateOf int64 // 0: none
+	// MoveTo is the folder the message must go to; MovedAt is set once
+	// the server did it.
+	MoveTo        string
+	MovedAt       *time.Time
+	ParserVersion int
+	HasRaw        bool
+}
+
+// MailboxState returns the UIDVALIDITY and the highest UID processed in a
+// mailbox; found is false the first time.
+func (t *Tx) MailboxState(mailbox string) (validity, lastUID uint32, found bool, err error) {
+	err = t.tx.QueryRow(`SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?`, mailbox).Scan(&validity, &lastUID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("read mailbox state: %w", err)
+	}
+	return validity, lastUID, true, nil
+}
+
+// SetMailboxState records where ingestion stands in a mailbox. It is
+// written in the transaction that commits a message, so the position and
+// the message's effects can never disagree.
+func (t *Tx) SetMailboxState(mailbox string, validity, lastUID uint32) error {
+	_, err := t.tx.Exec(`INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
+		updated_at = excluded.updated_at`, mailbox, validity, lastUID, ts(t.now))
+	if err != nil {
+		return fmt.Errorf("set mailbox state: %w", err)
+	}
+	return nil
+}
+
+const entryColumns = `id, mailbox, uid_validity, uid, message_id, sha256, content_key, size, fetched_at, status, reason,
+	COALESCE(case_id, 0), COALESCE(duplicate_of, 0), move_to, moved_at, parser_version, blob_id IS NOT NULL`
+
+func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
+	var e Entry
+	var fetched, status string
+	var moved sql.NullString
+	err := row.Scan(&e.ID, &e.Mailbox, &e.UIDValidity, &e.UID, &e.MessageID, &e.SHA256, &e.ContentKey, &e.Size, &fetched,
+		&status, &e.Reason, &e.CaseID, &e.DuplicateOf, &e.MoveTo, &moved, &e.ParserVersion, &e.HasRaw)
+	if err != nil {
+		return e, err
+	}
+	e.Status = LedgerStatus(status)
+	if e.FetchedAt, err = parseTS(fetched); err != nil {
+		return e, err
+	}
+	e.MovedAt, err = parseNullTS(moved)
+	return e, err
+}
+
+// Entry returns the ledger row with the given ID.
+func (t *Tx) Entry(id int64) (Entry, error) {
+	e, err := scanEntry(t.tx.QueryRow(`SELECT `+entryColumns+` FROM messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("message #%d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("read message #%d: %w", id, err)
+	}
+	return e, nil
+}
+
+// EntryByUID returns the ledger row of a message by its place on the
+// server, or ErrNotFound.
+func (t *Tx) EntryByUID(mailbox string, validity, uid uint32) (Entry, error) {
+	e, err := scanEntry(t.tx.QueryRow(`SELECT `+entryColumns+` FROM messages
+		WHERE mailbox = ? AND uid_validity = ? AND uid = ?`, mailbox, validity, uid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("message %s %d/%d: %w", mailbox, validity, uid, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("read message: %w", err)
+	}
+	return e, nil
+}
+
+// Record adds a message to the ledger with its raw bytes sealed (raw may
+// be nil for a message too large to download) and sets e.ID. It is the
+// first thing that happens to a fetched message.
+func (t *Tx) Record(e *Entry, raw []byte) error {
+	var blobID any
+	if raw != nil {
+		id, sum, err := t.PutBlob(BlobMessage, raw)
+		if err != nil {
+			return err
+		}
+		blobID, e.SHA256, e.HasRaw = id, sum, true
+	}
+	if e.Status == "" {
+		e.Status = LedgerReceived
+	}
+	e.FetchedAt = t.now
+	res, err := t.tx.Exec(`INSERT INTO messages (mailbox, uid_validity, uid, message_id, sha256, content_key, size,
+		fetched_at, status, reason, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Mailbox, e.UIDValidity, e.UID, e.MessageID, e.SHA256, e.ContentKey, e.Size, ts(t.now), string(e.Status), e.Reason, blobID)
+	if isUnique(err) {
+		return fmt.Errorf("message %s %d/%d: %w", e.Mailbox, e.UIDValidity, e.UID, ErrDuplicateRow)
+	}
+	if err != nil {
+		return fmt.Errorf("record message: %w", err)
+	}
+	e.ID, err = res.LastInsertId()
+	return err
+}
+
+// FirstCopy returns the earliest message with the same content key that
+// is not itself a duplicate and was decided, or ErrNotFound.
+func (t *Tx) FirstCopy(contentKey string, notID int64) (Entry, error) {
+	if contentKey == "" {
+		return Entry{}, fmt.Errorf("empty content key: %w", ErrNotFound)
+	}
+	e, err := scanEntry(t.tx.QueryRow(`SELECT `+entryColumns+` FROM messages
+		WHERE content_key = ? AND id != ? AND status NOT IN ('duplicate', 'received') ORDER BY id LIMIT 1`, contentKey, notID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("first copy: %w", ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("first copy: %w", err)
+	}
+	return e, nil
+}
+
+// Decided is what became of a message, written by Decide.
+type Decided struct {
+	Status        LedgerStatus
+	Reason        string
+	CaseID        int64
+	DuplicateOf   int64
+	MoveTo        string // folder, or "" to leave the message where it is
+	ParserVersion int
+}
+
+// Decide records what became of a ledger message.
+func (t *Tx) Decide(id int64, d Decided) error {
+	res, err := t.tx.Exec(`UPDATE messages SET status = ?, reason = ?, case_id = ?, duplicate_of = ?, move_to = ?,
+		parser_version = ? WHERE id = ?`,
+		string(d.Status), d.Reason, nullID(d.CaseID), nullID(d.DuplicateOf), d.MoveTo, d.ParserVersion, id)
+	if err != nil {
+		return fmt.Errorf("decide message #%d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("message #%d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// PendingMoves returns the messages of a mailbox, under a UIDVALIDITY, that
+// were decided but not yet moved, in UID order.
+func (t *Tx) PendingMoves(mailbox string, validity uint32) ([]Entry, error) {
+	rows, err := t.tx.Query(`SELECT `+entryColumns+` FROM messages
+		WHERE mailbox = ? AND uid_validity = ? AND move_to != '' AND moved_at IS NULL ORDER BY uid`, mailbox, validity)
+	if err != nil {
+		return nil, fmt.Errorf("pending moves: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pending moves: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AbandonMoves gives up the pending moves of a mailbox under any
+// UIDVALIDITY other than current: those UIDs mean nothing any more, and
+// the messages, met again under their new UIDs, are moved as duplicates.
+func (t *Tx) AbandonMoves(mailbox string, current uint32) (int64, error) {
+	res, err := t.tx.Exec(`UPDATE messages SET move_to = '', reason = reason || CASE WHEN reason = '' THEN '' ELSE '; ' END ||
+		'move abandoned: UIDVALIDITY changed'
+		WHERE mailbox = ? AND uid_validity != ? AND move_to != '' AND moved_at IS NULL`, mailbox, current)
+	if err != nil {
+		return 0, fmt.Errorf("abandon moves: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// MarkMoved records that the server moved these messages.
+func (t *Tx) MarkMoved(ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{ts(t.now)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	q := `UPDATE messages SET moved_at = ? WHERE id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+	if _, err := t.tx.Exec(q, args...); err != nil {
+		return fmt.Errorf("mark moved: %w", err)
+	}
+	return nil
+}
+
+// MessageRaw returns the raw bytes of a ledger message.
+func (t *Tx) MessageRaw(id int64) ([]byte, error) {
+	var blobID sql.NullInt64
+	if err := t.tx.QueryRow(`SELECT blob_id FROM messages WHERE id = ?`, id).Scan(&blobID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("message #%d: %w", id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	if !blobID.Valid {
+		return nil, fmt.Errorf("raw bytes of message #%d: %w", id, ErrNotFound)
+	}
+	return t.Blob(blobID.Int64)
+}
+
+// LedgerFilter selects ledger rows.
+type LedgerFilter struct {
+	Mailbox string
+	Status  LedgerStatus
+	CaseID  int64
+	Limit   int
+}
+
+// Entries returns ledger rows in the order they were fetched.
+func (t *Tx) Entries(f LedgerFilter) ([]Entry, error) {
+	q := `SELECT ` + entryColumns + ` FROM messages WHERE 1 = 1`
+	var args []any
+	if f.Mailbox != "" {
+		q += ` AND mailbox = ?`
+		args = append(args, f.Mailbox)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.CaseID != 0 {
+		q += ` AND case_id = ?`
+		args = append(args, f.CaseID)
+	}
+	q += ` ORDER BY id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := t.tx.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Evidence is what one message contributed to a case.
+type Evidence struct {
+	CaseID       int64
+	MessageID    int64
+	Sender       string // the normalised From address
+	SenderStatus string
+	SenderDetail string // why, e.g. "dmarc=pass (mx.example.net)"
+	CodeResult   string // "", or a recoverybot.CodeResult
+	Automatic    bool
+}
+
+// AddEvidence records what a message contributed to a case. A message
+// contributes to a case once.
+func (t *Tx) AddEvidence(e Evidence) error {
+	_, err := t.tx.Exec(`INSERT INTO evidence (case_id, message_id, sender, sender_status, sender_detail, code_result,
+		automatic, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.CaseID, e.MessageID, e.Sender, e.SenderStatus, e.SenderDetail, e.CodeResult, e.Automatic, ts(t.now))
+	if isUnique(err) {
+		return fmt.Errorf("evidence of message #%d: %w", e.MessageID, ErrDuplicateRow)
+	}
+	if err != nil {
+		return fmt.Errorf("add evidence: %w", err)
+	}
+	return nil
+}
+
+// EvidenceOf returns what messages contributed to a case, oldest first.
+func (t *Tx) EvidenceOf(caseID int64) ([]Evidence, error) {
+	rows, err := t.tx.Query(`SELECT case_id, message_id, sender, sender_status, sender_detail, code_result, automatic
+		FROM evidence WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("list evidence: %w", err)
+	}
+	defer rows.Close()
+	out := []Evidence{}
+	for rows.Next() {
+		var e Evidence
+		if err := rows.Scan(&e.CaseID, &e.MessageID, &e.Sender, &e.SenderStatus, &e.SenderDetail, &e.CodeResult, &e.Automatic); err != nil {
+			return nil, fmt.Errorf("list evidence: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
