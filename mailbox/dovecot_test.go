@@ -1,0 +1,393 @@
+package mailbox_test
+
+// Tests against a real Dovecot started by internal/dovecottest.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/recoverybot/recoverybot/internal/dovecottest"
+	"github.com/recoverybot/recoverybot/mailbox"
+)
+
+func dialDovecot(t *testing.T, srv *dovecottest.Server) *mailbox.Conn {
+	t.Helper()
+	return dial(t, mailbox.Options{Address: srv.Addr(), Username: srv.User(), Password: srv.Password()})
+}
+
+func deliver(t *testing.T, srv *dovecottest.Server, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if err := srv.Deliver(srv.User(), message(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestDovecotSelectSinceFetch(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	deliver(t, srv, 1, 3)
+	c := dialDovecot(t, srv)
+	if !c.CanIdle() || !c.CanMove() {
+		t.Fatalf("Dovecot: CanIdle=%v CanMove=%v", c.CanIdle(), c.CanMove())
+	}
+	ctx := context.Background()
+	st, err := c.Select(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := srv.UIDValidity(srv.User(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UIDValidity != want || st.Messages != 3 || st.UIDNext != 4 {
+		t.Fatalf("Select = %+v, want UIDVALIDITY %d, 3 messages, UIDNEXT 4", st, want)
+	}
+
+	list, err := c.Since(ctx, 0)
+	if err != nil || !slices.Equal(uids(list), []uint32{1, 2, 3}) {
+		t.Fatalf("Since(0) = %v, %v", uids(list), err)
+	}
+	if list[0].Size < int64(len(message(1))) || list[0].InternalDate.IsZero() {
+		t.Errorf("summary %+v", list[0])
+	}
+	// Dovecot answers "UID FETCH 4:*" with message 3: filtered out.
+	if list, err := c.Since(ctx, 3); err != nil || len(list) != 0 {
+		t.Fatalf("Since(3) = %v, %v; want nothing", uids(list), err)
+	}
+	if list, err := c.Since(ctx, 100); err != nil || len(list) != 0 {
+		t.Fatalf("Since(100) = %v, %v; want nothing", uids(list), err)
+	}
+	if list, err := c.Since(ctx, 2); err != nil || !slices.Equal(uids(list), []uint32{3}) {
+		t.Fatalf("Since(2) = %v, %v", uids(list), err)
+	}
+
+	var got []uint32
+	err = c.Fetch(ctx, []uint32{3, 1, 2}, func(uid uint32, raw []byte) error {
+		got = append(got, uid)
+		// LMTP added Return-Path and Delivered-To; the original follows.
+		if !bytes.Contains(raw, fmt.Appendf(nil, "X-Seq: %d\r\n", uid)) || !bytes.HasSuffix(raw, fmt.Appendf(nil, "body %d\r\n", uid)) {
+			t.Errorf("UID %d: unexpected message %q", uid, raw)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Fatalf("Fetch = %v, %v", got, err)
+	}
+	hdr, err := c.FetchHeader(ctx, 2)
+	if err != nil || !bytes.Contains(hdr, []byte("X-Seq: 2\r\n")) || !bytes.HasSuffix(hdr, []byte("\r\n\r\n")) || bytes.Contains(hdr, []byte("body")) {
+		t.Fatalf("FetchHeader = %q, %v", hdr, err)
+	}
+	if _, err := c.FetchHeader(ctx, 42); !errors.Is(err, mailbox.ErrNoMessage) {
+		t.Fatalf("FetchHeader(42) = %v, want ErrNoMessage", err)
+	}
+
+	// Nothing was marked \Seen.
+	flags, err := srv.Flags(srv.User(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uid, f := range flags {
+		if slices.Contains(f, `\Seen`) {
+			t.Errorf("UID %d is \\Seen after Fetch: %v", uid, f)
+		}
+	}
+
+	// An empty mailbox.
+	if _, err := c.EnsureFolder(ctx, "Empty"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(ctx, "Empty"); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.Since(ctx, 0); err != nil || len(list) != 0 {
+		t.Fatalf("Since(0) in an empty mailbox = %v, %v", list, err)
+	}
+}
+
+func TestDovecotEnsureFolder(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	c := dialDovecot(t, srv)
+	ctx := context.Background()
+	name, err := c.EnsureFolder(ctx, "Recovery/Processed")
+	if err != nil || name != "Recovery.Processed" {
+		t.Fatalf("EnsureFolder = %q, %v; want Recovery.Processed", name, err)
+	}
+	if name, err := c.EnsureFolder(ctx, "Recovery/Review"); err != nil || name != "Recovery.Review" {
+		t.Fatalf("EnsureFolder = %q, %v; want Recovery.Review", name, err)
+	}
+	boxes, err := srv.Mailboxes(srv.User())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Recovery", "Recovery.Processed", "Recovery.Review"} {
+		if !slices.Contains(boxes, want) {
+			t.Errorf("mailboxes %v lack %s", boxes, want)
+		}
+	}
+	// A second connection finds the existing folder.
+	c2 := dialDovecot(t, srv)
+	if name, err := c2.EnsureFolder(ctx, "Recovery/Processed"); err != nil || name != "Recovery.Processed" {
+		t.Fatalf("EnsureFolder (existing) = %q, %v", name, err)
+	}
+	if name, err := c2.EnsureFolder(ctx, "inbox"); err != nil || name != "INBOX" {
+		t.Fatalf("EnsureFolder(inbox) = %q, %v", name, err)
+	}
+	for _, bad := range []string{"", "Recovery//Processed", "Recovery/Pro.cessed", "A/*"} {
+		if _, err := c2.EnsureFolder(ctx, bad); err == nil {
+			t.Errorf("EnsureFolder(%q): no error", bad)
+		}
+	}
+}
+
+func TestDovecotEnsureFolderNamespacePrefix(t *testing.T) {
+	t.Parallel()
+	// Courier-style: personal folders live under "INBOX.".
+	srv := dovecottest.Start(t, dovecottest.WithConfig("namespace inbox {\n  prefix = INBOX.\n}"))
+	c := dialDovecot(t, srv)
+	ctx := context.Background()
+	name, err := c.EnsureFolder(ctx, "Recovery/Processed")
+	if err != nil || name != "INBOX.Recovery.Processed" {
+		t.Fatalf("EnsureFolder = %q, %v; want INBOX.Recovery.Processed", name, err)
+	}
+	if _, err := c.Select(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDovecotMove(t *testing.T) {
+	t.Parallel()
+	for _, fallback := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
+			t.Parallel()
+			srv := dovecottest.Start(t)
+			deliver(t, srv, 1, 5)
+			// Someone else marked message 5 \Deleted without expunging.
+			if _, err := srv.Doveadm("flags", "add", "-u", srv.User(), `\Deleted`, "mailbox", "INBOX", "uid", "5"); err != nil {
+				t.Fatal(err)
+			}
+			c := dialDovecot(t, srv)
+			if fallback {
+				mailbox.DisableMove(c)
+			}
+			ctx := context.Background()
+			folder, err := c.EnsureFolder(ctx, "Recovery/Processed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Select(ctx, "INBOX"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Move(ctx, []uint32{2, 4}, folder); err != nil {
+				t.Fatal(err)
+			}
+			// Redo after a crash: the UIDs are gone, which is fine.
+			if err := c.Move(ctx, []uint32{2, 4}, folder); err != nil {
+				t.Fatalf("Move again = %v", err)
+			}
+			if list, err := c.Since(ctx, 0); err != nil || !slices.Equal(uids(list), []uint32{1, 3, 5}) {
+				t.Fatalf("INBOX after Move = %v, %v", uids(list), err)
+			}
+			if n, err := srv.Count(srv.User(), "Recovery.Processed"); err != nil || n != 2 {
+				t.Fatalf("%s holds %d, %v; want 2", folder, n, err)
+			}
+			flags, err := srv.Flags(srv.User(), "Recovery.Processed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for uid, f := range flags {
+				if slices.Contains(f, `\Seen`) || slices.Contains(f, `\Deleted`) {
+					t.Errorf("moved UID %d has flags %v", uid, f)
+				}
+			}
+			// The message someone else marked \Deleted is still there.
+			if flags, err := srv.Flags(srv.User(), "INBOX"); err != nil || !slices.Contains(flags[5], `\Deleted`) {
+				t.Fatalf("INBOX flags = %v, %v; want UID 5 still present and \\Deleted", flags, err)
+			}
+		})
+	}
+}
+
+func TestDovecotWithoutMoveOrIdle(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t, dovecottest.WithConfig("protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN\n}"))
+	deliver(t, srv, 1, 2)
+	c := dialDovecot(t, srv)
+	if c.CanIdle() || c.CanMove() {
+		t.Fatalf("CanIdle=%v CanMove=%v, want neither", c.CanIdle(), c.CanMove())
+	}
+	ctx := context.Background()
+	folder, err := c.EnsureFolder(ctx, "Recovery/Processed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Move(ctx, []uint32{1}, folder); !errors.Is(err, mailbox.ErrNoSafeMove) {
+		t.Fatalf("Move without MOVE or UIDPLUS = %v", err)
+	}
+	if n, err := srv.Count(srv.User(), "INBOX"); err != nil || n != 2 {
+		t.Fatalf("INBOX holds %d, %v; want 2", n, err)
+	}
+	// Polling: Wait sleeps poll, then NOOP.
+	start := time.Now()
+	if err := c.Wait(ctx, time.Minute, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("poll Wait returned after %v", d)
+	}
+	deliver(t, srv, 3, 3)
+	if err := c.Wait(ctx, time.Minute, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.Since(ctx, 2); err != nil || !slices.Equal(uids(list), []uint32{3}) {
+		t.Fatalf("Since(2) after poll = %v, %v", uids(list), err)
+	}
+}
+
+func TestDovecotWaitWakesOnDelivery(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	c := dialDovecot(t, srv)
+	ctx := context.Background()
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	var delivered time.Time
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		delivered = time.Now()
+		if err := srv.Deliver(srv.User(), message(1)); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := c.Wait(ctx, 30*time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	woke := time.Now()
+	if delivered.IsZero() {
+		t.Fatal("Wait returned before the delivery")
+	}
+	if d := woke.Sub(delivered); d > time.Second {
+		t.Fatalf("Wait woke %v after the delivery, want under 1s", d)
+	}
+	if list, err := c.Since(ctx, 0); err != nil || len(list) != 1 {
+		t.Fatalf("Since = %v, %v", list, err)
+	}
+
+	// Mail that arrives while we are busy (not idling) is not missed.
+	deliver(t, srv, 2, 2)
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := c.Wait(ctx, 10*time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Wait took %v to report mail delivered before it began", d)
+	}
+}
+
+func TestDovecotWaitFailsWhenServerStops(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	c := dialDovecot(t, srv)
+	ctx := context.Background()
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		srv.Stop()
+	}()
+	start := time.Now()
+	err := c.Wait(ctx, 30*time.Second, time.Minute)
+	if err == nil {
+		t.Fatal("Wait returned nil when the server stopped")
+	}
+	if !errors.Is(err, mailbox.ErrClosed) {
+		t.Errorf("Wait = %v, want ErrClosed", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Wait noticed the stop after %v", d)
+	}
+	if _, err := c.Since(ctx, 0); err == nil {
+		t.Fatal("Since on a dead connection: no error")
+	}
+}
+
+func TestDovecotUIDValidityChange(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	deliver(t, srv, 1, 3)
+	ctx := context.Background()
+	c := dialDovecot(t, srv)
+	before, err := c.Select(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RecreateMailbox(srv.User(), "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	// The old connection was cut by the restart.
+	if _, err := c.Since(ctx, 0); err == nil {
+		t.Fatal("Since on a connection cut by a restart: no error")
+	}
+	c = dialDovecot(t, srv)
+	after, err := c.Select(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UIDValidity == before.UIDValidity || after.Messages != 3 {
+		t.Fatalf("Select after recreate = %+v, before %+v", after, before)
+	}
+}
+
+func TestDovecotLargeMailbox(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	const n = 2000
+	var raws [][]byte
+	for i := 1; i <= n; i++ {
+		raws = append(raws, message(i))
+	}
+	if err := srv.SaveMany(srv.User(), "INBOX", raws); err != nil {
+		t.Fatal(err)
+	}
+	c := dialDovecot(t, srv)
+	ctx := context.Background()
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.Since(ctx, 0)
+	if err != nil || len(list) != n {
+		t.Fatalf("Since(0) = %d messages, %v", len(list), err)
+	}
+	// A sparse set larger than one command's chunk.
+	var want []uint32
+	for uid := uint32(1); uid <= n; uid += 2 {
+		want = append(want, uid)
+	}
+	var got []uint32
+	err = c.Fetch(ctx, want, func(uid uint32, raw []byte) error {
+		if !bytes.Contains(raw, fmt.Appendf(nil, "X-Seq: %d\r\n", uid)) {
+			return fmt.Errorf("UID %d is not message %d", uid, uid)
+		}
+		got = append(got, uid)
+		return nil
+	})
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Fetch: %d messages, %v", len(got), err)
+	}
+	if err := c.Move(ctx, want, "INBOX.nonexistent"); err == nil {
+		t.Fatal("Move to a missing folder: no error")
+	}
+}

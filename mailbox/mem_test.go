@@ -1,0 +1,251 @@
+package mailbox_test
+
+// Fast tests against go-imap's in-process server.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/recoverybot/recoverybot/mailbox"
+)
+
+func TestDialRefusesPlaintextToRemote(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"192.0.2.1:143", "[2001:db8::1]:143", "10.0.0.1:1143"} {
+		_, err := mailbox.Dial(context.Background(), mailbox.Options{
+			Address: addr, Security: mailbox.SecurityNone, Username: "u", Password: "p",
+		})
+		if !errors.Is(err, mailbox.ErrInsecure) {
+			t.Errorf("Dial(%s, none) = %v, want ErrInsecure", addr, err)
+		}
+	}
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: "127.0.0.1:143", Security: "plain"}); err == nil {
+		t.Error("Dial with an unknown security: no error")
+	}
+}
+
+func TestDialLocalhostAndSecurity(t *testing.T) {
+	t.Parallel()
+	addr, _, _ := startMem(t, memOptions{})
+	_, port, _ := strings.Cut(addr, ":")
+	// "localhost" resolves to loopback only: plaintext allowed.
+	c := dial(t, mailbox.Options{Address: "localhost:" + port, Username: memUser, Password: memPass})
+	if !c.CanIdle() || !c.CanMove() {
+		t.Errorf("IMAP4rev2 server: CanIdle=%v CanMove=%v, want both", c.CanIdle(), c.CanMove())
+	}
+
+	tlsAddr, _, clientTLS := startMem(t, memOptions{tls: "implicit"})
+	dial(t, mailbox.Options{Address: tlsAddr, Security: mailbox.SecurityTLS, TLSConfig: clientTLS, Username: memUser, Password: memPass})
+
+	stlsAddr, _, clientTLS := startMem(t, memOptions{tls: "starttls"})
+	dial(t, mailbox.Options{Address: stlsAddr, Security: mailbox.SecurityStartTLS, TLSConfig: clientTLS, Username: memUser, Password: memPass})
+
+	// Implicit TLS to an untrusted certificate fails.
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: tlsAddr, Security: mailbox.SecurityTLS, Username: memUser, Password: memPass, CommandTimeout: 5 * time.Second}); err == nil {
+		t.Error("TLS with an unknown CA: no error")
+	}
+	// STARTTLS required but not offered.
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: addr, Security: mailbox.SecurityStartTLS, TLSConfig: clientTLS, Username: memUser, Password: memPass, CommandTimeout: 5 * time.Second}); err == nil {
+		t.Error("STARTTLS to a server without it: no error")
+	}
+	// Wrong password.
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: addr, Security: mailbox.SecurityNone, Username: memUser, Password: "wrong", CommandTimeout: 5 * time.Second}); err == nil {
+		t.Error("wrong password: no error")
+	}
+}
+
+func TestDebugTraceHidesPassword(t *testing.T) {
+	t.Parallel()
+	for _, caps := range []imap.CapSet{nil, {imap.CapIMAP4rev1: {}}} {
+		addr, _, _ := startMem(t, memOptions{caps: caps})
+		var trace bytes.Buffer
+		c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass, Debug: &trace})
+		if _, err := c.Select(context.Background(), "INBOX"); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		s := trace.String()
+		if !strings.Contains(s, "SELECT") || !strings.Contains(s, "[authentication exchange not shown]") {
+			t.Errorf("trace lacks SELECT or the redaction note:\n%s", s)
+		}
+		if strings.Contains(s, "horse") || strings.Contains(s, "Y29udGFjd") { // password, base64 of PLAIN
+			t.Errorf("trace shows credentials:\n%s", s)
+		}
+	}
+}
+
+func TestSinceFetchMem(t *testing.T) {
+	t.Parallel()
+	addr, u, _ := startMem(t, memOptions{})
+	c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass})
+	ctx := context.Background()
+
+	st, err := c.Select(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Messages != 0 || st.UIDValidity == 0 {
+		t.Fatalf("Select = %+v", st)
+	}
+	if list, err := c.Since(ctx, 0); err != nil || len(list) != 0 {
+		t.Fatalf("Since(0) on an empty mailbox = %v, %v", list, err)
+	}
+	for i := 1; i <= 3; i++ {
+		appendMem(t, u, "INBOX", message(i))
+	}
+	if err := c.Wait(ctx, 5*time.Second, time.Second); err != nil { // picks up the EXISTS
+		t.Fatal(err)
+	}
+	list, err := c.Since(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := uids(list); !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Fatalf("Since(0) = %v", got)
+	}
+	if list[0].Size != int64(len(message(1))) || list[0].InternalDate.IsZero() {
+		t.Errorf("summary = %+v, want size %d and a date", list[0], len(message(1)))
+	}
+	// "4:*" matches the last message (UID 3): it must be filtered out.
+	if list, err := c.Since(ctx, 3); err != nil || len(list) != 0 {
+		t.Fatalf("Since(3) = %v, %v; want nothing", list, err)
+	}
+	if got, err := c.Since(ctx, 1); err != nil || !slices.Equal(uids(got), []uint32{2, 3}) {
+		t.Fatalf("Since(1) = %v, %v", uids(got), err)
+	}
+
+	var seen []uint32
+	err = c.Fetch(ctx, []uint32{3, 1, 99, 1}, func(uid uint32, raw []byte) error {
+		seen = append(seen, uid)
+		if !bytes.Equal(raw, message(int(uid))) {
+			t.Errorf("UID %d: got %q", uid, raw)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(seen, []uint32{1, 3}) {
+		t.Fatalf("Fetch = %v, %v; want UIDs [1 3]", seen, err)
+	}
+	stop := errors.New("stop")
+	if err := c.Fetch(ctx, []uint32{1, 2, 3}, func(uint32, []byte) error { return stop }); err != stop {
+		t.Fatalf("Fetch with a failing fn = %v, want the fn's error as is", err)
+	}
+	// The connection is still usable after an aborted fetch.
+	hdr, err := c.FetchHeader(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(hdr, []byte("\r\n\r\n")) || bytes.Contains(hdr, []byte("body")) {
+		t.Errorf("FetchHeader = %q", hdr)
+	}
+	if _, err := c.FetchHeader(ctx, 42); !errors.Is(err, mailbox.ErrNoMessage) {
+		t.Errorf("FetchHeader(42) = %v, want ErrNoMessage", err)
+	}
+}
+
+func TestMoveMem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		caps imap.CapSet
+		want error
+	}{
+		{"move", nil, nil},
+		{"uidplus", imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}}, nil},
+		{"neither", imap.CapSet{imap.CapIMAP4rev1: {}}, mailbox.ErrNoSafeMove},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr, u, _ := startMem(t, memOptions{caps: tc.caps})
+			for i := 1; i <= 4; i++ {
+				appendMem(t, u, "INBOX", message(i))
+			}
+			c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass})
+			ctx := context.Background()
+			folder, err := c.EnsureFolder(ctx, "Recovery/Processed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if folder != "Recovery/Processed" { // the in-memory server's separator is '/'
+				t.Fatalf("EnsureFolder = %q", folder)
+			}
+			if _, err := c.Select(ctx, "INBOX"); err != nil {
+				t.Fatal(err)
+			}
+			err = c.Move(ctx, []uint32{2, 3}, folder)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Move = %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				return
+			}
+			// Redoing a move is tested against Dovecot: go-imap's server
+			// answers a COPY or MOVE of no message with an empty, invalid
+			// COPYUID code that its own client rejects.
+			list, err := c.Since(ctx, 0)
+			if err != nil || !slices.Equal(uids(list), []uint32{1, 4}) {
+				t.Fatalf("INBOX after move = %v, %v", uids(list), err)
+			}
+			if _, err := c.Select(ctx, folder); err != nil {
+				t.Fatal(err)
+			}
+			list, err = c.Since(ctx, 0)
+			if err != nil || len(list) != 2 {
+				t.Fatalf("%s after move = %v, %v", folder, uids(list), err)
+			}
+		})
+	}
+}
+
+func TestWaitMem(t *testing.T) {
+	t.Parallel()
+	addr, u, _ := startMem(t, memOptions{})
+	c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass})
+	ctx := context.Background()
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	mailbox.SetIdleRestart(c, 100*time.Millisecond)
+
+	// Nothing arrives: Wait returns after max, through several IDLE restarts.
+	start := time.Now()
+	if err := c.Wait(ctx, 500*time.Millisecond, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 450*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("Wait with no mail returned after %v, want about 500ms", d)
+	}
+
+	// Mail arrives during IDLE.
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		appendMem(t, u, "INBOX", message(1))
+	}()
+	start = time.Now()
+	if err := c.Wait(ctx, 20*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Wait woke after %v", d)
+	}
+	if list, err := c.Since(ctx, 0); err != nil || len(list) != 1 {
+		t.Fatalf("Since = %v, %v", list, err)
+	}
+
+	// Cancellation.
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := c.Wait(cctx, time.Minute, time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait with a cancelled context = %v", err)
+	}
+	// The connection survives a cancelled wait.
+	if _, err := c.Since(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+}
