@@ -59,6 +59,9 @@ type Case struct {
 	// Flags are notable facts an agent should see at a glance, such as
 	// "code email bounced".
 	Flags []string `json:"flags,omitempty"`
+	// LastAutoReplyAt is when recoverybot last replied automatically to
+	// incoming mail about the case (the per-case reply limit).
+	LastAutoReplyAt *time.Time `json:"-"`
 }
 
 // Document is a file a customer sent: an attachment, an inline image, a

@@ -12,15 +12,15 @@ import (
 
 const caseColumns = `c.id, c.ref, c.profile_id, c.kind, c.contact, c.state, c.opened_by, c.opened_at, c.updated_at,
 	c.decided_by, c.decided_at, c.note, c.reason, c.new_email, c.sender_status, c.code_verified,
-	c.failed_code_attempts, c.flags`
+	c.failed_code_attempts, c.flags, c.last_auto_reply_at`
 
 func scanCase(row interface{ Scan(...any) error }) (recoverybot.Case, error) {
 	var c recoverybot.Case
 	var kind, state, sender, openedAt, updatedAt, flags string
-	var decidedAt sql.NullString
+	var decidedAt, lastReply sql.NullString
 	err := row.Scan(&c.ID, &c.Ref, &c.ProfileID, &kind, &c.Contact, &state, &c.OpenedBy, &openedAt, &updatedAt,
 		&c.DecidedBy, &decidedAt, &c.Note, &c.Reason, &c.NewEmail, &sender, &c.CodeVerified,
-		&c.FailedCodeAttempts, &flags)
+		&c.FailedCodeAttempts, &flags, &lastReply)
 	if err != nil {
 		return c, err
 	}
@@ -32,6 +32,9 @@ func scanCase(row interface{ Scan(...any) error }) (recoverybot.Case, error) {
 		return c, err
 	}
 	if c.DecidedAt, err = parseNullTS(decidedAt); err != nil {
+		return c, err
+	}
+	if c.LastAutoReplyAt, err = parseNullTS(lastReply); err != nil {
 		return c, err
 	}
 	if err := json.Unmarshal([]byte(flags), &c.Flags); err != nil {
@@ -80,10 +83,10 @@ func (t *Tx) UpdateCase(c recoverybot.Case) error {
 		return err
 	}
 	res, err := t.tx.Exec(`UPDATE cases SET contact = ?, state = ?, updated_at = ?, decided_by = ?, decided_at = ?,
-		note = ?, reason = ?, new_email = ?, sender_status = ?, code_verified = ?, failed_code_attempts = ?, flags = ?
-		WHERE id = ?`,
+		note = ?, reason = ?, new_email = ?, sender_status = ?, code_verified = ?, failed_code_attempts = ?, flags = ?,
+		last_auto_reply_at = ? WHERE id = ?`,
 		c.Contact, string(c.State), ts(c.UpdatedAt), c.DecidedBy, nullTS(c.DecidedAt), c.Note, c.Reason, c.NewEmail,
-		string(c.SenderStatus), c.CodeVerified, c.FailedCodeAttempts, string(flags), c.ID)
+		string(c.SenderStatus), c.CodeVerified, c.FailedCodeAttempts, string(flags), nullTS(c.LastAutoReplyAt), c.ID)
 	if isUnique(err) {
 		return fmt.Errorf("case %s: %w", c.Ref, ErrOpenCase)
 	}

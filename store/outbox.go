@@ -202,3 +202,17 @@ func nullID(id int64) any {
 	}
 	return id
 }
+
+// OutgoingByMessageID returns the outbox row whose Message-ID is id
+// (without brackets), or ErrNotFound: how replies and bounces are tied to
+// the mail we sent.
+func (t *Tx) OutgoingByMessageID(id string) (OutgoingMail, error) {
+	m, err := t.scanOutgoing(t.tx.QueryRow(`SELECT `+outboxColumns+` FROM outbox o WHERE o.message_id = ?`, id), false)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("outgoing mail %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return m, fmt.Errorf("read outgoing mail: %w", err)
+	}
+	return m, nil
+}

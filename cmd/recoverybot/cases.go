@@ -1,0 +1,376 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/store"
+)
+
+func cmdCasesOpen(ctx context.Context, a *app, args []string) error {
+	f := a.flags("cases open")
+	profile := f.String("profile", "", "profile ID")
+	kind := f.String("kind", "", "lost-email, totp-lockout or ip-lockout")
+	contact := f.String("contact", "", "lost-email: the address the customer writes from")
+	by := f.String("by", "", "the agent opening the case")
+	asJSON := f.Bool("json", false, "print JSON")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	if *profile == "" {
+		return usagef("cases open: --profile ID is required")
+	}
+	if *kind == "" {
+		return usagef("cases open: --kind is required (lost-email, totp-lockout or ip-lockout)")
+	}
+	k, err := recoverybot.ParseKind(*kind)
+	if err != nil {
+		return usageError{strings.TrimPrefix(err.Error(), "recoverybot: ")}
+	}
+	if _, err := desk.CheckAgent(*by); err != nil {
+		return usagef("cases open: %s", agentMessage(err))
+	}
+	d, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := d.Open(ctx, desk.OpenRequest{ProfileID: *profile, Kind: k, Contact: *contact, By: *by})
+	if err != nil {
+		return explain(err)
+	}
+	if *asJSON {
+		return a.printJSON(s)
+	}
+	fmt.Fprintf(a.stdout, "opened %s (%s) for profile %s\n", s.Ref, s.Kind, s.Profile)
+	switch {
+	case s.Kind.NeedsCode():
+		fmt.Fprintf(a.stdout, "a code was queued by mail to %s; it is valid until %s\n", s.Contact, s.CodeExpiresAt.Local().Format(time.DateTime))
+	case s.Contact != "":
+		fmt.Fprintf(a.stdout, "instructions were queued by mail to %s, and a notice to the profile's address\n", s.Contact)
+	default:
+		fmt.Fprintf(a.stdout, "no contact address: give the customer the reference %s to put in the subject\n", s.Ref)
+	}
+	fmt.Fprintf(a.stdout, "waiting for: %s\n", joinReqs(s.Missing))
+	return nil
+}
+
+func agentMessage(err error) string {
+	if errors.Is(err, desk.ErrNoAgent) {
+		return "--by AGENT is required"
+	}
+	return strings.TrimPrefix(err.Error(), "desk: ")
+}
+
+// explain turns the errors agents meet into sentences about their input.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		msg := err.Error()
+		if i := strings.Index(msg, ": store: not found"); i >= 0 {
+			msg = msg[:i]
+		}
+		return fmt.Errorf("%s: not found", msg)
+	case errors.Is(err, store.ErrOpenCase):
+		return errors.New("the profile already has an open case of this kind (see cases list)")
+	case errors.Is(err, recoverybot.ErrIllegalTransition):
+		var te *recoverybot.TransitionError
+		if errors.As(err, &te) {
+			return errors.New(te.Error())
+		}
+	case errors.Is(err, recoverybot.ErrBadRef):
+		return usageError{strings.TrimPrefix(err.Error(), "recoverybot: ")}
+	case errors.Is(err, desk.ErrNoAgent):
+		return usageError{"--by AGENT is required"}
+	}
+	return errors.New(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "desk: ", ""), "store: ", ""))
+}
+
+func joinReqs(reqs []recoverybot.Requirement) string {
+	if len(reqs) == 0 {
+		return "nothing: complete"
+	}
+	s := make([]string, len(reqs))
+	for i, r := range reqs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+func cmdCasesList(ctx context.Context, a *app, args []string) error {
+	f := a.flags("cases list")
+	state := f.String("state", "", "only cases in this state")
+	asJSON := f.Bool("json", false, "print JSON")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	var st recoverybot.State
+	if *state != "" {
+		var err error
+		if st, err = recoverybot.ParseState(*state); err != nil {
+			return usagef("unknown state %q (want one of %s)", *state, statesList())
+		}
+	}
+	d, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := d.List(ctx, st)
+	if err != nil {
+		return explain(err)
+	}
+	if *asJSON {
+		return a.printJSON(list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(a.stdout, "no cases")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REF\tKIND\tSTATE\tPROFILE\tCONTACT\tMISSING\tOPENED")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ref, s.Kind, s.State, s.Profile, dash(s.Contact),
+			dash(strings.ReplaceAll(joinReqsShort(s.Missing), " ", "")), s.OpenedAt.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+func joinReqsShort(reqs []recoverybot.Requirement) string {
+	s := make([]string, len(reqs))
+	for i, r := range reqs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func statesList() string {
+	s := make([]string, len(recoverybot.States))
+	for i, st := range recoverybot.States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+func cmdCasesShow(ctx context.Context, a *app, args []string) error {
+	f := a.flags("cases show")
+	asJSON := f.Bool("json", false, "print JSON")
+	pos, err := f.parse(args, "REF")
+	if err != nil {
+		return err
+	}
+	ref, err := recoverybot.ParseRef(pos[0])
+	if err != nil {
+		return explain(err)
+	}
+	d, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := d.Show(ctx, ref)
+	if err != nil {
+		return explain(err)
+	}
+	if *asJSON {
+		return a.printJSON(s)
+	}
+	a.printSummary(s)
+	return nil
+}
+
+func (a *app) printSummary(s desk.Summary) {
+	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
+	row("ref", s.Ref)
+	row("kind", string(s.Kind))
+	row("state", string(s.State))
+	row("profile", fmt.Sprintf("%s (%s)", s.Profile, s.HolderKind))
+	row("contact", dash(s.Contact))
+	row("sender", dash(string(s.SenderStatus)))
+	if s.Kind.NeedsCode() {
+		code := "not yet"
+		if s.CodeVerified {
+			code = "verified"
+		} else if s.CodeExpiresAt != nil {
+			code = "not yet (expires " + s.CodeExpiresAt.Local().Format(time.DateTime) + ")"
+		}
+		row("code", code)
+		row("failed code attempts", fmt.Sprintf("%d of %d", s.FailedCodeAttempts, recoverybot.MaxCodeAttempts))
+	}
+	row("missing", joinReqs(s.Missing))
+	for _, fl := range s.Flags {
+		row("flag", fl)
+	}
+	row("opened", s.OpenedAt.Local().Format(time.DateTime)+" by "+s.OpenedBy)
+	if s.DecidedAt != nil {
+		row("decided", s.DecidedAt.Local().Format(time.DateTime)+" by "+s.DecidedBy)
+	}
+	if s.Note != "" {
+		row("note", s.Note)
+	}
+	if s.Reason != "" {
+		row("reason", s.Reason)
+	}
+	if s.NewEmail != "" {
+		row("new email", s.NewEmail)
+	}
+	w.Flush()
+	if len(s.Documents) > 0 {
+		fmt.Fprintln(a.stdout, "\ndocuments:")
+		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		for _, d := range s.Documents {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\n", d.Type, d.Filename, d.MediaType, d.Size, d.SHA256, strings.Join(d.Findings, "; "))
+		}
+		w.Flush()
+	}
+	if len(s.Mail) > 0 {
+		fmt.Fprintln(a.stdout, "\nmail:")
+		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		for _, m := range s.Mail {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", m.Template, m.To, m.State, m.LastError)
+		}
+		w.Flush()
+	}
+	if len(s.Events) > 0 {
+		fmt.Fprintln(a.stdout, "\nhistory:")
+		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		for _, e := range s.Events {
+			var details []string
+			for _, k := range sortedKeys(e.Details) {
+				if e.Details[k] != "" {
+					details = append(details, k+"="+e.Details[k])
+				}
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), e.Actor, e.Action, strings.Join(details, " "))
+		}
+		w.Flush()
+	}
+}
+
+// decision runs one of the agent actions that take a REF and --by.
+func decision(name string, extra func(f *flags) func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error)) func(context.Context, *app, []string) error {
+	return func(ctx context.Context, a *app, args []string) error {
+		f := a.flags(name)
+		by := f.String("by", "", "the agent acting")
+		asJSON := f.Bool("json", false, "print JSON")
+		act := extra(f)
+		pos, err := f.parse(args, "REF")
+		if err != nil {
+			return err
+		}
+		if _, err := desk.CheckAgent(*by); err != nil {
+			return usagef("%s: %s", name, agentMessage(err))
+		}
+		if _, err := recoverybot.ParseRef(pos[0]); err != nil {
+			return explain(err)
+		}
+		d, err := a.desk(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := act(ctx, d, pos[0], *by)
+		if err != nil {
+			return explain(err)
+		}
+		if *asJSON {
+			return a.printJSON(s)
+		}
+		fmt.Fprintf(a.stdout, "%s is now %s\n", s.Ref, s.State)
+		return nil
+	}
+}
+
+func cmdCasesApprove(ctx context.Context, a *app, args []string) error {
+	return decision("cases approve", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		note := f.String("note", "", "a note for the record")
+		newEmail := f.String("new-email", "", "lost-email: change the profile's address to this one")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.Approve(ctx, desk.ApproveRequest{Ref: ref, By: by, Note: *note, NewEmail: *newEmail})
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesReject(ctx context.Context, a *app, args []string) error {
+	return decision("cases reject", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why, told to the customer")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			if strings.TrimSpace(*reason) == "" {
+				return desk.Summary{}, usagef("cases reject: --reason TEXT is required")
+			}
+			return d.Reject(ctx, ref, by, *reason)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesCancel(ctx context.Context, a *app, args []string) error {
+	return decision("cases cancel", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			if strings.TrimSpace(*reason) == "" {
+				return desk.Summary{}, usagef("cases cancel: --reason TEXT is required")
+			}
+			return d.Cancel(ctx, ref, by, *reason)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesResendCode(ctx context.Context, a *app, args []string) error {
+	return decision("cases resend-code", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.ResendCode(ctx, ref, by)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesReopen(ctx context.Context, a *app, args []string) error {
+	return decision("cases reopen", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.Reopen(ctx, ref, by)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesDocument(ctx context.Context, a *app, args []string) error {
+	f := a.flags("cases document")
+	out := f.String("out", "", "write the bytes to this file (default: standard output)")
+	by := f.String("by", "", "the agent reading it")
+	pos, err := f.parse(args, "REF", "SHA256")
+	if err != nil {
+		return err
+	}
+	if _, err := recoverybot.ParseRef(pos[0]); err != nil {
+		return explain(err)
+	}
+	sum := strings.ToLower(pos[1])
+	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return usagef("cases document: %q is not a SHA-256 (64 hex digits)", pos[1])
+	}
+	d, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
+	_, data, err := d.Document(ctx, pos[0], sum, *by)
+	if err != nil {
+		return explain(err)
+	}
+	if *out == "" {
+		_, err = a.stdout.Write(data)
+		return err
+	}
+	if err := os.WriteFile(*out, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	return nil
+}

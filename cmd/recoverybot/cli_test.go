@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// cli runs the whole command line in-process against one data directory.
+type cli struct {
+	t   *testing.T
+	dir string
+	env map[string]string
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "recoverybot.toml")
+	body := strings.Replace(exampleForTest(t), `data_dir = "var"`, `data_dir = "`+filepath.Join(dir, "data")+`"`, 1)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &cli{t: t, dir: dir, env: map[string]string{"RECOVERYBOT_CONFIG": cfg}}
+}
+
+func exampleForTest(t *testing.T) string {
+	var out bytes.Buffer
+	if code := run([]string{"config", "example"}, env{stdout: &out, stderr: &out, getenv: func(string) string { return "" }}); code != 0 {
+		t.Fatalf("config example: %d %s", code, out.String())
+	}
+	return out.String()
+}
+
+func (c *cli) run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, env{stdin: strings.NewReader(""), stdout: &o, stderr: &e, getenv: func(k string) string { return c.env[k] }})
+	return code, o.String(), e.String()
+}
+
+// ok runs a command that must succeed and returns its standard output.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	code, out, errOut := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("recoverybot %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	if errOut != "" {
+		c.t.Errorf("recoverybot %s wrote to stderr: %s", strings.Join(args, " "), errOut)
+	}
+	return out
+}
+
+// fails runs a command that must fail with one line on stderr containing want.
+func (c *cli) fails(want string, args ...string) {
+	c.t.Helper()
+	code, out, errOut := c.run(args...)
+	if code == 0 {
+		c.t.Errorf("recoverybot %s succeeded, want failure %q", strings.Join(args, " "), want)
+		return
+	}
+	if strings.Count(errOut, "\n") != 1 || !strings.HasSuffix(errOut, "\n") {
+		c.t.Errorf("recoverybot %s: stderr is not one line: %q", strings.Join(args, " "), errOut)
+	}
+	if !strings.Contains(errOut, want) {
+		c.t.Errorf("recoverybot %s: stderr %q, want %q", strings.Join(args, " "), errOut, want)
+	}
+	if out != "" {
+		c.t.Errorf("recoverybot %s: failure printed to stdout: %q", strings.Join(args, " "), out)
+	}
+}
+
+func (c *cli) file(name, body string) string {
+	p := filepath.Join(c.dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+const profilesCSV = `id,email,phone,holder_kind,holder_name,representative,siren,rna,locale
+p-1001,jean.dupont@example.org,+33 1 23 45 67 89,individual,Jean Dupont,,,,fr
+p-1002,gerant@acme.example,+33 4 00 00 00 00,company,ACME SARL,Marie Curie,732829320,,fr
+p-1003,bureau@club.example,,association,Club de Voile,Paul Martin,,W751234567,en
+`
+
+type caseJSON struct {
+	Ref                string   `json:"ref"`
+	Kind               string   `json:"kind"`
+	State              string   `json:"state"`
+	Profile            string   `json:"profile"`
+	Contact            string   `json:"contact"`
+	SenderVerified     *bool    `json:"sender_verified"`
+	CodeVerified       *bool    `json:"code_verified"`
+	FailedCodeAttempts *int     `json:"failed_code_attempts"`
+	Missing            []string `json:"missing"`
+	Documents          []struct {
+		Type, Filename, MediaType, SHA256 string
+	} `json:"documents"`
+}
+
+func TestWalkThrough(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("cases", "list", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("empty list = %q, want []", out)
+	}
+	out := c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	if !strings.Contains(out, "3 new") {
+		t.Errorf("import said %q", out)
+	}
+	var opened []caseJSON
+	for _, args := range [][]string{
+		{"cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice", "--json"},
+		{"--config", c.env["RECOVERYBOT_CONFIG"], "cases", "open", "--json", "--profile", "p-1002", "--kind", "lost-email", "--contact", "new@acme.example", "--by", "bob"},
+		{"cases", "open", "--profile=p-1003", "--kind=ip-lockout", "--by=alice", "--json"},
+	} {
+		var cj caseJSON
+		if err := json.Unmarshal([]byte(c.ok(args...)), &cj); err != nil {
+			t.Fatal(err)
+		}
+		opened = append(opened, cj)
+	}
+	want := []caseJSON{
+		{Kind: "totp-lockout", State: "awaiting_evidence", Profile: "p-1001", Contact: "jean.dupont@example.org",
+			Missing: []string{"identity_document", "authenticated_sender", "code"}},
+		{Kind: "lost-email", State: "awaiting_evidence", Profile: "p-1002", Contact: "new@acme.example",
+			Missing: []string{"identity_document", "company_registration"}},
+		{Kind: "ip-lockout", State: "awaiting_evidence", Profile: "p-1003", Contact: "bureau@club.example",
+			Missing: []string{"identity_document", "association_statutes", "authenticated_sender", "code"}},
+	}
+	refShape := regexp.MustCompile(`^RC-[2-9A-HJKMNP-Z]{6}$`)
+	for i, got := range opened {
+		w := want[i]
+		if !refShape.MatchString(got.Ref) || got.Kind != w.Kind || got.State != w.State || got.Profile != w.Profile ||
+			got.Contact != w.Contact || strings.Join(got.Missing, ",") != strings.Join(w.Missing, ",") {
+			t.Errorf("case %d = %+v, want %+v", i, got, w)
+		}
+		if got.SenderVerified == nil || *got.SenderVerified || got.CodeVerified == nil || *got.CodeVerified ||
+			got.FailedCodeAttempts == nil || *got.FailedCodeAttempts != 0 || got.Documents == nil {
+			t.Errorf("case %d lacks the SPEC's fields: %+v", i, got)
+		}
+	}
+
+	var list []caseJSON
+	if err := json.Unmarshal([]byte(c.ok("cases", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 || list[0].Ref != opened[2].Ref || list[2].Ref != opened[0].Ref {
+		t.Errorf("list = %+v", list)
+	}
+	if err := json.Unmarshal([]byte(c.ok("cases", "list", "--state", "approved", "--json")), &list); err != nil || len(list) != 0 {
+		t.Errorf("approved list = %+v, %v", list, err)
+	}
+	// Flags after or before the positional argument.
+	var shown caseJSON
+	json.Unmarshal([]byte(c.ok("cases", "show", opened[0].Ref, "--json")), &shown)
+	if shown.Ref != opened[0].Ref {
+		t.Errorf("show REF --json = %+v", shown)
+	}
+	json.Unmarshal([]byte(c.ok("cases", "show", "--json", strings.ToLower(opened[1].Ref))), &shown)
+	if shown.Ref != opened[1].Ref {
+		t.Errorf("show --json ref = %+v", shown)
+	}
+	human := c.ok("cases", "show", opened[0].Ref)
+	if !strings.Contains(human, "case_opened") || !strings.Contains(human, "instructions") {
+		t.Errorf("show lacks history or mail:\n%s", human)
+	}
+
+	c.ok("cases", "resend-code", opened[0].Ref, "--by", "carol")
+	c.fails("cannot approve a case that is awaiting_evidence", "cases", "approve", opened[0].Ref, "--by", "carol")
+	out = c.ok("cases", "reject", opened[2].Ref, "--by", "carol", "--reason", "not the holder")
+	if !strings.Contains(out, "rejected") {
+		t.Errorf("reject said %q", out)
+	}
+	c.fails("cannot reject a case that is rejected", "cases", "reject", opened[2].Ref, "--by", "carol", "--reason", "again")
+	c.fails("cannot reopen a case that is awaiting_evidence", "cases", "reopen", opened[0].Ref, "--by", "carol")
+	c.fails("has no code", "cases", "resend-code", opened[1].Ref, "--by", "carol")
+	// Nothing printed anywhere shows the code.
+	code := regexp.MustCompile(`\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b`)
+	for _, ref := range []string{opened[0].Ref, opened[2].Ref} {
+		for _, args := range [][]string{{"cases", "show", ref}, {"cases", "show", ref, "--json"}, {"cases", "list"}} {
+			if out := c.ok(args...); code.MatchString(out) {
+				t.Errorf("%v prints something code-shaped: %s", args, code.FindString(out))
+			}
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	c := newCLI(t)
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	ref := func() string {
+		var cj caseJSON
+		json.Unmarshal([]byte(c.ok("cases", "open", "--profile", "p-1001", "--kind", "ip-lockout", "--by", "a", "--json")), &cj)
+		return cj.Ref
+	}()
+	c.fails("unknown case kind \"password\"", "cases", "open", "--profile", "p-1001", "--kind", "password", "--by", "a")
+	c.fails("--by AGENT is required", "cases", "open", "--profile", "p-1001", "--kind", "totp-lockout")
+	c.fails("--by AGENT is required", "cases", "approve", ref)
+	c.fails("--by AGENT is required", "cases", "reject", ref, "--reason", "x")
+	c.fails("--reason TEXT is required", "cases", "reject", ref, "--by", "a")
+	c.fails(`profile "p-9999": not found`, "cases", "open", "--profile", "p-9999", "--kind", "ip-lockout", "--by", "a")
+	c.fails("case RC-ZZZZZZ: not found", "cases", "show", "RC-ZZZZZZ")
+	c.fails("malformed case reference", "cases", "show", "RC-0000")
+	c.fails("already has an open case", "cases", "open", "--profile", "p-1001", "--kind", "ip-lockout", "--by", "a")
+	c.fails("unknown command \"cases frobnicate\"", "cases", "frobnicate")
+	c.fails("unknown command \"launch\"", "launch")
+	c.fails("no command given")
+	c.fails("cases show: missing REF", "cases", "show")
+	c.fails("unexpected argument", "cases", "show", ref, "extra")
+	c.fails("-colour", "cases", "list", "--colour")
+	c.fails("unknown state \"closed\"", "cases", "list", "--state", "closed")
+	c.fails("no such file", "profiles", "import", filepath.Join(c.dir, "absent.csv"))
+	c.fails("line 3: invalid email address", "profiles", "import", c.file("bad.csv",
+		"id,email,holder_kind,holder_name\np-2000,ok@example.org,individual,A\np-2001,nope,individual,B\n"))
+	c.fails("line 2: representative is required for a company", "profiles", "import", c.file("bad2.csv",
+		"id,email,holder_kind,holder_name\np-2002,ok@example.org,company,ACME\n"))
+	// The bad files imported nothing.
+	c.fails(`profile "p-2000": not found`, "cases", "open", "--profile", "p-2000", "--kind", "ip-lockout", "--by", "a")
+	c.fails("not a SHA-256", "cases", "document", ref, "abc")
+
+	// Configuration problems.
+	c.env["RECOVERYBOT_CONFIG"] = c.file("bad.toml", "[imap]\nadress = \"x\"\n")
+	c.fails(`unknown key "imap.adress"`, "cases", "list")
+	c.env["RECOVERYBOT_CONFIG"] = filepath.Join(c.dir, "absent.toml")
+	c.fails("no such file", "cases", "list")
+	c.fails("--config needs a file", "--config")
+
+	// A database that is not ours.
+	dataDir := filepath.Join(c.dir, "foreign")
+	os.MkdirAll(dataDir, 0o700)
+	os.WriteFile(filepath.Join(dataDir, "recoverybot.db"), bytes.Repeat([]byte("junk"), 2000), 0o600)
+	c.env["RECOVERYBOT_CONFIG"] = c.file("foreign.toml", "data_dir = \""+dataDir+"\"\n")
+	c.fails("not a recoverybot database", "cases", "list")
+}
+
+func TestConfigCommands(t *testing.T) {
+	c := newCLI(t)
+	ex := c.ok("config", "example")
+	c.fails("imap.username is empty", "config", "check")
+	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
+	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
+	if out := c.ok("--config", c.file("filled.toml", filled), "config", "check"); !strings.Contains(out, "valid") {
+		t.Errorf("config check said %q", out)
+	}
+	if out := c.ok("version"); !strings.HasPrefix(out, "recoverybot ") {
+		t.Errorf("version = %q", out)
+	}
+	if out := c.ok("--help"); !strings.Contains(out, "cases open") {
+		t.Errorf("help = %q", out)
+	}
+}
+
+// TestBinary runs the built command once, to check main's wiring and exit
+// statuses as a shell sees them.
+func TestBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "recoverybot")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := newCLI(t)
+	cmd := exec.Command(bin, "cases", "list", "--json")
+	cmd.Env = append(os.Environ(), "RECOVERYBOT_CONFIG="+c.env["RECOVERYBOT_CONFIG"])
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "[]" {
+		t.Errorf("cases list --json = %q, %v", out, err)
+	}
+	cmd = exec.Command(bin, "cases", "open", "--kind", "nope")
+	cmd.Env = cmd.Environ()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("bad flag exit = %v, want status 2", err)
+	}
+	if !strings.Contains(stderr.String(), "--profile ID is required") {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/recoverybot/recoverybot/config"
+	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/store"
+)
+
+func cmdProfilesImport(ctx context.Context, a *app, args []string) error {
+	f := a.flags("profiles import")
+	by := f.String("by", "", "the agent importing (recorded)")
+	asJSON := f.Bool("json", false, "print JSON")
+	pos, err := f.parse(args, "FILE")
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("profiles import: %s: no such file", pos[0])
+		}
+		return fmt.Errorf("profiles import: %w", err)
+	}
+	profiles, err := desk.ReadProfiles(data)
+	if err != nil {
+		return fmt.Errorf("profiles import: %s: %s", pos[0], trimPrefix(err))
+	}
+	d, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := d.ImportProfiles(ctx, profiles, pos[0], *by)
+	if err != nil {
+		return explain(err)
+	}
+	if *asJSON {
+		return a.printJSON(res)
+	}
+	fmt.Fprintf(a.stdout, "imported %d profiles: %d new, %d updated\n", res.Created+res.Updated, res.Created, res.Updated)
+	return nil
+}
+
+func trimPrefix(err error) string {
+	const p = "desk: bad profiles file: "
+	s := err.Error()
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+func cmdConfigExample(ctx context.Context, a *app, args []string) error {
+	if _, err := a.flags("config example").parse(args); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(a.stdout, config.Example())
+	return err
+}
+
+func cmdConfigCheck(ctx context.Context, a *app, args []string) error {
+	if _, err := a.flags("config check").parse(args); err != nil {
+		return err
+	}
+	if a.configPath == "" && a.getenv("RECOVERYBOT_CONFIG") == "" {
+		return usagef("config check: no configuration file (--config FILE or RECOVERYBOT_CONFIG)")
+	}
+	if err := a.loadConfig(); err != nil {
+		return err
+	}
+	if err := a.cfg.Complete(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	fmt.Fprintln(a.stdout, "configuration is valid")
+	return nil
+}
+
+func cmdVersion(ctx context.Context, a *app, args []string) error {
+	if _, err := a.flags("version").parse(args); err != nil {
+		return err
+	}
+	version := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	fmt.Fprintf(a.stdout, "recoverybot %s (schema %d, %s)\n", version, store.SchemaVersion(), runtime.Version())
+	return nil
+}

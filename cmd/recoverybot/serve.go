@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/daemon"
+)
+
+func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, error) {
+	if err := a.openStore(ctx); err != nil {
+		return nil, err
+	}
+	key, err := recoverybot.NewCodeKey(a.vault.CodeKey())
+	if err != nil {
+		return nil, err
+	}
+	o.Config, o.Store, o.CodeKey = a.cfg, a.st, key
+	if o.Logger == nil {
+		o.Logger = newLogger(a.stderr, a.cfg.LogLevel, false)
+	}
+	return daemon.New(o)
+}
+
+func cmdServe(ctx context.Context, a *app, args []string) error {
+	if _, err := a.flags("serve").parse(args); err != nil {
+		return err
+	}
+	d, err := a.daemon(ctx, daemon.Options{})
+	if err != nil {
+		return err
+	}
+	return d.Serve(ctx)
+}
+
+func cmdRun(ctx context.Context, a *app, args []string) error {
+	f := a.flags("run")
+	once := f.Bool("once", false, "process everything pending, send the outbox, and exit")
+	asJSON := f.Bool("json", false, "print the counts as JSON")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	if !*once {
+		return usagef("run: --once is required (use serve to keep running)")
+	}
+	d, err := a.daemon(ctx, daemon.Options{})
+	if err != nil {
+		return err
+	}
+	r, err := d.Once(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return a.printJSON(map[string]int{"fetched": r.Fetched, "processed": r.Processed, "review": r.Review,
+			"ignored": r.Ignored, "duplicates": r.Duplicates, "moved": r.Moved, "sent": r.Sent, "send_failed": r.Failed})
+	}
+	fmt.Fprintf(a.stdout, "fetched %d: %d processed, %d to review, %d not about a case, %d duplicates; %d moved; %d mails sent, %d failed\n",
+		r.Fetched, r.Processed, r.Review, r.Ignored, r.Duplicates, r.Moved, r.Sent, r.Failed)
+	return nil
+}

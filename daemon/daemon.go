@@ -1,0 +1,200 @@
+// Package daemon assembles recoverybot's long-running parts from the
+// configuration: the mailbox watcher and its intake pipeline, the outbox
+// courier, and the agents' desk. It never touches signals: `serve`,
+// `run --once` and the demo call it with a context, and tests run it
+// whole.
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/config"
+	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/intake"
+	"github.com/recoverybot/recoverybot/mailbox"
+	"github.com/recoverybot/recoverybot/outbound"
+	"github.com/recoverybot/recoverybot/rules"
+	"github.com/recoverybot/recoverybot/store"
+)
+
+// Options are what a Daemon runs with.
+type Options struct {
+	Config  config.Config
+	Store   *store.Store
+	CodeKey recoverybot.CodeKey
+	Logger  *slog.Logger
+	// IMAPTLS and SMTPTLS override the TLS configuration (tests, private
+	// CAs); nil means the system roots.
+	IMAPTLS, SMTPTLS *tls.Config
+	// OnMessage is told what became of each message (the demo prints it).
+	OnMessage func(intake.Report)
+	// OutboxInterval paces the courier between drains; 0: 30 s.
+	OutboxInterval time.Duration
+}
+
+// Daemon is recoverybot at work.
+type Daemon struct {
+	opts     Options
+	log      *slog.Logger
+	pipeline *intake.Pipeline
+	courier  *outbound.Courier
+	imap     mailbox.Options
+
+	mu      sync.Mutex
+	ready   bool
+	lastErr error
+}
+
+// Letters returns the mail settings of a configuration.
+func Letters(c config.Config) outbound.Letters {
+	return outbound.Letters{From: c.SMTP.From, FromName: c.SMTP.FromName, Provider: c.ProviderName, CodeTTL: c.Policy.CodeTTL.D()}
+}
+
+// NewDesk returns the agents' desk for a configuration.
+func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, log *slog.Logger) *desk.Desk {
+	return desk.New(st, key, desk.Options{
+		CodeTTL:                c.Policy.CodeTTL.D(),
+		UnverifiedSenderCounts: !c.Auth.RequireAuthenticatedSender,
+		From:                   c.SMTP.From,
+		FromName:               c.SMTP.FromName,
+		Provider:               c.ProviderName,
+		Logger:                 log,
+	})
+}
+
+// New checks the configuration's mailbox and SMTP settings and assembles
+// a Daemon. It does not connect yet.
+func New(o Options) (*Daemon, error) {
+	c := o.Config
+	if err := c.Complete(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	imapOpts := mailbox.Options{
+		Address: c.IMAP.Address, Security: mailbox.Security(c.IMAP.Security), Username: c.IMAP.Username,
+		Password: c.IMAP.Password, TLSConfig: o.IMAPTLS, CommandTimeout: c.IMAP.CommandTimeout.D(),
+		Logger: log.With("component", "imap"),
+	}
+	switch {
+	case c.IMAP.TokenFile != "":
+		imapOpts.Token = mailbox.TokenFromFile(c.IMAP.TokenFile)
+	case len(c.IMAP.TokenCommand) > 0:
+		imapOpts.Token = mailbox.TokenFromCommand(c.IMAP.TokenCommand)
+	}
+	sender, err := outbound.NewSender(outbound.SMTPOptions{
+		Address: c.SMTP.Address, Security: c.SMTP.Security, Username: c.SMTP.Username, Password: c.SMTP.Password,
+		TLSConfig: o.SMTPTLS,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pipeline := intake.New(o.Store, intake.Options{
+		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
+		MaxMessageSize: int64(c.IMAP.MaxMessageSize),
+		Policy: rules.Policy{TrustedAuthservIDs: c.Auth.TrustedAuthservIDs, RequireAuthenticatedSender: c.Auth.RequireAuthenticatedSender,
+			ReplyInterval: c.Policy.ReplyInterval.D(), CodeKey: o.CodeKey},
+		Letters:   Letters(c),
+		Logger:    log.With("component", "intake"),
+		OnMessage: o.OnMessage,
+	})
+	if o.OutboxInterval == 0 {
+		o.OutboxInterval = 30 * time.Second
+	}
+	return &Daemon{
+		opts: o, log: log, pipeline: pipeline, imap: imapOpts,
+		courier: &outbound.Courier{Store: o.Store, Mailer: sender, Logger: log.With("component", "outbox")},
+	}, nil
+}
+
+// Dial connects to the mailbox.
+func (d *Daemon) Dial(ctx context.Context) (*mailbox.Conn, error) {
+	return mailbox.Dial(ctx, d.imap)
+}
+
+// Result is what one pass did.
+type Result struct {
+	intake.Stats
+	Sent, Failed int
+}
+
+// Once processes everything pending in the mailbox, sends the outbox and
+// returns.
+func (d *Daemon) Once(ctx context.Context) (Result, error) {
+	var r Result
+	conn, err := d.Dial(ctx)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	r.Stats, err = d.pipeline.Drain(ctx, conn)
+	if err != nil {
+		return r, err
+	}
+	r.Sent, r.Failed, err = d.courier.Drain(ctx)
+	return r, err
+}
+
+// Ready reports whether the mailbox is connected and drained, and the
+// last connection error otherwise.
+func (d *Daemon) Ready() (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ready, d.lastErr
+}
+
+// Serve runs until ctx ends: it watches the mailbox (IDLE or polling,
+// reconnecting with backoff) and sends the outbox after each drain and
+// every OutboxInterval. On cancellation it finishes the message in hand
+// and returns nil.
+func (d *Daemon) Serve(ctx context.Context) error {
+	c := d.opts.Config
+	kick := make(chan struct{}, 1)
+	w := &intake.Watcher{
+		Pipeline: d.pipeline, Dial: d.Dial,
+		IdleTimeout: c.IMAP.IdleTimeout.D(), PollInterval: c.IMAP.PollInterval.D(),
+		AfterDrain: func(context.Context) {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		},
+		OnState: func(ok bool, err error) {
+			d.mu.Lock()
+			d.ready, d.lastErr = ok, err
+			d.mu.Unlock()
+		},
+		Logger: d.log.With("component", "watcher"),
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d.opts.OutboxInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-kick:
+			}
+			if _, _, err := d.courier.Drain(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("outbox", "error", err)
+			}
+		}
+	}()
+	d.log.Info("recoverybot serving", "mailbox", c.IMAP.Mailbox, "imap", c.IMAP.Address)
+	err := w.Run(ctx)
+	wg.Wait()
+	d.log.Info("recoverybot stopped")
+	return err
+}

@@ -1,0 +1,395 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/outbound"
+	"github.com/recoverybot/recoverybot/store"
+)
+
+// Errors of agent actions, for errors.Is.
+var (
+	ErrNoAgent     = errors.New("desk: --by AGENT is required")
+	ErrBadAgent    = errors.New("desk: bad agent name")
+	ErrNoCode      = errors.New("desk: this kind of case has no code")
+	ErrNeedsReason = errors.New("desk: a reason is required")
+	ErrBadContact  = errors.New("desk: bad contact address")
+	ErrNotAwaiting = errors.New("desk: the case is not awaiting evidence")
+)
+
+// Options configure a Desk.
+type Options struct {
+	CodeTTL time.Duration // 0: 24 h
+	// UnverifiedSenderCounts is require_authenticated_sender = false.
+	UnverifiedSenderCounts bool
+	From                   string // our address: the sender of our mail, where customers write
+	FromName               string
+	Provider               string // the provider's name, in signatures
+	Logger                 *slog.Logger
+}
+
+// Desk performs agents' actions on the store.
+type Desk struct {
+	store   *store.Store
+	codes   recoverybot.CodeKey
+	opts    Options
+	letters outbound.Letters
+	log     *slog.Logger
+}
+
+// New returns a Desk.
+func New(s *store.Store, codes recoverybot.CodeKey, o Options) *Desk {
+	if o.CodeTTL == 0 {
+		o.CodeTTL = recoverybot.DefaultCodeTTL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	letters := outbound.Letters{From: o.From, FromName: o.FromName, Provider: o.Provider, CodeTTL: o.CodeTTL}
+	return &Desk{store: s, codes: codes, opts: o, letters: letters, log: o.Logger}
+}
+
+// CheckAgent validates the name an agent acts under.
+func CheckAgent(by string) (string, error) {
+	by = strings.TrimSpace(by)
+	if by == "" {
+		return "", ErrNoAgent
+	}
+	if len(by) > 64 || strings.IndexFunc(by, func(r rune) bool { return unicode.IsControl(r) }) >= 0 {
+		return "", fmt.Errorf("%w %q", ErrBadAgent, by)
+	}
+	return by, nil
+}
+
+// OpenRequest is what `cases open` says.
+type OpenRequest struct {
+	ProfileID string
+	Kind      recoverybot.Kind
+	Contact   string // lost-email: the address the customer writes from
+	By        string
+}
+
+// Open opens a case. For the code kinds it issues a code and queues the
+// instructions with the code to the profile's address; for lost-email it
+// queues the instructions to the contact address and a notice to the
+// profile's address, so that a real owner can object.
+func (d *Desk) Open(ctx context.Context, req OpenRequest) (Summary, error) {
+	by, err := CheckAgent(req.By)
+	if err != nil {
+		return Summary{}, err
+	}
+	var sum Summary
+	err = d.store.Update(ctx, func(tx *store.Tx) error {
+		p, err := tx.Profile(req.ProfileID)
+		if err != nil {
+			return err
+		}
+		contact, err := caseContact(req.Kind, p, req.Contact)
+		if err != nil {
+			return err
+		}
+		c := recoverybot.Case{
+			ProfileID: p.ID, Kind: req.Kind, Contact: contact, State: recoverybot.StateAwaitingEvidence,
+			OpenedBy: by, OpenedAt: tx.Now(), UpdatedAt: tx.Now(),
+		}
+		for attempt := 0; ; attempt++ {
+			if c.Ref, err = recoverybot.NewRef(); err != nil {
+				return err
+			}
+			err = tx.InsertCase(&c)
+			if !errors.Is(err, store.ErrRefTaken) || attempt == 10 {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(c.ID, by, "case_opened", map[string]string{
+			"kind": string(c.Kind), "profile": p.ID, "contact": c.Contact}); err != nil {
+			return err
+		}
+		if c.Kind.NeedsCode() {
+			if err := d.issueCode(tx, c, p, false); err != nil {
+				return err
+			}
+		} else {
+			if c.Contact != "" {
+				if err := d.queue(tx, c, p, outbound.Instructions, c.Contact, "instructions", nil); err != nil {
+					return err
+				}
+			}
+			if c.Contact != p.Email {
+				masked := outbound.MaskAddress(c.Contact)
+				if err := d.queue(tx, c, p, outbound.OwnerNotice, p.Email, "owner-notice", func(data *outbound.Data) {
+					data.MaskedContact = masked
+				}); err != nil {
+					return err
+				}
+			}
+		}
+		sum, err = d.summary(tx, c)
+		return err
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("open case: %w", err)
+	}
+	d.log.Info("case opened", "case", sum.Ref, "kind", sum.Kind, "profile", sum.Profile, "agent", by)
+	return sum, nil
+}
+
+func caseContact(k recoverybot.Kind, p recoverybot.Profile, given string) (string, error) {
+	if k.NeedsProfileAddress() {
+		if given == "" {
+			return p.Email, nil
+		}
+		addr, err := recoverybot.NormalizeAddress(given)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrBadContact, err)
+		}
+		if addr != p.Email {
+			return "", fmt.Errorf("%w: a %s case is written from the profile's own address; leave --contact out", ErrBadContact, k)
+		}
+		return addr, nil
+	}
+	if given == "" {
+		return "", nil
+	}
+	addr, err := recoverybot.NormalizeAddress(given)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadContact, err)
+	}
+	return addr, nil
+}
+
+// issueCode draws a code, stores its hash and queues the instructions
+// that carry it: the one place a code exists in clear.
+func (d *Desk) issueCode(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile, reissued bool) error {
+	code, err := recoverybot.NewCode()
+	if err != nil {
+		return err
+	}
+	h, err := d.codes.Hash(c.Ref, code)
+	if err != nil {
+		return err
+	}
+	if err := tx.IssueCode(c.ID, recoverybot.IssuedCode{Hash: h, IssuedAt: tx.Now(), ExpiresAt: tx.Now().Add(d.opts.CodeTTL)}); err != nil {
+		return err
+	}
+	n, err := tx.CodeCount(c.ID)
+	if err != nil {
+		return err
+	}
+	return d.queue(tx, c, p, outbound.Instructions, p.Email, fmt.Sprintf("instructions-%d", n), func(data *outbound.Data) {
+		data.Code = code
+		data.Reissued = reissued
+	})
+}
+
+// queue renders a template for case c and puts the mail in the outbox.
+// eventKey names the event that causes the mail: the Message-ID is
+// derived from it, so the same event cannot queue two mails.
+func (d *Desk) queue(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile, t outbound.Template, to, eventKey string, fill func(*outbound.Data)) error {
+	return d.letters.Queue(tx, c, p, outbound.Letter{Template: t, To: to, EventKey: eventKey, Fill: fill})
+}
+
+// decide loads the case ref, applies event ev through the state machine
+// and lets apply fill in the rest, all in one transaction.
+func (d *Desk) decide(ctx context.Context, ref, by string, ev recoverybot.Event,
+	apply func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error) (Summary, error) {
+	by, err := CheckAgent(by)
+	if err != nil {
+		return Summary{}, err
+	}
+	ref, err = recoverybot.ParseRef(ref)
+	if err != nil {
+		return Summary{}, err
+	}
+	var sum Summary
+	err = d.store.Update(ctx, func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(ref)
+		if err != nil {
+			return err
+		}
+		p, err := tx.Profile(c.ProfileID)
+		if err != nil {
+			return err
+		}
+		from := c.State
+		if ev != "" {
+			to, err := recoverybot.Transition(c.State, ev)
+			if err != nil {
+				return err
+			}
+			c.State = to
+		}
+		c.UpdatedAt = tx.Now()
+		if !c.State.Open() && from.Open() {
+			now := tx.Now()
+			c.DecidedBy, c.DecidedAt = by, &now
+		}
+		if err := apply(tx, &c, p); err != nil {
+			return err
+		}
+		if err := tx.UpdateCase(c); err != nil {
+			return err
+		}
+		sum, err = d.summary(tx, c)
+		return err
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	d.log.Info("case "+strings.ReplaceAll(string(ev), "_", " "), "case", ref, "state", sum.State, "agent", by)
+	return sum, nil
+}
+
+// ApproveRequest is what `cases approve` says.
+type ApproveRequest struct {
+	Ref      string
+	By       string
+	Note     string
+	NewEmail string // lost-email: change the profile's address to this one
+}
+
+// Approve approves a case that is ready for review and queues the decision
+// to the customer. For lost-email it is the one moment the profile's
+// address is revealed, to the contact address.
+func (d *Desk) Approve(ctx context.Context, req ApproveRequest) (Summary, error) {
+	sum, err := d.decide(ctx, req.Ref, req.By, recoverybot.EventApprove, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		c.Note = strings.TrimSpace(req.Note)
+		details := map[string]string{"note": c.Note}
+		oldEmail := p.Email
+		switch c.Kind {
+		case recoverybot.KindLostEmail:
+			details["effect"] = "profile email revealed to the contact address"
+			if req.NewEmail != "" {
+				addr, err := recoverybot.NormalizeAddress(req.NewEmail)
+				if err != nil {
+					return fmt.Errorf("--new-email: %w", err)
+				}
+				if err := tx.SetProfileEmail(p.ID, addr); err != nil {
+					return err
+				}
+				c.NewEmail = addr
+				details["effect"] = "profile email changed"
+				details["old_email"], details["new_email"] = oldEmail, addr
+			}
+		case recoverybot.KindTOTPLockout:
+			details["effect"] = "TOTP disabled on the profile"
+		case recoverybot.KindIPLockout:
+			details["effect"] = "allowed IP addresses removed from the profile"
+		}
+		if req.NewEmail != "" && c.Kind != recoverybot.KindLostEmail {
+			return fmt.Errorf("--new-email applies to lost-email cases only")
+		}
+		if err := tx.Audit(c.ID, c.DecidedBy, "case_approved", details); err != nil {
+			return err
+		}
+		to := d.customerAddress(*c, p)
+		if to == "" {
+			return nil
+		}
+		return d.queue(tx, *c, p, outbound.Approved, to, "decision", func(data *outbound.Data) {
+			data.ProfileEmail = oldEmail
+			data.NewEmail = c.NewEmail
+		})
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("approve %s: %w", req.Ref, err)
+	}
+	return sum, nil
+}
+
+// customerAddress is where mail about case c goes: the contact address,
+// which for the code kinds is the profile's.
+func (d *Desk) customerAddress(c recoverybot.Case, p recoverybot.Profile) string {
+	if c.Kind.NeedsProfileAddress() {
+		return p.Email
+	}
+	return c.Contact
+}
+
+// Reject rejects an open case with the agent's reason, told to the customer.
+func (d *Desk) Reject(ctx context.Context, ref, by, reason string) (Summary, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Summary{}, fmt.Errorf("reject %s: %w (--reason TEXT)", ref, ErrNeedsReason)
+	}
+	sum, err := d.decide(ctx, ref, by, recoverybot.EventReject, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		c.Reason = reason
+		if err := tx.Audit(c.ID, c.DecidedBy, "case_rejected", map[string]string{"reason": reason}); err != nil {
+			return err
+		}
+		to := d.customerAddress(*c, p)
+		if to == "" {
+			return nil
+		}
+		return d.queue(tx, *c, p, outbound.Rejected, to, "decision", func(data *outbound.Data) { data.Reason = reason })
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("reject %s: %w", ref, err)
+	}
+	return sum, nil
+}
+
+// Cancel withdraws an open case (opened by mistake, resolved otherwise).
+// No mail is sent.
+func (d *Desk) Cancel(ctx context.Context, ref, by, reason string) (Summary, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Summary{}, fmt.Errorf("cancel %s: %w (--reason TEXT)", ref, ErrNeedsReason)
+	}
+	sum, err := d.decide(ctx, ref, by, recoverybot.EventCancel, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		c.Reason = reason
+		return tx.Audit(c.ID, c.DecidedBy, "case_cancelled", map[string]string{"reason": reason})
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("cancel %s: %w", ref, err)
+	}
+	return sum, nil
+}
+
+// ResendCode issues a new code for a case awaiting evidence and mails it;
+// the previous code stops working. The failure count is kept (SPEC §3).
+func (d *Desk) ResendCode(ctx context.Context, ref, by string) (Summary, error) {
+	sum, err := d.decide(ctx, ref, by, "", func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		if !c.Kind.NeedsCode() {
+			return fmt.Errorf("%w: %s", ErrNoCode, c.Kind)
+		}
+		if c.State != recoverybot.StateAwaitingEvidence {
+			return fmt.Errorf("%w (it is %s)", ErrNotAwaiting, c.State)
+		}
+		if err := tx.Audit(c.ID, by, "code_reissued", map[string]string{
+			"failed_code_attempts": fmt.Sprint(c.FailedCodeAttempts)}); err != nil {
+			return err
+		}
+		return d.issueCode(tx, *c, p, true)
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("resend code %s: %w", ref, err)
+	}
+	return sum, nil
+}
+
+// Reopen puts a locked case back to awaiting evidence. The wrong-code
+// count starts again from zero: reopening is the agent's judgement that
+// the customer deserves new attempts. The current code, if still valid,
+// keeps working; `resend-code` issues a new one.
+func (d *Desk) Reopen(ctx context.Context, ref, by string) (Summary, error) {
+	sum, err := d.decide(ctx, ref, by, recoverybot.EventReopen, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		prev := c.FailedCodeAttempts
+		c.FailedCodeAttempts = 0
+		return tx.Audit(c.ID, by, "case_reopened", map[string]string{"failed_code_attempts_before": fmt.Sprint(prev)})
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("reopen %s: %w", ref, err)
+	}
+	return sum, nil
+}

@@ -1,0 +1,202 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/store"
+)
+
+// Summary is a case as agents see it, and as `cases show --json`,
+// `cases list --json` and `cases open --json` print it (SPEC §6).
+type Summary struct {
+	Ref                string                    `json:"ref"`
+	Kind               recoverybot.Kind          `json:"kind"`
+	State              recoverybot.State         `json:"state"`
+	Profile            string                    `json:"profile"`
+	HolderKind         recoverybot.HolderKind    `json:"holder_kind"`
+	Contact            string                    `json:"contact"`
+	SenderVerified     bool                      `json:"sender_verified"`
+	SenderStatus       recoverybot.SenderStatus  `json:"sender_status"`
+	CodeVerified       bool                      `json:"code_verified"`
+	FailedCodeAttempts int                       `json:"failed_code_attempts"`
+	CodeExpiresAt      *time.Time                `json:"code_expires_at,omitempty"`
+	Missing            []recoverybot.Requirement `json:"missing"`
+	Documents          []DocumentSummary         `json:"documents"`
+	Flags              []string                  `json:"flags"`
+	OpenedBy           string                    `json:"opened_by"`
+	OpenedAt           time.Time                 `json:"opened_at"`
+	UpdatedAt          time.Time                 `json:"updated_at"`
+	DecidedBy          string                    `json:"decided_by,omitempty"`
+	DecidedAt          *time.Time                `json:"decided_at,omitempty"`
+	Note               string                    `json:"note,omitempty"`
+	Reason             string                    `json:"reason,omitempty"`
+	NewEmail           string                    `json:"new_email,omitempty"`
+
+	// Detail, filled by Show only.
+	Events []recoverybot.AuditEvent `json:"events,omitempty"`
+	Mail   []MailSummary            `json:"mail,omitempty"`
+}
+
+// DocumentSummary is one document of a case.
+type DocumentSummary struct {
+	Type       recoverybot.DocumentType `json:"type"`
+	Filename   string                   `json:"filename"`
+	MediaType  string                   `json:"media_type"`
+	Size       int64                    `json:"size"`
+	SHA256     string                   `json:"sha256"`
+	Findings   []string                 `json:"findings"`
+	ReceivedAt time.Time                `json:"received_at"`
+	Purged     bool                     `json:"purged,omitempty"`
+}
+
+// MailSummary is one mail we sent or will send about a case. It never
+// holds the body: the code mail is nobody's to read back.
+type MailSummary struct {
+	Template  string     `json:"template"`
+	To        string     `json:"to"`
+	State     string     `json:"state"`
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+func (d *Desk) summary(tx *store.Tx, c recoverybot.Case) (Summary, error) {
+	p, err := tx.Profile(c.ProfileID)
+	if err != nil {
+		return Summary{}, err
+	}
+	docs, err := tx.Documents(c.ID)
+	if err != nil {
+		return Summary{}, err
+	}
+	s := Summary{
+		Ref: c.Ref, Kind: c.Kind, State: c.State, Profile: c.ProfileID, HolderKind: p.HolderKind, Contact: c.Contact,
+		SenderVerified: c.SenderStatus == recoverybot.SenderVerified, SenderStatus: c.SenderStatus,
+		CodeVerified: c.CodeVerified, FailedCodeAttempts: c.FailedCodeAttempts,
+		Documents: []DocumentSummary{}, Flags: c.Flags, OpenedBy: c.OpenedBy, OpenedAt: c.OpenedAt,
+		UpdatedAt: c.UpdatedAt, DecidedBy: c.DecidedBy, DecidedAt: c.DecidedAt, Note: c.Note, Reason: c.Reason,
+		NewEmail: c.NewEmail,
+	}
+	if s.Flags == nil {
+		s.Flags = []string{}
+	}
+	var types []recoverybot.DocumentType
+	for _, doc := range docs {
+		findings := doc.Findings
+		if findings == nil {
+			findings = []string{}
+		}
+		s.Documents = append(s.Documents, DocumentSummary{Type: doc.Type, Filename: doc.Filename, MediaType: doc.MediaType,
+			Size: doc.Size, SHA256: doc.SHA256, Findings: findings, ReceivedAt: doc.ReceivedAt, Purged: doc.Purged})
+		types = append(types, doc.Type)
+	}
+	s.Missing = recoverybot.Missing(c.Kind, p.HolderKind, recoverybot.Progress{
+		Documents: types, SenderStatus: c.SenderStatus, CodeVerified: c.CodeVerified,
+		UnverifiedSenderCounts: d.opts.UnverifiedSenderCounts,
+	})
+	if c.Kind.NeedsCode() && c.State.Open() && !c.CodeVerified {
+		if code, err := tx.CurrentCode(c.ID); err == nil {
+			s.CodeExpiresAt = &code.ExpiresAt
+		}
+	}
+	return s, nil
+}
+
+// Show returns one case with its history and its mail.
+func (d *Desk) Show(ctx context.Context, ref string) (Summary, error) {
+	ref, err := recoverybot.ParseRef(ref)
+	if err != nil {
+		return Summary{}, err
+	}
+	var s Summary
+	err = d.store.View(ctx, func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(ref)
+		if err != nil {
+			return err
+		}
+		if s, err = d.summary(tx, c); err != nil {
+			return err
+		}
+		if s.Events, err = tx.AuditEvents(store.AuditFilter{CaseID: c.ID}); err != nil {
+			return err
+		}
+		mail, err := tx.Outbox(store.OutboxFilter{CaseID: c.ID})
+		if err != nil {
+			return err
+		}
+		for _, m := range mail {
+			s.Mail = append(s.Mail, MailSummary{Template: m.Template, To: m.To, State: string(m.State),
+				Attempts: m.Attempts, LastError: m.LastError, CreatedAt: m.CreatedAt, SentAt: m.SentAt})
+		}
+		return nil
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("show %s: %w", ref, err)
+	}
+	return s, nil
+}
+
+// List returns the cases in a state (all when state is empty), newest first.
+func (d *Desk) List(ctx context.Context, state recoverybot.State) ([]Summary, error) {
+	out := []Summary{}
+	err := d.store.View(ctx, func(tx *store.Tx) error {
+		cases, err := tx.ListCases(store.CaseFilter{State: state})
+		if err != nil {
+			return err
+		}
+		for _, c := range cases {
+			s, err := d.summary(tx, c)
+			if err != nil {
+				return err
+			}
+			out = append(out, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	return out, nil
+}
+
+// UnnamedActor is recorded for command-line reads and imports made
+// without --by.
+const UnnamedActor = "cli"
+
+// Document returns one document of a case, for an agent's review. Reading
+// it is audited: identity documents are sensitive (SPEC §8). by may be
+// empty.
+func (d *Desk) Document(ctx context.Context, ref, sha256, by string) (recoverybot.Document, []byte, error) {
+	by, err := CheckAgent(by)
+	if errors.Is(err, ErrNoAgent) {
+		by, err = UnnamedActor, nil
+	}
+	if err != nil {
+		return recoverybot.Document{}, nil, err
+	}
+	ref, err = recoverybot.ParseRef(ref)
+	if err != nil {
+		return recoverybot.Document{}, nil, err
+	}
+	var doc recoverybot.Document
+	var data []byte
+	err = d.store.Update(ctx, func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(ref)
+		if err != nil {
+			return err
+		}
+		if doc, data, err = tx.DocumentBytes(c.ID, sha256); err != nil {
+			return err
+		}
+		return tx.Audit(c.ID, by, "document_viewed", map[string]string{"sha256": doc.SHA256, "filename": doc.Filename})
+	})
+	if err != nil {
+		return recoverybot.Document{}, nil, fmt.Errorf("document %s of %s: %w", sha256, ref, err)
+	}
+	return doc, data, nil
+}

@@ -1,0 +1,20 @@
+// Package intake is one message's whole journey, in one place:
+//
+//	ledger -> parse -> decide -> commit -> move
+//
+// A fetched message is first recorded in the ledger with its raw bytes
+// sealed. It is then parsed and decided about (each under a time limit
+// and a panic guard, so that one hostile message cannot stop the others),
+// and its evidence, the case's new state, the audit events, the reply and
+// the mailbox position are committed in one transaction. Only then is it
+// moved on the server, to the processed or the review folder; a crash
+// between the commit and the move makes the next run redo the move, never
+// the processing. Messages not tied to a case are left exactly as they
+// were (RFC 3501 BODY.PEEK: not even \Seen).
+//
+// Exactly once: the mailbox position (UIDVALIDITY and the last UID, RFC
+// 3501 §2.3.1.1) advances in the transaction that commits each message;
+// a message met again under another UID (a duplicate delivery, a copy, a
+// new UIDVALIDITY) is recognised by its Message-ID and body hash and
+// recorded as a duplicate, moved with its first copy.
+package intake
