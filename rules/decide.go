@@ -312,12 +312,15 @@ func reply(in Input, cf *CaseFile, d Decision, missing []recoverybot.Requirement
 	if to == "" {
 		return nil
 	}
+	// The notice that a case is complete goes out whatever the limit: it
+	// happens once per case, so it cannot feed a loop.
+	if d.After.State == recoverybot.StateReadyForReview && cf.Case.State != recoverybot.StateReadyForReview {
+		return &Reply{Template: "under_review", To: to}
+	}
 	if !cf.LastAutoReply.IsZero() && in.Now.Sub(cf.LastAutoReply) < in.Policy.ReplyInterval {
 		return nil
 	}
 	switch {
-	case d.After.State == recoverybot.StateReadyForReview && cf.Case.State != recoverybot.StateReadyForReview:
-		return &Reply{Template: "under_review", To: to}
 	case d.After.State == recoverybot.StateAwaitingEvidence:
 		return &Reply{Template: "acknowledgement", To: to, Missing: missing}
 	}

@@ -46,6 +46,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "[--pace DURATION] [--data-dir DIR] [-v]", "run the whole process on sample data, nothing to install", cmdDemo},
 		{"serve", "", "the daemon: watch the mailbox, send the outbox", cmdServe},
 		{"run", "--once [--json]", "process everything pending, send the outbox, exit", cmdRun},
 		{"profiles import", "FILE [--by AGENT]", "load profiles from CSV or JSON; re-import updates", cmdProfilesImport},
