@@ -38,6 +38,12 @@ const trustedID = "mx.hosting.example"
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, nil)
+}
+
+// newWorldWith is newWorld with the pipeline's options adjusted by tune.
+func newWorldWith(t *testing.T, tune func(*intake.Options)) *world {
+	t.Helper()
 	w := &world{t: t, dovecot: dovecottest.Start(t)}
 	dir := t.TempDir()
 	v, err := vault.Open(dir)
@@ -52,11 +58,15 @@ func newWorld(t *testing.T) *world {
 	w.key, _ = recoverybot.NewCodeKey(v.CodeKey())
 	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour}
 	w.desk = desk.New(w.st, w.key, desk.Options{From: letters.From, Provider: letters.Provider})
-	w.pipeline = intake.New(w.st, intake.Options{
+	opts := intake.Options{
 		Mailbox: "INBOX", ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
 		Policy:  rules.Policy{TrustedAuthservIDs: []string{trustedID}, RequireAuthenticatedSender: true, ReplyInterval: time.Hour, CodeKey: w.key},
 		Letters: letters,
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	w.pipeline = intake.New(w.st, opts)
 	profiles := []recoverybot.Profile{
 		{ID: "p-1", Email: "jean@example.org", HolderKind: recoverybot.HolderIndividual, HolderName: "Jean", Locale: "fr"},
 		{ID: "p-2", Email: "gerant@acme.example", HolderKind: recoverybot.HolderCompany, HolderName: "ACME", Representative: "Marie", Locale: "en"},

@@ -27,16 +27,55 @@ func findRefs(m *Message) {
 	add(m.Text, "quoted")
 }
 
-// codePattern finds two groups of four code symbols (and the usual
-// confusables) separated by at most a dash or spaces.
-var codePattern = regexp.MustCompile(`(?i)(?:^|[^0-9A-Z])([0-9A-Z]{4}[\s\-\x{00a0}\x{2010}\x{2011}]{0,3}[0-9A-Z]{4})(?:$|[^0-9A-Z])`)
+var codeToken = regexp.MustCompile(`[0-9A-Za-z]+`)
+
+// codeCandidates finds code-shaped strings: one token of eight code
+// symbols, or two tokens of four separated only by spaces or a dash.
+// Ordinary words are not candidates (every candidate that does not match
+// counts against the customer): an unseparated candidate needs a letter
+// and a digit, a spaced one needs each half to hold a digit or be in
+// capitals, a dashed one in lower case needs a digit.
+func codeCandidates(text string) []string {
+	locs := codeToken.FindAllStringIndex(text, -1)
+	var out []string
+	for i, l := range locs {
+		tok := text[l[0]:l[1]]
+		if len(tok) == 8 && strings.ContainsAny(tok, "0123456789") && strings.Trim(tok, "0123456789") != "" {
+			out = append(out, tok)
+			continue
+		}
+		if len(tok) != 4 || i+1 >= len(locs) {
+			continue
+		}
+		next := locs[i+1]
+		if next[1]-next[0] != 4 {
+			continue
+		}
+		gap := text[l[1]:next[0]]
+		if len(gap) == 0 || len(gap) > 6 || strings.Trim(gap, " -\u00a0\u2010\u2011\t") != "" {
+			continue
+		}
+		second := text[next[0]:next[1]]
+		dashed := strings.ContainsAny(gap, "-\u2010\u2011")
+		digits := strings.ContainsAny(tok+second, "0123456789")
+		strong := func(h string) bool { return strings.ContainsAny(h, "0123456789") || strings.ToUpper(h) == h }
+		switch {
+		case dashed && (digits || strings.ToUpper(tok+second) == tok+second):
+		case !dashed && strong(tok) && strong(second):
+		default:
+			continue
+		}
+		out = append(out, tok+"-"+second)
+	}
+	return out
+}
 
 func findCodes(m *Message) {
 	seen := map[string]bool{}
 	add := func(text, where string) {
-		for _, sub := range codePattern.FindAllStringSubmatch(text, -1) {
-			c, err := recoverybot.NormalizeCode(sub[1])
-			if err != nil || seen[c] || !codeLike(sub[1]) {
+		for _, cand := range codeCandidates(text) {
+			c, err := recoverybot.NormalizeCode(cand)
+			if err != nil || seen[c] {
 				continue
 			}
 			seen[c] = true
@@ -46,15 +85,6 @@ func findCodes(m *Message) {
 	add(m.Subject, "subject")
 	add(m.NewText, "body")
 	add(m.Text, "quoted")
-}
-
-// codeLike refuses ordinary words that happen to have eight letters: a
-// code candidate has a digit, or is written in capitals with a separator.
-func codeLike(s string) bool {
-	if strings.ContainsAny(s, "0123456789") {
-		return true
-	}
-	return strings.ToUpper(s) == s && strings.ContainsAny(s, "- \u00a0\u2010\u2011")
 }
 
 func stripQuoted(text string) string {
