@@ -27,7 +27,7 @@ func codeCase(ref string, state recoverybot.State) CaseFile {
 	return CaseFile{
 		Case:    recoverybot.Case{ID: 1, Ref: ref, ProfileID: jean.ID, Kind: recoverybot.KindTOTPLockout, Contact: jean.Email, State: state},
 		Profile: jean, Via: "ref",
-		Code:    &recoverybot.IssuedCode{Hash: h, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(23 * time.Hour)},
+		Code: &recoverybot.IssuedCode{Hash: h, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(23 * time.Hour)},
 	}
 }
 
