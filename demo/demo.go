@@ -68,10 +68,9 @@ type Result struct {
 }
 
 type printer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	t0  time.Time
-	off bool
+	mu sync.Mutex
+	w  io.Writer
+	t0 time.Time
 }
 
 func (p *printer) say(format string, args ...any) {
