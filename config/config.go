@@ -249,6 +249,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s must be positive", key)
 		}
 	}
+	if c.Policy.CodeTTL < Duration(time.Minute) {
+		return fmt.Errorf("policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())
+	}
 	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval} {
 		if d < 0 {
 			return fmt.Errorf("%s must not be negative", key)

@@ -224,9 +224,13 @@ func pick(in Input, sender SenderCheck) (*CaseFile, string) {
 	case len(byRef) > 1:
 		return nil, "several case references: " + refs(byRef)
 	case len(byRef) == 1:
-		for _, s := range bySender {
-			if s.Case.Ref != byRef[0].Case.Ref && s.Case.State.Open() {
-				return nil, fmt.Sprintf("the reference %s disagrees with the sender's open case %s", byRef[0].Case.Ref, s.Case.Ref)
+		// The reference names a case the sender does not write for,
+		// while the sender has an open case of its own: never guess.
+		if byRef[0].Case.Contact != sender.Address {
+			for _, s := range bySender {
+				if s.Case.Ref != byRef[0].Case.Ref && s.Case.State.Open() {
+					return nil, fmt.Sprintf("the reference %s disagrees with the sender's open case %s", byRef[0].Case.Ref, s.Case.Ref)
+				}
 			}
 		}
 		return byRef[0], ""

@@ -69,6 +69,7 @@ func TestWhichCase(t *testing.T) {
 		{"two references", []CaseFile{a, b}, Review, "", "several case references"},
 		{"reference disagrees with sender", []CaseFile{b, bySender(a)}, Review, "", "disagrees"},
 		{"reference and sender agree", []CaseFile{a, bySender(a)}, Apply, "RC-AAAAAA", ""},
+		{"reference to one of the sender's open cases", []CaseFile{a, bySender(a), bySender(codeCase("RC-CCCCCC", recoverybot.StateAwaitingEvidence))}, Apply, "RC-AAAAAA", ""},
 		{"two open cases for the sender", []CaseFile{bySender(a), bySender(codeCase("RC-CCCCCC", recoverybot.StateAwaitingEvidence))}, Review, "", "several open cases"},
 		{"sender's closed case is no candidate", []CaseFile{bySender(codeCase("RC-CCCCCC", recoverybot.StateApproved))}, Ignore, "", ""},
 	}
