@@ -98,14 +98,15 @@ func readCSV(data []byte) ([]recoverybot.Profile, []int, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
 			return nil, nil, fmt.Errorf("%w: line %d: %s", ErrBadImport, line, csvReason(err))
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
