@@ -3,6 +3,8 @@
 
 GO ?= go
 FUZZTIME ?= 10m
+# make test fuzzes every target briefly; make fuzz for FUZZTIME each.
+TEST_FUZZTIME ?= 8s
 PKG := ./...
 
 .PHONY: all build test check fuzz bench deps clean
@@ -18,6 +20,7 @@ deps:
 test: deps
 	$(GO) vet $(PKG)
 	$(GO) test -race -count=1 -timeout 25m $(PKG)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
