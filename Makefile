@@ -31,12 +31,12 @@ fuzz:
 	@for target in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
 		pkg=$$(grep -rlE "^func $$target\(" --include='*_test.go' . | head -1 | xargs dirname); \
 		echo "== $$target ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; \
 	done
 
 bench:
 	@scripts/test-deps.sh --bench
-	$(GO) test -run "^$$" -bench . -benchmem $(PKG)
+	$(GO) run ./cmd/recoverybench
 
 clean:
 	rm -f recoverybot

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/recoverybot/recoverybot"
@@ -9,7 +10,7 @@ import (
 // Version is the version of what Parse derives. It is stored with every
 // derived fact, so that a later version can re-derive from the raw
 // message kept in the ledger. Bump it whenever the output changes.
-const Version = 1
+const Version = 2
 
 // Message is what a raw message says, as far as recoverybot cares. Parse
 // always returns one, even for garbage: what could not be read is listed
@@ -17,12 +18,15 @@ const Version = 1
 type Message struct {
 	ParserVersion int `json:"parser_version"`
 
-	MessageID  string    `json:"message_id"`            // without angle brackets
-	From       []string  `json:"from_addresses"`        // every From address, normalised
-	Sender     string    `json:"from"`                  // the single From address, or "" unless there is exactly one
+	MessageID string   `json:"message_id"`     // without angle brackets
+	From      []string `json:"from_addresses"` // every address of every From field, normalised
+	// Sender is the single From address, normalised, or "" unless the
+	// message has exactly one From address in one From field and it is
+	// a valid address. JSON: "from", null when "".
+	Sender     string    `json:"-"`
 	SenderHdr  string    `json:"sender,omitempty"`      // the Sender header's address
 	ReplyTo    []string  `json:"reply_to,omitempty"`    // never trusted; shown only
-	To         []string  `json:"to,omitempty"`          // recipients
+	To         []string  `json:"to,omitempty"`          // recipients (To and Cc)
 	Subject    string    `json:"subject"`               // RFC 2047 decoded
 	Date       time.Time `json:"date,omitzero"`         // the Date header, zero when absent or unreadable
 	InReplyTo  []string  `json:"in_reply_to,omitempty"` // Message-IDs, without brackets
@@ -41,16 +45,20 @@ type Message struct {
 	AuthResults []AuthResult `json:"authentication_results"`
 
 	// Text is what a person reads: the plain part, or text made from the
-	// HTML when there is none. NewText is the same without quoted replies.
+	// HTML when there is none. NewText is the same without quoted
+	// replies. Both are capped (Options.MaxTextBytes).
 	Text    string `json:"-"`
 	NewText string `json:"-"`
 
+	// Documents are the files the message carries, in MIME order, those
+	// of forwarded messages and winmail.dat included (SPEC §6).
 	Documents []Document `json:"documents"`
 
 	// CaseRefs are the case references found, in order, each once.
 	CaseRefs []Found `json:"references"`
-	// Codes are the code-shaped strings found. Value holds the normalised
-	// code: never log or print it (Masked is for display).
+	// Codes are the code candidates found, in order, each once. Value
+	// holds the normalised code: never log or print it (Masked is for
+	// display).
 	Codes []Found `json:"code_candidates"`
 
 	// Findings are problems with the message itself: malformed MIME,
@@ -58,9 +66,23 @@ type Message struct {
 	Findings []string `json:"findings"`
 }
 
-// Bounce is a delivery status notification about a mail.
+// MarshalJSON writes the message as `recoverybot inspect --json` shows it
+// (SPEC §6): "from" is the single sender or null.
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message
+	var from *string
+	if m.Sender != "" {
+		from = &m.Sender
+	}
+	return json.Marshal(struct {
+		From *string `json:"from"`
+		plain
+	}{from, plain(m)})
+}
+
+// Bounce is a delivery status notification about a mail (RFC 3464).
 type Bounce struct {
-	OriginalMessageID string `json:"original_message_id,omitempty"`
+	OriginalMessageID string `json:"original_message_id,omitempty"` // without angle brackets
 	Recipient         string `json:"recipient,omitempty"`
 	Action            string `json:"action,omitempty"` // failed, delayed, …
 	Status            string `json:"status,omitempty"` // 5.1.1 …
@@ -68,40 +90,87 @@ type Bounce struct {
 
 // AuthResult is one Authentication-Results header.
 type AuthResult struct {
+	// AuthServID is the authentication service identifier, lower case;
+	// "" when the header has none (as Microsoft 365 writes them).
 	AuthServID string       `json:"authserv_id"`
 	Results    []AuthMethod `json:"results"`
-	// Error is set when the header could not be parsed; such a header
-	// proves nothing.
+	// Lenient is true when the header did not follow RFC 8601 and was
+	// read by the fallback parser.
+	Lenient bool `json:"lenient,omitempty"`
+	// Error is set when the header could not be parsed at all; such a
+	// header proves nothing.
 	Error string `json:"error,omitempty"`
 }
 
 // AuthMethod is one method's result in an Authentication-Results header:
 // dkim=pass header.d=example.org, dmarc=pass header.from=example.org, …
+// Domains in Props are lower case.
 type AuthMethod struct {
-	Method string            `json:"method"` // spf, dkim, dmarc, …
-	Result string            `json:"result"` // pass, fail, none, …
+	Method string            `json:"method"` // spf, dkim, dmarc, arc, compauth, …
+	Result string            `json:"result"` // pass, fail, none, …, lower case
 	Props  map[string]string `json:"props,omitempty"`
 }
 
 // Document is a file the customer sent.
 type Document struct {
-	Filename     string                   `json:"filename"`
-	DeclaredType string                   `json:"declared_type"`
-	MediaType    string                   `json:"media_type"` // sniffed from the bytes; the bytes win over the label
-	Size         int64                    `json:"size"`
-	SHA256       string                   `json:"sha256"`
 	Type         recoverybot.DocumentType `json:"type"`
+	Filename     string                   `json:"filename"`   // decoded and sanitised; never a path
+	MediaType    string                   `json:"media_type"` // sniffed from the bytes; the bytes win over the label
+	SHA256       string                   `json:"sha256"`
+	DeclaredType string                   `json:"declared_type"` // the Content-Type the sender gave
+	Size         int64                    `json:"size"`
 	Signals      []string                 `json:"signals"`  // why Type
-	Findings     []string                 `json:"findings"` // what is wrong with it
-	// Origin says where it was: "attachment", "inline", "forwarded" or
-	// "winmail.dat", with the path of enclosing parts.
+	Findings     []string                 `json:"findings"` // what is wrong with it (Finding* prefixes)
+	// Origin says how it was carried: "attachment", "inline" or "part"
+	// (no disposition), prefixed by "forwarded/" for each enclosing
+	// message/rfc822 and "winmail.dat/" for a TNEF container.
 	Origin string `json:"origin"`
-	Data   []byte `json:"-"`
+	// Part is the MIME part path ("2", "1.2"), with "/" between nested
+	// messages and "tnef:N" for the Nth file of a winmail.dat.
+	Part string `json:"part"`
+	// Width, Height (images, from the header) and Pages (PDF) when known.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	Pages  int `json:"pages,omitempty"`
+	// SIREN and RNA are the valid company (Luhn-checked) and association
+	// numbers read in the document's text layer.
+	SIREN []string `json:"siren,omitempty"`
+	RNA   []string `json:"rna,omitempty"`
+	Data  []byte   `json:"-"`
 }
 
 // Found is a case reference or a code candidate and where it was found.
 type Found struct {
 	Value  string `json:"-"`
 	Masked string `json:"value"`
-	Where  string `json:"where"` // subject, body, quoted, html
+	Where  string `json:"where"` // one of the Where* constants
 }
+
+// Where a reference or a code candidate was found.
+const (
+	WhereSubject = "subject" // the Subject header
+	WhereBody    = "body"    // new text of the plain body
+	WhereHTML    = "html"    // new text of the HTML body (HTML-only mail, or found only there)
+	WhereQuoted  = "quoted"  // quoted text of a reply, plain or HTML
+	// WhereForwarded is the text of a forwarded message/rfc822 or of a
+	// winmail.dat body. Returned messages inside a bounce are not read.
+	WhereForwarded = "forwarded"
+)
+
+// Document findings. Each finding starts with one of these, followed by
+// ": " and details when there are any.
+const (
+	FindingEmpty          = "empty"            // no bytes
+	FindingTruncated      = "truncated"        // the file ends early
+	FindingUndecodable    = "undecodable"      // transfer encoding or structure unreadable
+	FindingTooManyPixels  = "too_many_pixels"  // the image header announces more than Options.MaxImagePixels
+	FindingTooManyPages   = "too_many_pages"   // more pages than Options.MaxPDFPages
+	FindingEncrypted      = "encrypted"        // encrypted PDF or message
+	FindingActiveContent  = "active_content"   // PDF JavaScript, launch, embedded file, open action…
+	FindingTypeMismatch   = "type_mismatch"    // declared type or extension disagrees with the bytes
+	FindingExecutable     = "executable"       // a program or script
+	FindingLimitReached   = "limit_reached"    // analysis stopped at a limit: the rest was not read
+	FindingNestedTooDeep  = "nested_too_deep"  // a forwarded message beyond Options.MaxMessageDepth, kept whole
+	FindingPartial        = "partial"          // message/partial or message/external-body: not the whole file
+	FindingFilenameChange = "filename_changed" // the name was sanitised
+)

@@ -1,172 +1,214 @@
 package parser
 
 import (
+	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/textproto"
-	"path"
-	"regexp"
 	"strings"
 
-	"github.com/emersion/go-msgauth/authres"
 	"github.com/jhillyerd/enmime/v2"
-
-	"github.com/recoverybot/recoverybot"
 )
 
 // Options bound the work of Parse. The zero value uses the defaults.
 type Options struct {
-	MaxParts int // MIME parts; 0: 1000
+	MaxBytes        int64 // raw message size read in full; default 50 MiB (beyond: headers only)
+	MaxParts        int   // MIME parts, forwarded messages' included; default 1000
+	MaxDepth        int   // multipart nesting; default 50
+	MaxMessageDepth int   // forwarded messages inside each other; default 5
+	MaxImagePixels  int64 // largest image (width × height) a header may announce; default 100 million
+	MaxPDFPages     int   // pages a PDF may have; default 300
+	MaxTextBytes    int   // text kept and searched (Text, code candidates); default 1 MiB
+	MaxPDFDecoded   int64 // bytes decompressed from the PDFs of a message, all together; default 64 MiB
 }
 
-// Parse reads a raw message. It returns an error only when the bytes are
-// not a message at all; even then the returned Message lists why.
-func Parse(raw []byte, o Options) (*Message, error) {
-	if o.MaxParts == 0 {
+func (o Options) withDefaults() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 50 << 20
+	}
+	if o.MaxParts <= 0 {
 		o.MaxParts = 1000
 	}
-	m := &Message{ParserVersion: Version, Documents: []Document{}, AuthResults: []AuthResult{},
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 50
+	}
+	if o.MaxMessageDepth <= 0 {
+		o.MaxMessageDepth = 5
+	}
+	if o.MaxImagePixels <= 0 {
+		o.MaxImagePixels = 100_000_000
+	}
+	if o.MaxPDFPages <= 0 {
+		o.MaxPDFPages = 300
+	}
+	if o.MaxTextBytes <= 0 {
+		o.MaxTextBytes = 1 << 20
+	}
+	if o.MaxPDFDecoded <= 0 {
+		o.MaxPDFDecoded = 64 << 20
+	}
+	return o
+}
+
+// Errors Parse returns, with the Message it could still read. Callers
+// test them with errors.Is.
+var (
+	// ErrNotMessage: the bytes do not start with a header.
+	ErrNotMessage = errors.New("parser: not a mail message")
+	// ErrTooLarge: larger than Options.MaxBytes; only the header was read.
+	ErrTooLarge = errors.New("parser: message too large")
+	// ErrTooComplex: more parts or deeper nesting than the options allow;
+	// only the header was read.
+	ErrTooComplex = errors.New("parser: message too complex")
+	// ErrMalformed: the MIME structure could not be read; the header and
+	// the body as raw text were kept, documents may be missing.
+	ErrMalformed = errors.New("parser: malformed MIME")
+	// ErrInternal: the parser failed on this input (a bug); the Message
+	// holds what was read before.
+	ErrInternal = errors.New("parser: internal error")
+)
+
+// maxHeaderBytes bounds the header block read when the body is not.
+const maxHeaderBytes = 1 << 20
+
+func newMessage() *Message {
+	return &Message{ParserVersion: Version, Documents: []Document{}, AuthResults: []AuthResult{},
 		CaseRefs: []Found{}, Codes: []Found{}, Findings: []string{}}
-	p := enmime.NewParser(enmime.MaxMIMEParts(o.MaxParts), enmime.SkipMalformedParts(true))
-	env, err := p.ReadEnvelope(bytes.NewReader(raw))
-	if err != nil {
-		m.Findings = append(m.Findings, "unreadable message: "+oneLine(err.Error()))
-		return m, fmt.Errorf("parse: %w", err)
-	}
-	for _, e := range env.Errors {
-		m.Findings = append(m.Findings, oneLine(e.Error()))
-	}
-	readHeaders(m, env)
-	m.Text = env.Text
-	if strings.TrimSpace(m.Text) == "" && env.HTML != "" {
-		m.Text = env.HTML
-	}
-	m.NewText = stripQuoted(m.Text)
-	for _, group := range []struct {
-		origin string
-		parts  []*enmime.Part
-	}{{"attachment", env.Attachments}, {"inline", env.Inlines}, {"other", env.OtherParts}} {
-		for _, part := range group.parts {
-			m.Documents = append(m.Documents, document(part, group.origin, m.Text))
+}
+
+// Parse reads a raw message (RFC 5322, MIME). It always returns a
+// non-nil Message, never panics, and bounds its time and memory by o.
+// A non-nil error (ErrNotMessage, ErrTooLarge, ErrTooComplex,
+// ErrMalformed, ErrInternal) means the message could not be read
+// completely: documents may be missing and the message deserves review;
+// the Message then holds what could be read and Findings says why.
+func Parse(raw []byte, o Options) (m *Message, err error) {
+	o = o.withDefaults()
+	m = newMessage()
+	defer func() {
+		if r := recover(); r != nil {
+			m.Findings = append(m.Findings, fmt.Sprintf("internal error: %v", r))
+			err = fmt.Errorf("%w: %v", ErrInternal, r)
 		}
+	}()
+	raw, repairs := repair(raw)
+	m.Findings = append(m.Findings, repairs...)
+	if !looksLikeMessage(raw) {
+		m.Findings = append(m.Findings, "not a mail message: no header at the start")
+		return m, ErrNotMessage
 	}
-	findRefs(m)
-	findCodes(m)
+	if int64(len(raw)) > o.MaxBytes {
+		headersOnly(m, raw)
+		m.Findings = append(m.Findings, fmt.Sprintf("message of %d bytes is larger than %d: only the header was read", len(raw), o.MaxBytes))
+		return m, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))
+	}
+	w := &walker{o: o, m: m, partsLeft: o.MaxParts, pdfLeft: o.MaxPDFDecoded}
+	if err := w.top(raw); err != nil {
+		return m, err
+	}
 	return m, nil
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func addresses(env *enmime.Envelope, key string) []string {
-	list, err := env.AddressList(key)
-	if err != nil {
-		return nil
+// repair removes what commonly precedes a message in a file: an mbox
+// "From " line, blank lines, a UTF-8 byte order mark, white space before
+// the first header.
+func repair(raw []byte) ([]byte, []string) {
+	var notes []string
+	if r := bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")); len(r) != len(raw) {
+		raw = r
+		notes = append(notes, "byte order mark removed")
 	}
-	var out []string
-	for _, a := range list {
-		if addr, err := recoverybot.NormalizeAddress(a.Address); err == nil {
-			out = append(out, addr)
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+			notes = append(notes, "mbox From_ line removed")
 		}
 	}
-	return out
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	if len(trimmed) != len(raw) && len(trimmed) > 0 {
+		raw = trimmed
+		notes = append(notes, "white space before the header removed")
+	}
+	return raw, notes
 }
 
-func messageIDs(v string) []string {
-	var out []string
-	for _, f := range strings.Fields(v) {
-		f = strings.Trim(f, "<>,")
-		if f != "" {
-			out = append(out, f)
+// looksLikeMessage reports whether raw starts with a header field:
+// a field name (printable ASCII, no space) and a colon.
+func looksLikeMessage(raw []byte) bool {
+	line := raw
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || colon > 200 {
+		return false
+	}
+	for _, c := range line[:colon] {
+		if c <= ' ' || c >= 0x7f {
+			return false
 		}
 	}
-	return out
+	return true
 }
 
-func readHeaders(m *Message, env *enmime.Envelope) {
-	m.From = addresses(env, "From")
-	if len(m.From) == 1 {
-		m.Sender = m.From[0]
-	}
-	if s := addresses(env, "Sender"); len(s) == 1 {
-		m.SenderHdr = s[0]
-	}
-	m.ReplyTo = addresses(env, "Reply-To")
-	m.To = append(addresses(env, "To"), addresses(env, "Cc")...)
-	m.Subject = env.GetHeader("Subject")
-	if d, err := env.Date(); err == nil {
-		m.Date = d.UTC()
-	}
-	if ids := messageIDs(env.GetHeader("Message-ID")); len(ids) > 0 {
-		m.MessageID = ids[0]
-	}
-	m.InReplyTo = messageIDs(env.GetHeader("In-Reply-To"))
-	m.References = messageIDs(env.GetHeader("References"))
-
-	h := textproto.MIMEHeader(env.Root.Header)
-	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && v != "no" {
-		m.AutomaticSignals = append(m.AutomaticSignals, "Auto-Submitted: "+v)
-	}
-	switch v := strings.ToLower(strings.TrimSpace(h.Get("Precedence"))); v {
-	case "bulk", "list", "junk":
-		m.AutomaticSignals = append(m.AutomaticSignals, "Precedence: "+v)
-	}
-	for _, k := range []string{"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe"} {
-		if h.Get(k) != "" {
-			m.AutomaticSignals = append(m.AutomaticSignals, k)
-		}
-	}
-	if rp := strings.TrimSpace(h.Get("Return-Path")); rp == "<>" {
-		m.AutomaticSignals = append(m.AutomaticSignals, "null return path")
-	}
-	if strings.HasPrefix(strings.ToLower(env.Root.ContentType), "multipart/report") {
-		m.AutomaticSignals = append(m.AutomaticSignals, "multipart/report")
-		m.Bounce = &Bounce{}
-	}
+// headersOnly fills m from the header block alone.
+func headersOnly(m *Message, raw []byte) textproto.MIMEHeader {
+	h := readHeaderBlock(raw)
+	readHeaders(m, h)
 	m.Automatic = len(m.AutomaticSignals) > 0
+	return h
+}
 
-	for _, v := range h.Values("Authentication-Results") {
-		id, results, err := authres.Parse(v)
-		ar := AuthResult{AuthServID: strings.ToLower(id), Results: []AuthMethod{}}
-		if err != nil {
-			ar.Error = oneLine(err.Error())
+func readHeaderBlock(raw []byte) textproto.MIMEHeader {
+	if len(raw) > maxHeaderBytes {
+		raw = raw[:maxHeaderBytes]
+	}
+	h, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+	if h == nil {
+		h = textproto.MIMEHeader{}
+	}
+	return h
+}
+
+// bodyAfterHeader returns what follows the header block.
+func bodyAfterHeader(raw []byte) []byte {
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(raw, []byte(sep)); i >= 0 {
+			return raw[i+len(sep):]
 		}
-		for _, r := range results {
-			ar.Results = append(ar.Results, authMethod(r))
-		}
-		m.AuthResults = append(m.AuthResults, ar)
 	}
+	return nil
 }
 
-func authMethod(r authres.Result) AuthMethod {
-	switch r := r.(type) {
-	case *authres.DMARCResult:
-		return AuthMethod{Method: "dmarc", Result: string(r.Value), Props: map[string]string{"header.from": strings.ToLower(r.From)}}
-	case *authres.DKIMResult:
-		return AuthMethod{Method: "dkim", Result: string(r.Value), Props: map[string]string{"header.d": strings.ToLower(r.Domain), "header.i": r.Identifier}}
-	case *authres.SPFResult:
-		return AuthMethod{Method: "spf", Result: string(r.Value), Props: map[string]string{"smtp.mailfrom": strings.ToLower(r.From)}}
-	case *authres.GenericResult:
-		return AuthMethod{Method: r.Method, Result: string(r.Value), Props: r.Params}
-	}
-	return AuthMethod{Method: "unknown"}
+// newEnmime returns the enmime parser for a message with partsLeft parts
+// to spend.
+func newEnmime(partsLeft int) *enmime.Parser {
+	return enmime.NewParser(
+		enmime.MaxMIMEParts(max(partsLeft, 1)),
+		enmime.SkipMalformedParts(true),
+		enmime.MultipartWOBoundaryAsSinglePart(true),
+		enmime.DisableCharacterDetection(true),
+		enmime.DisableTextConversion(true),
+		enmime.MaxStoredPartErrors(50),
+		// Keep what could be decoded of a damaged part, whatever its
+		// type: a part is never dropped (its errors become findings).
+		enmime.SetReadPartErrorPolicy(func(*enmime.Part, error) bool { return true }),
+	)
 }
 
-var nonFilename = regexp.MustCompile(`[^\p{L}\p{N}._ ()+-]+`)
-
-func document(part *enmime.Part, origin, text string) Document {
-	sum := sha256.Sum256(part.Content)
-	name := part.FileName
-	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	name = strings.TrimSpace(nonFilename.ReplaceAllString(name, "_"))
-	if name == "" || name == "." || name == "/" {
-		name = "unnamed"
-	}
-	d := Document{Filename: name, DeclaredType: part.ContentType, Size: int64(len(part.Content)),
-		SHA256: hex.EncodeToString(sum[:]), Origin: origin, Data: part.Content, Signals: []string{}, Findings: []string{}}
-	d.MediaType = sniff(part.Content, part.ContentType)
-	d.Type, d.Signals = classify(d.Filename, text)
-	return d
+// countParts counts the parts of an enmime tree, containers included.
+func countParts(p *enmime.Part) int {
+	n := 0
+	_ = p.DepthMatchAll(func(*enmime.Part) bool { n++; return false })
+	return n
 }
 
+func cleanError(err error) string {
+	s := oneLine(err.Error())
+	s = strings.TrimPrefix(s, "Failed to ReadParts: ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,69 @@
+package parser
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/recoverybot/recoverybot"
+)
+
+// FuzzParse runs the whole parser on arbitrary bytes, seeded with the
+// corpus and the fixtures (those under 16 KB: larger seeds make the
+// mutator down without adding shapes). Crashers found are kept in
+// testdata/fuzz/FuzzParse and run with every test.
+func FuzzParse(f *testing.F) {
+	var seeds []string
+	for _, rel := range corpusFiles(f) {
+		seeds = append(seeds, filepath.Join(corpusDir, rel))
+	}
+	fixtures, _ := filepath.Glob(filepath.Join(fixtureDir, "*.eml"))
+	seeds = append(seeds, fixtures...)
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil && len(b) <= 16<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, _ := Parse(raw, Options{MaxPDFDecoded: 4 << 20})
+		if m == nil {
+			t.Fatal("nil message")
+		}
+		checkMessage(t, m)
+	})
+}
+
+// checkMessage checks what every Message must be, whatever the input.
+func checkMessage(t *testing.T, m *Message) {
+	t.Helper()
+	if m.ParserVersion != Version || m.Documents == nil || m.Codes == nil || m.CaseRefs == nil || m.Findings == nil || m.AuthResults == nil {
+		t.Fatalf("incomplete message %+v", m)
+	}
+	if m.Sender != "" && (len(m.From) != 1 || m.From[0] != m.Sender) {
+		t.Fatalf("sender %q with From %q", m.Sender, m.From)
+	}
+	if !utf8.ValidString(m.Subject) || !utf8.ValidString(m.Text) {
+		t.Fatal("invalid UTF-8 in subject or text")
+	}
+	for _, d := range m.Documents {
+		if !d.Type.Valid() || d.Size != int64(len(d.Data)) || hash(d.Data) != d.SHA256 || d.MediaType == "" {
+			t.Fatalf("document %+v", d)
+		}
+		if d.Filename == "" || strings.ContainsAny(d.Filename, "/\\\x00") || strings.IndexFunc(d.Filename, unicode.IsControl) >= 0 || !utf8.ValidString(d.Filename) {
+			t.Fatalf("file name %q", d.Filename)
+		}
+	}
+	for _, c := range m.Codes {
+		if canon, err := recoverybot.NormalizeCode(c.Value); err != nil || canon != c.Value || c.Masked != MaskedCode {
+			t.Fatalf("code candidate %+v", c)
+		}
+	}
+	for _, r := range m.CaseRefs {
+		if canon, err := recoverybot.ParseRef(r.Value); err != nil || canon != r.Value {
+			t.Fatalf("reference %+v", r)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package parser
+
+import (
+	"errors"
+	"mime"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/recoverybot/recoverybot"
+)
+
+// wordDecoder decodes RFC 2047 encoded words in any charset we know.
+var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+// decodeHeader decodes the encoded words of a header value and repairs
+// raw 8-bit bytes that are not UTF-8 (RFC 6532 allows UTF-8; anything
+// else is read as windows-1252, what such senders mean).
+func decodeHeader(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.Contains(v, "=?") {
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
+	return oneLine(fixUTF8(v))
+}
+
+// fixUTF8 reads text that is not valid UTF-8 as windows-1252.
+func fixUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return decodeWindows1252([]byte(s))
+}
+
+// addressField reads every address of every field named key. ok is false
+// when a field could not be read as an address list.
+func addressField(h textproto.MIMEHeader, key string) (addrs []string, count int, ok bool) {
+	ok = true
+	parser := mail.AddressParser{WordDecoder: wordDecoder}
+	for _, v := range h.Values(key) {
+		v = fixUTF8(v)
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		list, err := parser.ParseList(v)
+		if err != nil {
+			// Some senders forget the commas between addresses.
+			list, err = parser.ParseList(addCommas(v))
+		}
+		if err != nil {
+			if a, lerr := lenientAddress(v); lerr == nil {
+				list, err = []*mail.Address{a}, nil
+			}
+		}
+		if err != nil {
+			ok = false
+			continue
+		}
+		for _, a := range list {
+			count++
+			if n, err := recoverybot.NormalizeAddress(a.Address); err == nil {
+				addrs = append(addrs, n)
+			} else {
+				ok = false
+			}
+		}
+	}
+	return addrs, count, ok
+}
+
+// lenientAddress reads a field that holds exactly one angle address
+// after a display name Go's parser refuses ("jane.doe@host <jane@x.org>",
+// unquoted dots or @ in the name): the address is what mail clients show
+// and what DMARC checks. Anything else stays unreadable.
+func lenientAddress(v string) (*mail.Address, error) {
+	v = strings.TrimSpace(v)
+	lt, gt := strings.Count(v, "<"), strings.Count(v, ">")
+	if lt != 1 || gt != 1 || !strings.HasSuffix(v, ">") || strings.Index(v, "<") > strings.Index(v, ">") {
+		return nil, errors.New("not one angle address")
+	}
+	inner := v[strings.Index(v, "<")+1 : len(v)-1]
+	return mail.ParseAddress(inner)
+}
+
+// addCommas inserts commas between "<…>" addresses separated only by
+// white space: "A <a@x> B <b@y>".
+func addCommas(v string) string {
+	return strings.ReplaceAll(v, "> ", ">, ")
+}
+
+// messageIDs reads the message identifiers of an In-Reply-To, References
+// or Message-ID field, without brackets.
+func messageIDs(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '\r' || r == '\n' }) {
+		f = strings.TrimSpace(strings.Trim(f, "<>"))
+		if f != "" && len(f) < 1000 && len(out) < 200 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// readHeaders fills the header facts of m from the top-level header h.
+func readHeaders(m *Message, h textproto.MIMEHeader) {
+	from, count, ok := addressField(h, "From")
+	m.From = from
+	switch {
+	case len(h.Values("From")) > 1:
+		m.Findings = append(m.Findings, "several From fields")
+	case !ok:
+		m.Findings = append(m.Findings, "unreadable From address")
+	}
+	if ok && count == 1 && len(from) == 1 && len(h.Values("From")) == 1 {
+		m.Sender = from[0]
+	}
+	if s, _, _ := addressField(h, "Sender"); len(s) == 1 {
+		m.SenderHdr = s[0]
+	}
+	m.ReplyTo, _, _ = addressField(h, "Reply-To")
+	to, _, _ := addressField(h, "To")
+	cc, _, _ := addressField(h, "Cc")
+	m.To = append(to, cc...)
+	m.Subject = decodeHeader(h.Get("Subject"))
+	if d, err := mail.ParseDate(strings.TrimSpace(h.Get("Date"))); err == nil {
+		m.Date = d.UTC()
+	}
+	if ids := messageIDs(h.Get("Message-Id")); len(ids) > 0 {
+		m.MessageID = ids[0]
+	}
+	m.InReplyTo = messageIDs(h.Get("In-Reply-To"))
+	m.References = messageIDs(h.Get("References"))
+	m.AuthResults = authResults(h.Values("Authentication-Results"))
+	automaticSignals(m, h)
+}
+
+// automaticSignals lists what shows that a program sent the message
+// (RFC 3834 §2, §3.1.7; RFC 3464; the usual de facto headers). The
+// multipart/report signal is added by the MIME walk.
+func automaticSignals(m *Message, h textproto.MIMEHeader) {
+	add := func(s string) { m.AutomaticSignals = append(m.AutomaticSignals, s) }
+	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && !strings.HasPrefix(v, "no") {
+		add("Auto-Submitted: " + firstWord(v))
+	}
+	switch v := strings.ToLower(strings.TrimSpace(h.Get("Precedence"))); v {
+	case "bulk", "list", "junk", "auto_reply":
+		add("Precedence: " + v)
+	}
+	for _, k := range []string{"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "X-Autogenerated", "X-Failed-Recipients", "List-Id", "List-Unsubscribe"} {
+		if h.Get(k) != "" {
+			add(k)
+		}
+	}
+	if rp := h.Values("Return-Path"); len(rp) > 0 && strings.TrimSpace(rp[0]) == "<>" {
+		add("null return path")
+	}
+	for _, a := range m.From {
+		local, _, _ := strings.Cut(a, "@")
+		if local == "mailer-daemon" || local == "postmaster" {
+			add("From: " + local)
+			break
+		}
+	}
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexAny(s, " ;\t("); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,148 @@
+package parser
+
+import (
+	"net/textproto"
+	"reflect"
+	"testing"
+)
+
+func header(kv ...string) textproto.MIMEHeader {
+	h := textproto.MIMEHeader{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func TestSender(t *testing.T) {
+	cases := []struct {
+		name   string
+		h      textproto.MIMEHeader
+		sender string
+		from   []string
+	}{
+		{"plain", header("From", "Jean Dupont <Jean.Dupont@Example.ORG>"), "jean.dupont@example.org", []string{"jean.dupont@example.org"}},
+		{"encoded name", header("From", "=?ISO-8859-1?Q?=C9lodie_Martin?= <elodie@example.org>"), "elodie@example.org", []string{"elodie@example.org"}},
+		{"bare", header("From", "elodie@example.org"), "elodie@example.org", []string{"elodie@example.org"}},
+		{"two addresses", header("From", "a@example.org, b@example.org"), "", []string{"a@example.org", "b@example.org"}},
+		{"two fields", header("From", "a@example.org", "From", "b@example.org"), "", []string{"a@example.org", "b@example.org"}},
+		{"none", header("Subject", "x"), "", nil},
+		{"group", header("From", "undisclosed-recipients:;"), "", nil},
+		{"invalid domain", header("From", "root@localhost"), "", nil},
+		{"one valid one not", header("From", "a@example.org, root@localhost"), "", []string{"a@example.org"}},
+		{"garbage", header("From", "<<<>>>"), "", nil},
+		{"name with @ (Outlook)", header("From", "jang.abcdef@xyzlinu <jang@example.it>"), "jang@example.it", []string{"jang@example.it"}},
+		{"display name never counts", header("From", `"boss@bank.example" <attacker@evil.example>`), "attacker@evil.example", []string{"attacker@evil.example"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newMessage()
+			readHeaders(m, c.h)
+			if m.Sender != c.sender || !reflect.DeepEqual(m.From, c.from) {
+				t.Errorf("sender %q from %q, want %q %q", m.Sender, m.From, c.sender, c.from)
+			}
+		})
+	}
+}
+
+func TestHeaderFacts(t *testing.T) {
+	m := newMessage()
+	readHeaders(m, header(
+		"From", "a@example.org",
+		"Subject", "=?UTF-8?Q?Re=3A_D=C3=A9blocage_du_compte?= =?UTF-8?B?IOKCrA==?=",
+		"Message-Id", "<abc@example.org>",
+		"In-Reply-To", "<code-1@recoverybot.example>",
+		"References", "<x@y> <code-1@recoverybot.example>",
+		"Date", "Mon, 4 Mar 2024 10:15:00 +0100",
+		"Reply-To", "other@example.net",
+		"Sender", "list@example.net",
+		"To", "contact@example.net", "Cc", "b@example.org",
+	))
+	if m.Subject != "Re: Déblocage du compte €" || m.MessageID != "abc@example.org" ||
+		!reflect.DeepEqual(m.InReplyTo, []string{"code-1@recoverybot.example"}) || len(m.References) != 2 ||
+		m.Date.IsZero() || m.ReplyTo[0] != "other@example.net" || m.SenderHdr != "list@example.net" || len(m.To) != 2 {
+		t.Errorf("%+v", m)
+	}
+	// Raw 8-bit windows-1252 in a header.
+	if got := decodeHeader("Caf\xe9 cr\xe8me"); got != "Café crème" {
+		t.Errorf("decodeHeader = %q", got)
+	}
+}
+
+func TestAutomatic(t *testing.T) {
+	cases := []struct {
+		h    textproto.MIMEHeader
+		auto bool
+	}{
+		{header("From", "a@example.org"), false},
+		{header("From", "a@example.org", "Auto-Submitted", "no"), false},
+		{header("From", "a@example.org", "Auto-Submitted", "auto-replied"), true},
+		{header("From", "a@example.org", "Auto-Submitted", "auto-generated; type=ooo"), true},
+		{header("From", "a@example.org", "Precedence", "bulk"), true},
+		{header("From", "a@example.org", "Precedence", "List"), true},
+		{header("From", "a@example.org", "X-Autoreply", "yes"), true},
+		{header("From", "a@example.org", "X-Auto-Response-Suppress", "All"), true},
+		{header("From", "a@example.org", "Return-Path", "<>"), true},
+		{header("From", "MAILER-DAEMON@example.org"), true},
+		{header("From", "a@example.org", "List-Id", "<x.example.org>"), true},
+	}
+	for _, c := range cases {
+		m := newMessage()
+		readHeaders(m, c.h)
+		m.Automatic = len(m.AutomaticSignals) > 0
+		if m.Automatic != c.auto {
+			t.Errorf("%v: automatic %v (%v)", c.h, m.Automatic, m.AutomaticSignals)
+		}
+	}
+}
+
+func TestAuthResults(t *testing.T) {
+	got := authResults([]string{
+		"mx.example.net; dkim=pass (2048-bit key; secure) header.d=Example.ORG header.i=@example.org header.s=s1 header.b=abc; spf=pass (mx.example.net: domain of a@example.org designates 192.0.2.1 as permitted sender) smtp.mailfrom=a@example.org; dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.org",
+		"spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=contoso.fr; dkim=pass (signature was verified) header.d=contoso.fr;dmarc=pass action=none header.from=contoso.fr;compauth=pass reason=100",
+		"mx.example.net 1; none",
+		"evil.example; dmarc=pass header.from=example.org",
+		"mx.example.net 2; dkim=pass",
+		"",
+	})
+	if len(got) != 6 {
+		t.Fatalf("%d results", len(got))
+	}
+	want0 := AuthResult{AuthServID: "mx.example.net", Results: []AuthMethod{
+		{Method: "dkim", Result: "pass", Props: map[string]string{"header.d": "example.org", "header.i": "@example.org"}},
+		{Method: "spf", Result: "pass", Props: map[string]string{"smtp.mailfrom": "a@example.org"}},
+		{Method: "dmarc", Result: "pass", Props: map[string]string{"header.from": "example.org"}},
+	}}
+	if !reflect.DeepEqual(got[0], want0) {
+		t.Errorf("gmail-style header:\n got %+v\nwant %+v", got[0], want0)
+	}
+	m365 := got[1]
+	if m365.AuthServID != "" || !m365.Lenient || len(m365.Results) != 4 || m365.Results[2].Method != "dmarc" ||
+		m365.Results[2].Props["header.from"] != "contoso.fr" || m365.Results[3].Method != "compauth" || m365.Results[3].Result != "pass" {
+		t.Errorf("Microsoft 365 header: %+v", m365)
+	}
+	if got[2].AuthServID != "mx.example.net" || len(got[2].Results) != 0 || got[2].Error != "" {
+		t.Errorf("none: %+v", got[2])
+	}
+	if got[3].AuthServID != "evil.example" {
+		t.Errorf("order or id lost: %+v", got[3])
+	}
+	if got[4].AuthServID != "mx.example.net" || len(got[4].Results) != 0 || got[4].Error == "" {
+		t.Errorf("unsupported version: %+v", got[4])
+	}
+}
+
+func FuzzAuthResults(f *testing.F) {
+	f.Add("mx.example.net; dkim=pass header.d=example.org")
+	f.Add("spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=contoso.fr;compauth=pass reason=100")
+	f.Add(`x; a=b (c (d) "e\" f") g="h;i"`)
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, ar := range authResults([]string{v}) {
+			for _, r := range ar.Results {
+				if r.Method == "" {
+					t.Fatalf("empty method in %+v", ar)
+				}
+			}
+		}
+	})
+}
