@@ -494,3 +494,34 @@ func TestAutomaticMailAndUnrelatedMail(t *testing.T) {
 		}
 	}
 }
+
+// TestBounceOfTheCodeMail: the DSN for our code mail lands in the contact
+// mailbox; the case shows it, and nothing is sent back.
+func TestBounceOfTheCodeMail(t *testing.T) {
+	e := start(t, nil)
+	s := e.open("p-ind", recoverybot.KindTOTPLockout, "")
+	e.once()
+	_, codeMailID := e.code("jean@example.org", s.Ref)
+	before := len(e.sink.Messages())
+	dsn := "Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: contact@hosting.example\r\n" +
+		"Subject: Undelivered Mail Returned to Sender\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\n" +
+		"Message-ID: <dsn-1@mx.example.org>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"dsn\"\r\n\r\n" +
+		"--dsn\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
+		"--dsn\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n" +
+		"Final-Recipient: rfc822; jean@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
+		"--dsn\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: contact@hosting.example\r\nTo: jean@example.org\r\n" +
+		"Subject: [" + s.Ref + "] code\r\nMessage-ID: <" + codeMailID + ">\r\n\r\n--dsn--\r\n"
+	e.deliver([]byte(dsn))
+	r := e.once()
+	if r.Processed != 1 {
+		t.Errorf("run = %+v", r)
+	}
+	got := e.show(s.Ref)
+	if !slices.Contains(got.Flags, "code email bounced") || got.State != recoverybot.StateAwaitingEvidence {
+		t.Errorf("after the bounce: flags %v, state %s", got.Flags, got.State)
+	}
+	if n := len(e.sink.Messages()); n != before {
+		t.Errorf("%d mails sent in answer to a bounce", n-before)
+	}
+}
