@@ -273,10 +273,10 @@ func rank(s recoverybot.SenderStatus) int {
 }
 
 // checkCodes compares every candidate with the case's code. A match
-// anywhere wins (a quoted reply to our mail counts). A message whose new
-// text (subject or body, not the quote of our own mail) carries something
-// code-shaped that does not match is one failed attempt, however many
-// candidates it has.
+// anywhere wins (a quoted reply to our mail counts, SPEC §3). A message
+// whose new text (subject or body, not a quote nor a forwarded message)
+// carries something code-shaped that does not match is one failed
+// attempt, however many candidates it has.
 func checkCodes(in Input, cf *CaseFile) (recoverybot.CodeResult, bool) {
 	if cf.Code == nil {
 		return "", false
@@ -290,7 +290,10 @@ func checkCodes(in Input, cf *CaseFile) (recoverybot.CodeResult, bool) {
 		case recoverybot.CodeExpired, recoverybot.CodeUsed:
 			result = r
 		case recoverybot.CodeMismatch:
-			if f.Where != "quoted" {
+			// Only what the customer wrote this time counts against
+			// them: not the quote of an earlier mail, nor a forwarded one.
+			switch f.Where {
+			case parser.WhereSubject, parser.WhereBody, parser.WhereHTML:
 				wrong = true
 			}
 		}

@@ -142,6 +142,8 @@ func TestCodes(t *testing.T) {
 		{"lower case with spaces", []parser.Found{code("7kq2 m9xa", "subject")}, 0, now, recoverybot.CodeMatch, false, recoverybot.StateReadyForReview},
 		{"wrong code", []parser.Found{code("AAAA-1111", "body")}, 0, now, recoverybot.CodeMismatch, true, recoverybot.StateAwaitingEvidence},
 		{"wrong code only in the quote", []parser.Found{code("AAAA-1111", "quoted")}, 0, now, "", false, recoverybot.StateAwaitingEvidence},
+		{"wrong code only in a forwarded message", []parser.Found{code("AAAA-1111", "forwarded")}, 0, now, "", false, recoverybot.StateAwaitingEvidence},
+		{"wrong code in the HTML body", []parser.Found{code("AAAA-1111", "html")}, 0, now, recoverybot.CodeMismatch, true, recoverybot.StateAwaitingEvidence},
 		{"no code", nil, 0, now, "", false, recoverybot.StateAwaitingEvidence},
 		{"fifth wrong code locks", []parser.Found{code("AAAA-1111", "body")}, 4, now, recoverybot.CodeMismatch, true, recoverybot.StateLocked},
 		{"expired", []parser.Found{code(theCode, "body")}, 0, now.Add(24 * time.Hour), recoverybot.CodeExpired, false, recoverybot.StateAwaitingEvidence},
