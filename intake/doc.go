@@ -12,6 +12,13 @@
 // the processing. Messages not tied to a case are left exactly as they
 // were (RFC 3501 BODY.PEEK: not even \Seen).
 //
+// A backlog goes by batches (up to 200 messages or 16 MiB): a batch is
+// recorded in one transaction, parsed on every CPU at once, and committed
+// in UID order, the decisions of consecutive parsed messages sharing a
+// transaction; meanwhile the next batch is fetched and recorded, and the
+// one before is moved. One connection, used by one goroutine, does all
+// the IMAP work.
+//
 // Exactly once: the mailbox position (UIDVALIDITY and the last UID, RFC
 // 3501 §2.3.1.1) advances in the transaction that commits each message;
 // a message met again under another UID (a duplicate delivery, a copy, a

@@ -8,9 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/textproto"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -40,7 +43,8 @@ type Options struct {
 	Parse      parser.Options
 	Logger     *slog.Logger
 	// OnMessage, when set, is told what became of each message (the demo
-	// prints it). It must not block.
+	// prints it), once its decision is committed. It is called from the
+	// pipeline's goroutines, one call at a time, and must not block.
 	OnMessage func(Report)
 }
 
@@ -164,29 +168,50 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 	if err != nil {
 		return stats, err
 	}
-	for len(list) > 0 {
-		if err := ctx.Err(); err != nil {
-			return stats, err
+	// A message taken in hand is finished even when ctx is cancelled
+	// (shutdown): its commit and its move do not see the cancellation.
+	work := context.WithoutCancel(ctx)
+	// While one batch is parsed and committed (in flight), the next is
+	// fetched and recorded; its moves are done while the next is in
+	// flight. The connection is used by this goroutine alone, and a batch
+	// is committed only once the one before is: UID order holds.
+	var inflight chan batchResult
+	var inflightSize int64
+	wait := func() ([]move, error) {
+		if inflight == nil {
+			return nil, nil
 		}
-		// A batch: consecutive messages up to BatchBytes; a message too
-		// large to download is handled alone from its header.
+		r := <-inflight
+		inflight, inflightSize = nil, 0
+		stats.add(r.stats)
+		return r.moves, r.err
+	}
+	defer wait() // on an error, the batch in flight is finished, not moved
+	moveAll := func(moves []move) error {
+		n, err := p.moveAll(work, conn, p.resolve(f, moves...))
+		stats.Moved += n
+		return err
+	}
+	for len(list) > 0 && ctx.Err() == nil {
+		// A message too large to download is handled alone, from its
+		// header, once the batch before it is done.
 		if list[0].Size > p.opts.MaxMessageSize {
-			mv, err := p.oversized(ctx, conn, validity, list[0], &stats)
+			moves, err := wait()
 			if err != nil {
 				return stats, err
 			}
-			var moves []move
-			if mv != nil {
-				moves = p.resolve(f, *mv)
-			}
-			n, err := p.moveAll(ctx, conn, moves)
-			stats.Moved += n
+			more, err := p.oversized(work, conn, validity, list[0], &stats)
 			if err != nil {
+				return stats, err
+			}
+			if err := moveAll(append(moves, more...)); err != nil {
 				return stats, err
 			}
 			list = list[1:]
 			continue
 		}
+		// A batch: consecutive messages up to BatchBytes (or one larger
+		// message, which is then never in memory beside another batch).
 		var uids []uint32
 		var size int64
 		i := 0
@@ -198,45 +223,79 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 			size += list[i].Size
 		}
 		list = list[i:]
+		var moves []move
+		if size > p.opts.BatchBytes || inflightSize > p.opts.BatchBytes {
+			if moves, err = wait(); err != nil {
+				return stats, err
+			}
+		}
+		// The fetch is not cut short by a shutdown, which would close the
+		// connection before the batch in flight is moved.
 		raws := make(map[uint32][]byte, len(uids))
-		err := conn.Fetch(ctx, uids, func(uid uint32, raw []byte) error {
+		err := conn.Fetch(work, uids, func(uid uint32, raw []byte) error {
 			raws[uid] = raw
 			return nil
 		})
 		if err != nil {
 			return stats, err
 		}
-		// A message taken in hand is finished even when ctx is cancelled
-		// (shutdown): its commit and its move do not see the cancellation.
-		work := context.WithoutCancel(ctx)
-		var moves []move
-		for _, uid := range uids {
-			if ctx.Err() != nil {
-				break
-			}
-			raw, ok := raws[uid]
-			if !ok {
-				// Expunged by someone else between the listing and the
-				// fetch: nothing to process.
-				continue
-			}
-			delete(raws, uid)
-			stats.Fetched++
-			mv, err := p.process(work, validity, uid, raw, &stats)
-			if err != nil {
+		if ctx.Err() != nil {
+			// Shutdown: the batch just fetched is left for the next run.
+			if err := moveAll(moves); err != nil {
 				return stats, err
 			}
-			if mv != nil {
-				moves = append(moves, *mv)
-			}
+			break
 		}
-		n, err := p.moveAll(work, conn, p.resolve(f, moves...))
-		stats.Moved += n
+		// 1. Ledger: the whole batch recorded, sealed, before anything
+		// else happens to any of it (one transaction, not one each).
+		// UIDs expunged by someone else between the listing and the
+		// fetch are simply absent.
+		entries, err := p.record(work, validity, uids, raws)
 		if err != nil {
 			return stats, err
 		}
+		stats.Fetched += len(entries)
+		prev, err := wait()
+		if err != nil {
+			return stats, err
+		}
+		moves = append(moves, prev...)
+		// 2 to 5: parse, decide and commit, in flight.
+		inflight, inflightSize = make(chan batchResult, 1), size
+		go func(ch chan<- batchResult) {
+			var r batchResult
+			r.moves, r.err = p.process(ctx, validity, entries, raws, &r.stats)
+			ch <- r
+		}(inflight)
+		// 6. Move, once committed: the batch before.
+		if err := moveAll(moves); err != nil {
+			return stats, err
+		}
+	}
+	moves, err := wait()
+	if err != nil {
+		return stats, err
+	}
+	if err := moveAll(moves); err != nil {
+		return stats, err
 	}
 	return stats, ctx.Err()
+}
+
+// batchResult is what processing a batch did.
+type batchResult struct {
+	moves []move
+	stats Stats
+	err   error
+}
+
+func (s *Stats) add(o Stats) {
+	s.Fetched += o.Fetched
+	s.Processed += o.Processed
+	s.Review += o.Review
+	s.Ignored += o.Ignored
+	s.Duplicates += o.Duplicates
+	s.Moved += o.Moved
 }
 
 func (p *Pipeline) folderOf(f folders, moveTo string) string {
@@ -309,76 +368,155 @@ func contentKey(raw []byte) (messageID, key string) {
 	return messageID, "mid:" + messageID + ":" + hex.EncodeToString(sum[:])
 }
 
-// process takes one downloaded message through the pipeline and returns
-// the move it needs, if any.
-func (p *Pipeline) process(ctx context.Context, validity, uid uint32, raw []byte, stats *Stats) (*move, error) {
-	mid, key := contentKey(raw)
-	entry := store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: uid, MessageID: mid,
-		ContentKey: key, Size: int64(len(raw))}
-
-	// 1. Ledger: recorded, sealed, before anything else.
+// record adds the downloaded messages of a batch to the ledger, in one
+// transaction, and returns their rows in UID order. A message recorded
+// before a crash keeps its row (and its decision, if it was decided).
+func (p *Pipeline) record(ctx context.Context, validity uint32, uids []uint32, raws map[uint32][]byte) ([]store.Entry, error) {
+	var entries []store.Entry
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
-		prev, err := tx.EntryByUID(p.opts.Mailbox, validity, uid)
-		if err == nil {
-			entry = prev // recorded before a crash: decide it now
-			return nil
+		entries = entries[:0]
+		for _, uid := range uids {
+			raw, ok := raws[uid]
+			if !ok {
+				continue
+			}
+			mid, key := contentKey(raw)
+			e, err := p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: uid, MessageID: mid,
+				ContentKey: key, Size: int64(len(raw))}, raw)
+			if err != nil {
+				return fmt.Errorf("record UID %d: %w", uid, err)
+			}
+			entries = append(entries, e)
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return tx.Record(&entry, raw)
+		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record UID %d: %w", uid, err)
-	}
-	if entry.Status != store.LedgerReceived {
-		// Decided before; only the position was lost. Go on.
-		return nil, p.store.Update(ctx, func(tx *store.Tx) error { return tx.SetMailboxState(p.opts.Mailbox, validity, uid) })
-	}
+	return entries, err
+}
 
+// recordOne returns the ledger row of a message, recording it with raw
+// (nil: not downloaded) unless it was recorded before.
+func (p *Pipeline) recordOne(tx *store.Tx, e store.Entry, raw []byte) (store.Entry, error) {
+	prev, err := tx.EntryByUID(e.Mailbox, e.UIDValidity, e.UID)
+	if err == nil {
+		return prev, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return e, err
+	}
+	err = tx.Record(&e, raw)
+	return e, err
+}
+
+// pending is a recorded message on its way through the pipeline.
+type pending struct {
+	entry store.Entry
+	raw   []byte // the raw message; its header alone when too large to download
+	// copyOf: a message with its content key was decided before, so this
+	// one needs no parsing (a hint: the commit checks again).
+	copyOf bool
+	msg    *parser.Message // nil until parsed
+	perr   error
+	// parsed is closed once msg and perr are set, or skipped is (no parse
+	// started: shutdown).
+	parsed  chan struct{}
+	skipped bool
+}
+
+// commitGroup bounds the messages committed in one transaction.
+const commitGroup = 64
+
+// process takes the recorded messages of a batch through the rest of the
+// pipeline, in UID order, and returns the moves they need. Parsing, the
+// slow part, runs on every CPU at once, each message under its own time
+// limit, ahead of the commits; the decisions are committed in UID order,
+// those of consecutive messages already parsed together in one
+// transaction with the mailbox position. On shutdown (ctx cancelled) no
+// new parse starts; the messages parsed so far are committed and the
+// others stay recorded for the next run.
+func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store.Entry, raws map[uint32][]byte, stats *Stats) ([]move, error) {
+	work := context.WithoutCancel(ctx)
+	items := make([]*pending, len(entries))
+	for i, e := range entries {
+		items[i] = &pending{entry: e, raw: raws[e.UID], parsed: make(chan struct{})}
+	}
 	// 2. A message met before is a duplicate, moved with its first copy.
-	var mv *move
-	dup := false
-	err = p.store.Update(ctx, func(tx *store.Tx) error {
-		first, err := tx.FirstCopy(key, entry.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		dup = true
-		if err := tx.Decide(entry.ID, store.Decided{Status: store.LedgerDuplicate, Reason: fmt.Sprintf("same message as #%d", first.ID),
-			CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: first.MoveTo, ParserVersion: first.ParserVersion}); err != nil {
-			return err
-		}
-		if first.MoveTo != "" {
-			mv = &move{id: entry.ID, uid: uid, folder: first.MoveTo}
-			if err := tx.Audit(first.CaseID, recoverybot.SystemActor, "duplicate_message", map[string]string{
-				"message": fmt.Sprint(entry.ID), "first": fmt.Sprint(first.ID)}); err != nil {
+	if err := p.store.View(work, func(tx *store.Tx) error {
+		for _, it := range items {
+			if it.entry.Status != store.LedgerReceived {
+				continue
+			}
+			_, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
+			it.copyOf = err == nil
 		}
-		return tx.SetMailboxState(p.opts.Mailbox, validity, uid)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("duplicate check UID %d: %w", uid, err)
-	}
-	if dup {
-		stats.Duplicates++
-		p.report(Report{UID: uid, Status: store.LedgerDuplicate})
-		return mv, nil
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("duplicate check: %w", err)
 	}
 
-	// 3. Parse, bounded and guarded.
-	msg, perr := p.parse(ctx, raw)
-	// 4 and 5. Decide and commit, in one transaction.
-	return p.commit(ctx, validity, entry, msg, perr, raw, stats)
+	// 3. Parse, bounded and guarded, one message per CPU at a time. No
+	// new parse starts once process has returned (an error).
+	launch, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+		for _, it := range items {
+			if it.entry.Status != store.LedgerReceived || it.copyOf {
+				close(it.parsed)
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-launch.Done():
+			}
+			if launch.Err() != nil {
+				it.skipped = true
+				close(it.parsed)
+				continue
+			}
+			go func() {
+				defer func() { <-slots; close(it.parsed) }()
+				it.msg, it.perr = p.parse(work, it.raw)
+			}()
+		}
+	}()
+
+	// 4 and 5. Decide and commit, as the parses complete, in UID order.
+	var moves []move
+	for i := 0; i < len(items); {
+		<-items[i].parsed
+		if items[i].skipped {
+			break
+		}
+		j := i + 1
+		for j < len(items) && j-i < commitGroup && done(items[j]) {
+			j++
+		}
+		mv, err := p.commit(work, validity, items[i:j], stats)
+		moves = append(moves, mv...)
+		if err != nil {
+			return moves, err
+		}
+		i = j
+	}
+	return moves, nil
+}
+
+// done reports whether a message is parsed, without waiting.
+func done(it *pending) bool {
+	select {
+	case <-it.parsed:
+		return !it.skipped
+	default:
+		return false
+	}
 }
 
 // oversized records a message too large to download from its header and
 // sends it to review when it is tied to a case.
-func (p *Pipeline) oversized(ctx context.Context, conn *mailbox.Conn, validity uint32, s mailbox.Summary, stats *Stats) (*move, error) {
+func (p *Pipeline) oversized(ctx context.Context, conn *mailbox.Conn, validity uint32, s mailbox.Summary, stats *Stats) ([]move, error) {
 	header, err := conn.FetchHeader(ctx, s.UID)
 	if errors.Is(err, mailbox.ErrNoMessage) {
 		return nil, nil
@@ -390,29 +528,29 @@ func (p *Pipeline) oversized(ctx context.Context, conn *mailbox.Conn, validity u
 	mid, _ := contentKey(header)
 	key := ""
 	if mid != "" {
-		key = fmt.Sprintf("big:%s:%d", mid, s.Size)
+		// No body to hash: the size of the body stands in for it, which
+		// a second delivery (other trace headers) does not change.
+		key = fmt.Sprintf("big:%s:%d", mid, s.Size-int64(len(header)))
 	}
-	entry := store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: s.UID, MessageID: mid, ContentKey: key, Size: s.Size}
+	it := &pending{raw: header}
 	err = p.store.Update(ctx, func(tx *store.Tx) error {
-		prev, err := tx.EntryByUID(p.opts.Mailbox, validity, s.UID)
-		if err == nil {
-			entry = prev
-			return nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return tx.Record(&entry, nil)
+		it.entry, err = p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: s.UID, MessageID: mid,
+			ContentKey: key, Size: s.Size}, nil)
+		return err
 	})
-	if err != nil || entry.Status != store.LedgerReceived {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("record UID %d: %w", s.UID, err)
 	}
-	msg, perr := p.parse(ctx, append(header, "\r\n"...))
-	if perr == nil {
-		perr = fmt.Errorf("too large: %d bytes, over the limit of %d", s.Size, p.opts.MaxMessageSize)
-		msg.Documents = nil
+	work := context.WithoutCancel(ctx)
+	if it.entry.Status == store.LedgerReceived {
+		msg, perr := p.parse(work, append(header, "\r\n"...))
+		if perr == nil {
+			perr = fmt.Errorf("too large: %d bytes, over the limit of %d", s.Size, p.opts.MaxMessageSize)
+			msg.Documents = nil
+		}
+		it.msg, it.perr = msg, &unusable{perr}
 	}
-	return p.commit(ctx, validity, entry, msg, &unusable{perr}, nil, stats)
+	return p.commit(work, validity, []*pending{it}, stats)
 }
 
 // unusable marks a message that is tied to its case but cannot be used.
@@ -458,55 +596,145 @@ func (p *Pipeline) parse(ctx context.Context, raw []byte) (*parser.Message, erro
 // that a broken message about a case still reaches review.
 var refInRaw = regexp.MustCompile(`(?i)\bRC[-_ ]?([2-9A-HJKMNP-Z]{6})\b`)
 
-func (p *Pipeline) commit(ctx context.Context, validity uint32, entry store.Entry, msg *parser.Message, perr error, raw []byte, stats *Stats) (*move, error) {
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+// refsInRaw returns the case references found in the raw bytes (the
+// first MiB) and in the Subject decoded (RFC 2047: mail clients encode a
+// subject with accents whole, reference included).
+func refsInRaw(raw []byte) []parser.Found {
+	limit := raw
+	if len(limit) > 1<<20 {
+		limit = limit[:1<<20]
 	}
-	if perr != nil && len(msg.CaseRefs) == 0 {
-		seen := map[string]bool{}
-		limit := raw
-		if len(limit) > 1<<20 {
-			limit = limit[:1<<20]
-		}
-		for _, sub := range refInRaw.FindAllSubmatch(limit, 20) {
-			if ref, err := recoverybot.ParseRef(string(sub[1])); err == nil && !seen[ref] {
-				seen[ref] = true
-				msg.CaseRefs = append(msg.CaseRefs, parser.Found{Value: ref, Masked: ref, Where: "raw"})
+	texts := [][]byte{limit}
+	if h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(limit))).ReadMIMEHeader(); len(h) > 0 || err == nil {
+		dec := mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
+		for _, v := range h.Values("Subject") {
+			if s, err := dec.DecodeHeader(v); err == nil {
+				texts = append(texts, []byte(s))
 			}
 		}
 	}
-	var rep Report
-	var mv *move
+	seen := map[string]bool{}
+	var found []parser.Found
+	for _, text := range texts {
+		for _, sub := range refInRaw.FindAllSubmatch(text, 20) {
+			if ref, err := recoverybot.ParseRef(string(sub[1])); err == nil && !seen[ref] {
+				seen[ref] = true
+				found = append(found, parser.Found{Value: ref, Masked: ref, Where: "raw"})
+			}
+		}
+	}
+	return found
+}
+
+// duplicate records a message as a copy of first and returns the move
+// that puts it where first went, if first was to be moved.
+func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry) (*move, error) {
+	folder := first.MoveTo
+	if folder == "" && first.MovedAt == nil {
+		// The move of first was abandoned when the UIDVALIDITY changed
+		// (store.AbandonMoves): this copy, first met again, goes in its
+		// stead, or the message would stay in the inbox for good.
+		switch first.Status {
+		case store.LedgerProcessed:
+			folder = p.opts.ProcessedFolder
+		case store.LedgerReview:
+			folder = p.opts.ReviewFolder
+		}
+	}
+	if err := tx.Decide(entry.ID, store.Decided{Status: store.LedgerDuplicate, Reason: fmt.Sprintf("same message as #%d", first.ID),
+		CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: folder, ParserVersion: first.ParserVersion}); err != nil {
+		return nil, err
+	}
+	if folder == "" {
+		return nil, nil
+	}
+	if err := tx.Audit(first.CaseID, recoverybot.SystemActor, "duplicate_message", map[string]string{
+		"message": fmt.Sprint(entry.ID), "first": fmt.Sprint(first.ID)}); err != nil {
+		return nil, err
+	}
+	return &move{id: entry.ID, uid: entry.UID, folder: folder}, nil
+}
+
+// commit decides about parsed messages and commits the decisions, with
+// the mailbox position, in one transaction, in UID order. A message met
+// before (same content key as a message already decided, in an earlier
+// batch or earlier in this one) is recorded as its duplicate instead, and
+// moved with it. A message decided before a crash is only passed over.
+func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending, stats *Stats) ([]move, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	for _, it := range items {
+		if it.msg != nil && it.perr != nil && len(it.msg.CaseRefs) == 0 {
+			it.msg.CaseRefs = refsInRaw(it.raw)
+		}
+	}
+	var reports []Report
+	var moves []move
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
-		in, err := p.gather(tx, msg)
-		if err != nil {
-			return err
+		reports, moves = reports[:0], moves[:0]
+		for _, it := range items {
+			if it.entry.Status != store.LedgerReceived {
+				continue
+			}
+			rep, mv, err := p.commitOne(ctx, tx, it)
+			if err != nil {
+				return fmt.Errorf("UID %d: %w", it.entry.UID, err)
+			}
+			reports = append(reports, rep)
+			if mv != nil {
+				moves = append(moves, *mv)
+			}
 		}
-		var d rules.Decision
-		if perr != nil {
-			d = unusableDecision(in, perr)
-		} else {
-			d = p.decide(ctx, in)
-		}
-		rep, mv, err = p.apply(tx, entry, msg, d)
-		if err != nil {
-			return err
-		}
-		return tx.SetMailboxState(p.opts.Mailbox, validity, entry.UID)
+		return tx.SetMailboxState(p.opts.Mailbox, validity, items[len(items)-1].entry.UID)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("commit UID %d: %w", entry.UID, err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	switch rep.Status {
-	case store.LedgerProcessed:
-		stats.Processed++
-	case store.LedgerReview:
-		stats.Review++
-	default:
-		stats.Ignored++
+	for _, rep := range reports {
+		switch rep.Status {
+		case store.LedgerProcessed:
+			stats.Processed++
+		case store.LedgerReview:
+			stats.Review++
+		case store.LedgerDuplicate:
+			stats.Duplicates++
+		default:
+			stats.Ignored++
+		}
+		p.report(rep)
 	}
-	p.report(rep)
-	return mv, nil
+	return moves, nil
+}
+
+// commitOne decides about one message in tx.
+func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending) (Report, *move, error) {
+	first, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
+	switch {
+	case err == nil:
+		mv, err := p.duplicate(tx, it.entry, first)
+		return Report{UID: it.entry.UID, Status: store.LedgerDuplicate}, mv, err
+	case !errors.Is(err, store.ErrNotFound):
+		return Report{}, nil, err
+	case it.msg == nil:
+		// Taken for a copy, but its first copy is not there: parse it
+		// now rather than stall (this should not happen).
+		it.msg, it.perr = p.parse(ctx, it.raw)
+		if it.perr != nil && len(it.msg.CaseRefs) == 0 {
+			it.msg.CaseRefs = refsInRaw(it.raw)
+		}
+	}
+	in, err := p.gather(tx, it.msg)
+	if err != nil {
+		return Report{}, nil, err
+	}
+	var d rules.Decision
+	if it.perr != nil {
+		d = unusableDecision(in, it.perr)
+	} else {
+		d = p.decide(ctx, in)
+	}
+	return p.apply(tx, it.entry, it.msg, d)
 }
 
 func (p *Pipeline) report(r Report) {

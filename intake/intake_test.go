@@ -32,6 +32,7 @@ type world struct {
 	desk     *desk.Desk
 	pipeline *intake.Pipeline
 	key      recoverybot.CodeKey
+	dbFile   string // the SQLite file behind st
 }
 
 const trustedID = "mx.hosting.example"
@@ -50,7 +51,8 @@ func newWorldWith(t *testing.T, tune func(*intake.Options)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.st, err = store.Open(context.Background(), filepath.Join(dir, "recoverybot.db"), v, store.Options{})
+	w.dbFile = filepath.Join(dir, "recoverybot.db")
+	w.st, err = store.Open(context.Background(), w.dbFile, v, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,14 +144,21 @@ func (t *Tx) Record(e *Entry, raw []byte) error {
 	return err
 }
 
+// firstCopyQuery repeats the condition of the partial index
+// messages_content_key (a content key that is not empty): SQLite uses a
+// partial index only when the query's WHERE implies the index's, and
+// "content_key = ?" alone does not, which made every lookup a scan of the
+// whole ledger, and a long drain quadratic.
+const firstCopyQuery = `SELECT ` + entryColumns + ` FROM messages
+	WHERE content_key = ? AND content_key != '' AND id != ? AND status NOT IN ('duplicate', 'received') ORDER BY id LIMIT 1`
+
 // FirstCopy returns the earliest message with the same content key that
 // is not itself a duplicate and was decided, or ErrNotFound.
 func (t *Tx) FirstCopy(contentKey string, notID int64) (Entry, error) {
 	if contentKey == "" {
 		return Entry{}, fmt.Errorf("empty content key: %w", ErrNotFound)
 	}
-	e, err := scanEntry(t.tx.QueryRow(`SELECT `+entryColumns+` FROM messages
-		WHERE content_key = ? AND id != ? AND status NOT IN ('duplicate', 'received') ORDER BY id LIMIT 1`, contentKey, notID))
+	e, err := scanEntry(t.tx.QueryRow(firstCopyQuery, contentKey, notID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("first copy: %w", ErrNotFound)
 	}
