@@ -416,6 +416,9 @@ type pending struct {
 	copyOf bool
 	msg    *parser.Message // nil until parsed
 	perr   error
+	// light: msg comes from parser.Scan only, which showed the message is
+	// about no case; the commit parses it fully if that changed since.
+	light bool
 	// parsed is closed once msg and perr are set, or skipped is (no parse
 	// started: shutdown).
 	parsed  chan struct{}
@@ -478,6 +481,10 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store
 			}
 			go func() {
 				defer func() { <-slots; close(it.parsed) }()
+				if m, ok := p.notAboutACase(work, it.raw); ok {
+					it.msg, it.light = m, true
+					return
+				}
 				it.msg, it.perr = p.parse(work, it.raw)
 			}()
 		}
@@ -557,6 +564,28 @@ func (p *Pipeline) oversized(ctx context.Context, conn *mailbox.Conn, validity u
 type unusable struct{ err error }
 
 func (u *unusable) Error() string { return u.err.Error() }
+
+// notAboutACase is the fast path for the ordinary mail of a shared
+// mailbox: parser.Scan reads the header facts and the case references
+// without decoding files, and when nothing in it can tie it to a case (no
+// reference to a known case, no open case for its sender, no reply to our
+// mail, no delivery report), the full parse is skipped.
+func (p *Pipeline) notAboutACase(ctx context.Context, raw []byte) (*parser.Message, bool) {
+	m, sure := parser.Scan(raw)
+	if !sure {
+		return nil, false
+	}
+	concerned := true
+	err := p.store.View(ctx, func(tx *store.Tx) error {
+		in, err := p.gather(tx, m)
+		concerned = len(in.Candidates) > 0
+		return err
+	})
+	if err != nil || concerned {
+		return nil, false
+	}
+	return m, true
+}
 
 // parse runs the parser under the per-message time limit, turning a panic
 // into an error. On a timeout the parse goroutine is abandoned: the
@@ -727,6 +756,14 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending) (Re
 	in, err := p.gather(tx, it.msg)
 	if err != nil {
 		return Report{}, nil, err
+	}
+	if it.light && len(in.Candidates) > 0 {
+		// A case appeared since the scan: read the message fully.
+		it.msg, it.perr, it.light = nil, nil, false
+		it.msg, it.perr = p.parse(ctx, it.raw)
+		if in, err = p.gather(tx, it.msg); err != nil {
+			return Report{}, nil, err
+		}
 	}
 	var d rules.Decision
 	if it.perr != nil {

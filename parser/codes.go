@@ -14,15 +14,71 @@ import (
 // not even in part (SPEC §3).
 const MaskedCode = "••••-••••"
 
-var refPattern = regexp.MustCompile(`(?i)(?:^|[^0-9A-Za-z])RC[\s\-_.:]{0,2}([2-9A-HJKMNP-Za-hjkmnp-z]{6})(?:$|[^0-9A-Za-z])`)
+// refBodies returns the six characters after "RC" of each case
+// reference in text, at most max of them: "RC", in any case, not glued to
+// a letter or digit before it, up to two separators (white space, '-',
+// '_', '.', ':'), six characters of the reference alphabet, and no letter
+// or digit after them. It is the regular expression
+//
+//	(?i)(?:^|[^0-9A-Za-z])RC[\s\-_.:]{0,2}([2-9A-HJKMNP-Za-hjkmnp-z]{6})(?:$|[^0-9A-Za-z])
+//
+// written out by hand: Go's regexp, with no literal prefix to look for,
+// made this the costliest step of reading ordinary mail.
+func refBodies(text string, max int) []string {
+	var out []string
+	for i := 0; i+8 <= len(text) && len(out) < max; i++ {
+		if text[i]|0x20 != 'r' || text[i+1]|0x20 != 'c' || (i > 0 && isASCIIAlnum(text[i-1])) {
+			continue
+		}
+		j := i + 2
+		for k := 0; k < 2 && j < len(text) && isRefSep(text[j]); k++ {
+			j++
+		}
+		if j+6 > len(text) {
+			continue
+		}
+		ok := true
+		for k := j; k < j+6; k++ {
+			if !strings.ContainsRune(recoverybot.RefAlphabet, rune(upper(text[k]))) {
+				ok = false
+				break
+			}
+		}
+		if !ok || (j+6 < len(text) && isASCIIAlnum(text[j+6])) {
+			continue
+		}
+		out = append(out, text[j:j+6])
+		i = j + 5
+	}
+	return out
+}
+
+func isASCIIAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+func isRefSep(b byte) bool {
+	switch b {
+	case ' ', '\t', '\n', '\f', '\r', '-', '_', '.', ':':
+		return true
+	}
+	return false
+}
+
+func upper(b byte) byte {
+	if b >= 'a' && b <= 'z' {
+		return b - 0x20
+	}
+	return b
+}
 
 // ExtractRefs returns the case references in text (RC-XXXXXX in any
 // case, with or without the dash), canonical, each once, in order.
 func ExtractRefs(text, where string) []Found {
 	var out []Found
 	seen := map[string]bool{}
-	for _, sub := range refPattern.FindAllStringSubmatch(text, 100) {
-		ref, err := recoverybot.ParseRef(sub[1])
+	for _, body := range refBodies(text, 100) {
+		ref, err := recoverybot.ParseRef(body)
 		if err != nil || seen[ref] {
 			continue
 		}
