@@ -561,8 +561,8 @@ func reset(dc *dovecottest.Server, user, dataDir, pristine string, want int) err
 	return copyDir(pristine, dataDir)
 }
 
-// copyDir copies the regular files of a directory (a data directory has
-// no subdirectories), keeping their modes.
+// copyDir copies a directory of regular files and directories, keeping
+// their modes.
 func copyDir(from, to string) error {
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return err
@@ -572,6 +572,12 @@ func copyDir(from, to string) error {
 		return err
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			if err := copyDir(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+				return err
+			}
+			continue
+		}
 		if !e.Type().IsRegular() {
 			return fmt.Errorf("copy %s: %s is not a regular file", from, e.Name())
 		}
