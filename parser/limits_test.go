@@ -16,7 +16,7 @@ import (
 
 // measure parses raw once and returns the time it took and the bytes it
 // allocated.
-func measure(t *testing.T, raw []byte, o Options) (*Message, error, time.Duration, uint64) {
+func measure(t *testing.T, raw []byte, o Options) (*Message, time.Duration, uint64, error) {
 	t.Helper()
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -28,7 +28,7 @@ func measure(t *testing.T, raw []byte, o Options) (*Message, error, time.Duratio
 	if m == nil {
 		t.Fatal("nil message")
 	}
-	return m, err, d, after.TotalAlloc - before.TotalAlloc
+	return m, d, after.TotalAlloc - before.TotalAlloc, err
 }
 
 func bounded(t *testing.T, what string, d time.Duration, alloc uint64, maxAlloc uint64) {
@@ -63,14 +63,14 @@ func TestLargeMessage(t *testing.T) {
 	if len(raw) < 30<<20 {
 		t.Fatalf("message of %d bytes", len(raw))
 	}
-	m, err, d, alloc := measure(t, raw, Options{})
+	m, d, alloc, err := measure(t, raw, Options{})
 	if err != nil || len(m.Documents) != 1 || len(m.Codes) != 1 || m.Documents[0].Size != int64(len(blob)) {
 		t.Errorf("err %v, %d documents, %d codes", err, len(m.Documents), len(m.Codes))
 	}
 	bounded(t, "30 MB message", d, alloc, 20*uint64(len(raw)))
 
 	// Beyond MaxBytes only the header is read.
-	m, err, d, alloc = measure(t, raw, Options{MaxBytes: 10 << 20})
+	m, d, alloc, err = measure(t, raw, Options{MaxBytes: 10 << 20})
 	if !errors.Is(err, ErrTooLarge) || m.Sender != "a@example.org" || len(m.Documents) != 0 {
 		t.Errorf("err %v, sender %q", err, m.Sender)
 	}
@@ -88,7 +88,7 @@ func TestDeepMultipart(t *testing.T) {
 	for i := depth - 1; i >= 0; i-- {
 		fmt.Fprintf(&b, "--b%d--\r\n", i)
 	}
-	m, err, d, alloc := measure(t, b.Bytes(), Options{})
+	m, d, alloc, err := measure(t, b.Bytes(), Options{})
 	if !errors.Is(err, ErrTooComplex) || m.Sender != "a@example.org" || m.Subject != "deep" {
 		t.Errorf("err %v, message %+v", err, m)
 	}
@@ -119,7 +119,7 @@ func TestDeepForwards(t *testing.T) {
 	for i := 1; i <= 5000; i++ {
 		fmt.Fprintf(&b, "\r\n--f%d--\r\n", i)
 	}
-	m, err, d, alloc := measure(t, b.Bytes(), Options{})
+	m, d, alloc, err := measure(t, b.Bytes(), Options{})
 	if err != nil || len(m.Documents) != 1 || !strings.HasPrefix(m.Documents[0].Findings[0], FindingNestedTooDeep) {
 		t.Errorf("err %v, documents %+v", err, m.Documents)
 	}
@@ -133,7 +133,7 @@ func TestManyParts(t *testing.T) {
 		b.WriteString("--x\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n")
 	}
 	b.WriteString("--x--\r\n")
-	m, err, d, alloc := measure(t, b.Bytes(), Options{})
+	m, d, alloc, err := measure(t, b.Bytes(), Options{})
 	if !errors.Is(err, ErrTooComplex) {
 		t.Errorf("err %v, %d documents", err, len(m.Documents))
 	}
@@ -160,7 +160,7 @@ func TestManyPDFBombsShareABudget(t *testing.T) {
 		fmt.Fprintf(&b, "--x\r\nContent-Type: application/pdf; name=kbis%d.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n", i, enc)
 	}
 	b.WriteString("--x--\r\n")
-	m, err, d, alloc := measure(t, b.Bytes(), Options{MaxPDFDecoded: 32 << 20})
+	m, d, alloc, err := measure(t, b.Bytes(), Options{MaxPDFDecoded: 32 << 20})
 	if err != nil || len(m.Documents) != 200 {
 		t.Fatalf("err %v, %d documents", err, len(m.Documents))
 	}
