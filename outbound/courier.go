@@ -21,10 +21,10 @@ type Mailer interface {
 // later with backoff on a temporary failure, or marked failed for the
 // agent to see on a permanent one.
 //
-// A crash between the SMTP server's acceptance and the commit of "sent"
-// sends the mail again on restart, under the same Message-ID, which lets
-// the receiving side recognise it; a crash anywhere else sends nothing
-// twice.
+// No mail is ever sent twice. A mail whose attempt a crash cut short
+// (marked as being sent, never as sent) may or may not have reached the
+// server: the next Drain marks it failed, with that reason, for an agent
+// to check, rather than risk a second copy.
 type Courier struct {
 	Store  *store.Store
 	Mailer Mailer
@@ -43,6 +43,19 @@ func (c *Courier) Drain(ctx context.Context) (sent, failed int, err error) {
 	maxAttempts := c.MaxAttempts
 	if maxAttempts == 0 {
 		maxAttempts = 12
+	}
+	// An attempt lasts at most DefaultTimeout; one begun long before now
+	// belongs to a process that died.
+	err = c.Store.Update(ctx, func(tx *store.Tx) error {
+		n, err := tx.MarkInterrupted(tx.Now().Add(-interruptedAfter))
+		if n > 0 {
+			log.Warn("mail interrupted by a crash marked failed", "count", n)
+			failed += int(n)
+		}
+		return err
+	})
+	if err != nil {
+		return sent, failed, fmt.Errorf("outbox: %w", err)
 	}
 	for {
 		var due []store.OutgoingMail
@@ -108,6 +121,11 @@ func (c *Courier) Drain(ctx context.Context) (sent, failed int, err error) {
 		}
 	}
 }
+
+// interruptedAfter is how long after its start an attempt still marked
+// as being sent is taken for one a crash cut short: well past the SMTP
+// timeout.
+const interruptedAfter = 10 * DefaultTimeout
 
 // retryDelay grows from one minute to about four hours, with jitter.
 func retryDelay(attempt int) time.Duration {

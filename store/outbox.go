@@ -14,7 +14,7 @@ type OutboxState string
 // (sent) or refuses it for good (failed).
 const (
 	OutboxPending OutboxState = "pending"
-	OutboxSending OutboxState = "sending" // handed to SMTP; if the process dies here, the next run sends again under the same Message-ID
+	OutboxSending OutboxState = "sending" // being handed to SMTP; if the process dies here, MarkInterrupted fails it
 	OutboxSent    OutboxState = "sent"
 	OutboxFailed  OutboxState = "failed"
 )
@@ -100,7 +100,7 @@ func (t *Tx) scanOutgoing(row interface{ Scan(...any) error }, withRaw bool) (Ou
 // OutboxFilter selects outbox rows. The zero value selects all.
 type OutboxFilter struct {
 	CaseID  int64
-	Due     bool // only pending or sending rows whose next attempt is due
+	Due     bool // only pending rows whose next attempt is due
 	WithRaw bool // open the sealed message too
 	Limit   int
 }
@@ -114,7 +114,7 @@ func (t *Tx) Outbox(f OutboxFilter) ([]OutgoingMail, error) {
 		args = append(args, f.CaseID)
 	}
 	if f.Due {
-		q += ` AND o.state IN ('pending', 'sending') AND o.next_attempt_at <= ?`
+		q += ` AND o.state = 'pending' AND o.next_attempt_at <= ?`
 		args = append(args, ts(t.now))
 	}
 	q += ` ORDER BY o.id`
@@ -151,9 +151,27 @@ func (t *Tx) Outbox(f OutboxFilter) ([]OutgoingMail, error) {
 	return nonNil(out), nil
 }
 
-// MarkSending records that a mail is being handed to SMTP.
+// MarkSending records that a mail is being handed to SMTP, and when.
 func (t *Tx) MarkSending(id int64) error {
-	return t.setOutbox(id, `state = 'sending', attempts = attempts + 1`)
+	return t.setOutbox(id, `state = 'sending', attempts = attempts + 1, next_attempt_at = ?`, ts(t.now))
+}
+
+// InterruptedMessage is the error shown for a mail whose sending was cut
+// short by a crash.
+const InterruptedMessage = "interrupted while being sent: it may have gone out; check with the customer before sending again"
+
+// MarkInterrupted gives up the mails that were being handed to SMTP
+// before the given time and never marked sent: the process died during
+// the attempt. Whether the server accepted them cannot be known, and a
+// mail is never sent twice, so they are marked failed for an agent to
+// see. It returns how many.
+func (t *Tx) MarkInterrupted(before time.Time) (int64, error) {
+	res, err := t.tx.Exec(`UPDATE outbox SET state = 'failed', last_error = ? WHERE state = 'sending' AND next_attempt_at < ?`,
+		InterruptedMessage, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("mark interrupted mail: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // MarkSent records that the SMTP server accepted a mail and drops its
