@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	"github.com/gogs/chardet"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -69,11 +70,40 @@ func textOf(content []byte, declared string, converted bool) (string, string) {
 	if utf8.Valid(content) {
 		return string(content), ""
 	}
+	if declared == "" {
+		if cs := detectCharset(content); cs != "" {
+			if s, err := decodeCharset(cs, content); err == nil && utf8.ValidString(s) {
+				return s, "8-bit text without charset, read as " + cs + " (detected)"
+			}
+		}
+	}
 	note := "text not valid in its charset, read as windows-1252"
 	if declared == "" {
 		note = "8-bit text without charset, read as windows-1252"
 	}
 	return decodeWindows1252(content), note
+}
+
+// detectCharset guesses the charset of undeclared 8-bit text, for the
+// scripts windows-1252 cannot be (Cyrillic, Greek, Asian). Latin guesses
+// are left to the windows-1252 default, the likeliest for French mail
+// (for which the detector's best guess is a Latin charset); a guess below
+// 30% confidence is no guess.
+func detectCharset(b []byte) string {
+	if len(b) > 64<<10 {
+		b = b[:64<<10]
+	}
+	r, err := chardet.NewTextDetector().DetectBest(b)
+	if err != nil || r == nil || r.Confidence < 30 {
+		return ""
+	}
+	cs := strings.ToLower(r.Charset)
+	switch {
+	case strings.HasPrefix(cs, "iso-8859-1"), cs == "iso-8859-15", cs == "iso-8859-2", cs == "iso-8859-9",
+		cs == "windows-1252", cs == "windows-1250", cs == "windows-1254", cs == "utf-8", cs == "ascii":
+		return ""
+	}
+	return cs
 }
 
 // mislabelledUTF8 undoes the conversion of text declared in a single-byte

@@ -36,6 +36,10 @@ type walker struct {
 	// the message share: a thousand small Flate bombs must not each get
 	// the whole budget.
 	pdfLeft int64
+	// rawBody is the body of a message that is not MIME at all (no
+	// Content-Type): enmime converts it as if it were Latin-1, so its
+	// text is read from these bytes instead.
+	rawBody []byte
 }
 
 // walkCtx is where in the tree the walk is.
@@ -87,6 +91,12 @@ func (w *walker) top(raw []byte) error {
 		return fmt.Errorf("%w: %s", ErrMalformed, cleanError(err))
 	}
 	readHeaders(w.m, env.Root.Header)
+	if env.Root.FirstChild == nil && env.Root.Header.Get("Content-Type") == "" {
+		switch strings.ToLower(strings.TrimSpace(env.Root.Header.Get("Content-Transfer-Encoding"))) {
+		case "", "7bit", "8bit", "binary":
+			w.rawBody = bodyAfterHeader(raw)
+		}
+	}
 	seen := map[string]bool{}
 	for _, e := range env.Errors {
 		s := cleanError(e)
@@ -219,7 +229,11 @@ func (w *walker) text(p *enmime.Part, ct string, c walkCtx) {
 			declared, converted = string(mm[1]), false
 		}
 	}
-	s, note := textOf(p.Content, declared, converted)
+	content := p.Content
+	if p.Parent == nil && w.rawBody != nil && !utf8.Valid(w.rawBody) {
+		content, declared, converted = w.rawBody, "", true
+	}
+	s, note := textOf(content, declared, converted)
 	if converted {
 		if u, ok := mislabelledUTF8(s, declared); ok {
 			s, note = u, "text declared "+strings.ToLower(declared)+" is UTF-8"
