@@ -46,6 +46,9 @@ type Daemon struct {
 	courier  *outbound.Courier
 	imap     mailbox.Options
 
+	// kick wakes the courier: the pipeline committed mail to send.
+	kick chan struct{}
+
 	mu      sync.Mutex
 	ready   bool
 	lastErr error
@@ -97,6 +100,7 @@ func New(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	kick := make(chan struct{}, 1)
 	pipeline := intake.New(o.Store, intake.Options{
 		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
 		MaxMessageSize: int64(c.IMAP.MaxMessageSize),
@@ -105,12 +109,18 @@ func New(o Options) (*Daemon, error) {
 		Letters:   Letters(c),
 		Logger:    log.With("component", "intake"),
 		OnMessage: o.OnMessage,
+		AfterCommit: func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		},
 	})
 	if o.OutboxInterval == 0 {
 		o.OutboxInterval = 30 * time.Second
 	}
 	return &Daemon{
-		opts: o, log: log, pipeline: pipeline, imap: imapOpts,
+		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick,
 		courier: &outbound.Courier{Store: o.Store, Mailer: sender, Logger: log.With("component", "outbox")},
 	}, nil
 }
@@ -126,21 +136,61 @@ type Result struct {
 	Sent, Failed int
 }
 
-// Once processes everything pending in the mailbox, sends the outbox and
-// returns.
+// Once processes everything pending in the mailbox and sends the outbox.
+// Replies go out while the mailbox is still being drained.
 func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	var r Result
+	d.sweepSpool(ctx)
 	conn, err := d.Dial(ctx)
 	if err != nil {
 		return r, err
 	}
 	defer conn.Close()
+	drained := make(chan struct{})
+	var sendErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			final := false
+			select {
+			case <-d.kick:
+			case <-drained:
+				final = true
+			}
+			sent, failed, err := d.courier.Drain(ctx)
+			r.Sent, r.Failed = r.Sent+sent, r.Failed+failed
+			if err != nil && !final {
+				d.log.Error("outbox", "error", err)
+			}
+			if final {
+				sendErr = err
+				return
+			}
+		}
+	})
 	r.Stats, err = d.pipeline.Drain(ctx, conn)
+	close(drained)
+	wg.Wait()
 	if err != nil {
 		return r, err
 	}
-	r.Sent, r.Failed, err = d.courier.Drain(ctx)
-	return r, err
+	return r, sendErr
+}
+
+// spoolOrphanAge is how old a spooled message no ledger row points at
+// must be before it is taken for one a crash left behind.
+const spoolOrphanAge = time.Hour
+
+// sweepSpool deletes the raw messages a crash left in the spool between
+// spooling and recording them.
+func (d *Daemon) sweepSpool(ctx context.Context) {
+	n, err := d.opts.Store.SweepSpool(ctx, spoolOrphanAge)
+	switch {
+	case err != nil:
+		d.log.Warn("spool sweep", "error", err)
+	case n > 0:
+		d.log.Info("spool sweep: raw messages left by an interrupted run deleted", "count", n)
+	}
 }
 
 // Ready reports whether the mailbox is connected and drained, and the
@@ -157,7 +207,8 @@ func (d *Daemon) Ready() (bool, error) {
 // and returns nil.
 func (d *Daemon) Serve(ctx context.Context) error {
 	c := d.opts.Config
-	kick := make(chan struct{}, 1)
+	d.sweepSpool(ctx)
+	kick := d.kick
 	w := &intake.Watcher{
 		Pipeline: d.pipeline, Dial: d.Dial,
 		IdleTimeout: c.IMAP.IdleTimeout.D(), PollInterval: c.IMAP.PollInterval.D(),

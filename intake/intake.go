@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/recoverybot/recoverybot"
@@ -46,6 +47,10 @@ type Options struct {
 	// prints it), once its decision is committed. It is called from the
 	// pipeline's goroutines, one call at a time, and must not block.
 	OnMessage func(Report)
+	// AfterCommit, when set, is called after each transaction that
+	// committed decisions (and maybe queued replies: the daemon wakes
+	// its courier). It must not block.
+	AfterCommit func()
 }
 
 // Report says what became of one message.
@@ -171,115 +176,169 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 	// A message taken in hand is finished even when ctx is cancelled
 	// (shutdown): its commit and its move do not see the cancellation.
 	work := context.WithoutCancel(ctx)
-	// While one batch is parsed and committed (in flight), the next is
-	// fetched and recorded; its moves are done while the next is in
-	// flight. The connection is used by this goroutine alone, and a batch
-	// is committed only once the one before is: UID order holds.
-	var inflight chan batchResult
-	var inflightSize int64
-	wait := func() ([]move, error) {
-		if inflight == nil {
-			return nil, nil
-		}
-		r := <-inflight
-		inflight, inflightSize = nil, 0
-		stats.add(r.stats)
-		return r.moves, r.err
-	}
-	defer wait() // on an error, the batch in flight is finished, not moved
 	moveAll := func(moves []move) error {
 		n, err := p.moveAll(work, conn, p.resolve(f, moves...))
 		stats.Moved += n
 		return err
 	}
+
+	// Two goroutines: this one owns the connection, fetches batches of
+	// messages and spools them; the stage records each batch in the
+	// ledger, then parses, decides and commits it, one batch after the
+	// other, so that UID order holds. The stage hands back the moves of a committed
+	// batch, which this goroutine makes between fetches. At most
+	// 2*BatchBytes of messages are held at once (or one message larger
+	// than that, alone).
+	batches := make(chan *batch, 1)
+	results := make(chan batchResult, 1)
+	go func() {
+		defer close(results)
+		failed := false
+		for b := range batches {
+			if failed || ctx.Err() != nil {
+				// After an error, or on shutdown before it is begun, a
+				// batch is left for the next Drain.
+				p.unspool(work, b.spooled)
+				results <- batchResult{}
+				continue
+			}
+			r := p.stage(ctx, validity, b)
+			failed = r.err != nil
+			results <- r
+		}
+	}()
+	var sizes []int64 // of the batches handed to the stage and not yet done
+	var held int64
+	handle := func(r batchResult) error {
+		held -= sizes[0]
+		sizes = sizes[1:]
+		stats.add(r.stats)
+		if r.err != nil {
+			return r.err // its moves are made by the next Drain
+		}
+		return moveAll(r.moves)
+	}
+	finish := func() error {
+		close(batches)
+		var first error
+		for r := range results {
+			if err := handle(r); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 	for len(list) > 0 && ctx.Err() == nil {
-		// A message too large to download is handled alone, from its
-		// header, once the batch before it is done.
+		b := &batch{}
 		if list[0].Size > p.opts.MaxMessageSize {
-			moves, err := wait()
-			if err != nil {
-				return stats, err
-			}
-			more, err := p.oversized(work, conn, validity, list[0], &stats)
-			if err != nil {
-				return stats, err
-			}
-			if err := moveAll(append(moves, more...)); err != nil {
-				return stats, err
-			}
+			// Too large to download: recorded from its header alone.
+			b.over, b.size = &list[0], 0
 			list = list[1:]
-			continue
-		}
-		// A batch: consecutive messages up to BatchBytes (or one larger
-		// message, which is then never in memory beside another batch).
-		var uids []uint32
-		var size int64
-		i := 0
-		for ; i < len(list) && list[i].Size <= p.opts.MaxMessageSize; i++ {
-			if len(uids) > 0 && (size+list[i].Size > p.opts.BatchBytes || len(uids) >= 200) {
-				break
+		} else {
+			// Consecutive messages up to BatchBytes, or one larger message.
+			i := 0
+			for ; i < len(list) && list[i].Size <= p.opts.MaxMessageSize; i++ {
+				if len(b.uids) > 0 && (b.size+list[i].Size > p.opts.BatchBytes || len(b.uids) >= maxBatch) {
+					break
+				}
+				b.uids = append(b.uids, list[i].UID)
+				b.size += list[i].Size
 			}
-			uids = append(uids, list[i].UID)
-			size += list[i].Size
+			list = list[i:]
 		}
-		list = list[i:]
-		var moves []move
-		if size > p.opts.BatchBytes || inflightSize > p.opts.BatchBytes {
-			if moves, err = wait(); err != nil {
+		for len(sizes) > 0 && held+b.size > 2*p.opts.BatchBytes {
+			if err := handle(<-results); err != nil {
+				finish()
 				return stats, err
 			}
 		}
-		// The fetch is not cut short by a shutdown, which would close the
-		// connection before the batch in flight is moved.
-		raws := make(map[uint32][]byte, len(uids))
-		err := conn.Fetch(work, uids, func(uid uint32, raw []byte) error {
-			raws[uid] = raw
-			return nil
-		})
-		if err != nil {
+		// The fetch is not cut short by a shutdown, which would close
+		// the connection before the batches in hand are moved.
+		if err := p.fetch(work, conn, b); err != nil {
+			finish()
 			return stats, err
 		}
 		if ctx.Err() != nil {
-			// Shutdown: the batch just fetched is left for the next run.
-			if err := moveAll(moves); err != nil {
-				return stats, err
+			break // shutdown: the batch just fetched is left for the next Drain
+		}
+		if err := p.spool(work, b); err != nil {
+			finish()
+			return stats, err
+		}
+		for sent := false; !sent; {
+			select {
+			case batches <- b:
+				sent = true
+				sizes = append(sizes, b.size)
+				held += b.size
+			case r := <-results:
+				if err := handle(r); err != nil {
+					finish()
+					return stats, err
+				}
 			}
-			break
-		}
-		// 1. Ledger: the whole batch recorded, sealed, before anything
-		// else happens to any of it (one transaction, not one each).
-		// UIDs expunged by someone else between the listing and the
-		// fetch are simply absent.
-		entries, err := p.record(work, validity, uids, raws)
-		if err != nil {
-			return stats, err
-		}
-		stats.Fetched += len(entries)
-		prev, err := wait()
-		if err != nil {
-			return stats, err
-		}
-		moves = append(moves, prev...)
-		// 2 to 5: parse, decide and commit, in flight.
-		inflight, inflightSize = make(chan batchResult, 1), size
-		go func(ch chan<- batchResult) {
-			var r batchResult
-			r.moves, r.err = p.process(ctx, validity, entries, raws, &r.stats)
-			ch <- r
-		}(inflight)
-		// 6. Move, once committed: the batch before.
-		if err := moveAll(moves); err != nil {
-			return stats, err
 		}
 	}
-	moves, err := wait()
-	if err != nil {
-		return stats, err
-	}
-	if err := moveAll(moves); err != nil {
+	if err := finish(); err != nil {
 		return stats, err
 	}
 	return stats, ctx.Err()
+}
+
+// maxBatch bounds the messages of a batch.
+const maxBatch = 200
+
+// batch is a run of consecutive messages fetched together, or one message
+// too large to download.
+type batch struct {
+	uids    []uint32
+	size    int64
+	raws    map[uint32][]byte
+	spooled map[uint32]spooled
+	// over is the message too large to download, and header its header.
+	over   *mailbox.Summary
+	header []byte
+}
+
+// fetch downloads the messages of b (the header alone of a message too
+// large). UIDs expunged by someone else since the listing are absent.
+func (p *Pipeline) fetch(ctx context.Context, conn *mailbox.Conn, b *batch) error {
+	if b.over != nil {
+		header, err := conn.FetchHeader(ctx, b.over.UID)
+		if errors.Is(err, mailbox.ErrNoMessage) {
+			return nil
+		}
+		b.header = header
+		return err
+	}
+	b.raws = make(map[uint32][]byte, len(b.uids))
+	return conn.Fetch(ctx, b.uids, func(uid uint32, raw []byte) error {
+		b.raws[uid] = raw
+		return nil
+	})
+}
+
+// stage takes a fetched batch through the pipeline, up to the moves.
+func (p *Pipeline) stage(ctx context.Context, validity uint32, b *batch) batchResult {
+	var r batchResult
+	work := context.WithoutCancel(ctx)
+	if b.over != nil {
+		if b.header != nil {
+			r.moves, r.err = p.oversized(work, validity, *b.over, b.header, &r.stats)
+		}
+		return r
+	}
+	// 1. Ledger: the whole batch recorded, sealed, before anything else
+	// happens to any of it (one transaction, not one each).
+	entries, err := p.record(work, validity, b)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.stats.Fetched += len(entries)
+	// 2 to 5: parse, decide and commit.
+	r.moves, r.err = p.process(ctx, validity, entries, b.raws, &r.stats)
+	return r
 }
 
 // batchResult is what processing a batch did.
@@ -368,43 +427,121 @@ func contentKey(raw []byte) (messageID, key string) {
 	return messageID, "mid:" + messageID + ":" + hex.EncodeToString(sum[:])
 }
 
-// record adds the downloaded messages of a batch to the ledger, in one
+// spooled is a fetched message in the spool.
+type spooled struct {
+	messageID, contentKey string
+	ref                   store.RawRef
+}
+
+// spool hashes and seals the messages of a batch, on every CPU, and puts
+// them in the store's spool, in one transaction.
+func (p *Pipeline) spool(ctx context.Context, b *batch) error {
+	if b.over != nil || len(b.raws) == 0 {
+		return nil
+	}
+	type sealed struct {
+		uid      uint32
+		mid, key string
+		blob     store.Sealed
+		err      error
+	}
+	prepared := make([]sealed, 0, len(b.raws))
+	for _, uid := range b.uids {
+		if _, ok := b.raws[uid]; ok {
+			prepared = append(prepared, sealed{uid: uid})
+		}
+	}
+	var wg sync.WaitGroup
+	next := make(chan *sealed)
+	for range min(runtime.GOMAXPROCS(0), len(prepared)) {
+		wg.Go(func() {
+			for s := range next {
+				raw := b.raws[s.uid]
+				s.mid, s.key = contentKey(raw)
+				s.blob, s.err = p.store.Seal(store.BlobMessage, raw)
+			}
+		})
+	}
+	for i := range prepared {
+		next <- &prepared[i]
+	}
+	close(next)
+	wg.Wait()
+	blobs := make([]store.Sealed, len(prepared))
+	for i, s := range prepared {
+		if s.err != nil {
+			return fmt.Errorf("UID %d: %w", s.uid, s.err)
+		}
+		blobs[i] = s.blob
+	}
+	refs, err := p.store.Spool(ctx, blobs)
+	if err != nil {
+		return err
+	}
+	b.spooled = make(map[uint32]spooled, len(prepared))
+	for i, s := range prepared {
+		b.spooled[s.uid] = spooled{messageID: s.mid, contentKey: s.key, ref: refs[i]}
+	}
+	return nil
+}
+
+// unspool drops spooled messages no ledger row points at. It is only
+// tidying: SweepSpool gets those it misses.
+func (p *Pipeline) unspool(ctx context.Context, sp map[uint32]spooled) {
+	ids := make([]int64, 0, len(sp))
+	for _, s := range sp {
+		ids = append(ids, s.ref.ID)
+	}
+	if err := p.store.Unspool(ctx, ids); err != nil {
+		p.log.Warn("spooled messages left for the sweep", "count", len(ids), "error", err)
+	}
+}
+
+// record adds the spooled messages of a batch to the ledger, in one
 // transaction, and returns their rows in UID order. A message recorded
-// before a crash keeps its row (and its decision, if it was decided).
-func (p *Pipeline) record(ctx context.Context, validity uint32, uids []uint32, raws map[uint32][]byte) ([]store.Entry, error) {
+// before a crash keeps its row (and its decision, if it was decided),
+// and its new copy in the spool is dropped.
+func (p *Pipeline) record(ctx context.Context, validity uint32, b *batch) ([]store.Entry, error) {
 	var entries []store.Entry
+	unused := map[uint32]spooled{}
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
 		entries = entries[:0]
-		for _, uid := range uids {
-			raw, ok := raws[uid]
+		clear(unused)
+		for _, uid := range b.uids {
+			s, ok := b.spooled[uid]
 			if !ok {
 				continue
 			}
-			mid, key := contentKey(raw)
-			e, err := p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: uid, MessageID: mid,
-				ContentKey: key, Size: int64(len(raw))}, raw)
+			e, fresh, err := p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: uid, MessageID: s.messageID,
+				ContentKey: s.contentKey, Size: int64(len(b.raws[uid]))}, &s.ref)
 			if err != nil {
 				return fmt.Errorf("record UID %d: %w", uid, err)
+			}
+			if !fresh {
+				unused[uid] = s
 			}
 			entries = append(entries, e)
 		}
 		return nil
 	})
+	if err != nil {
+		p.unspool(ctx, b.spooled)
+		return nil, err
+	}
+	p.unspool(ctx, unused)
 	return entries, err
 }
 
 // recordOne returns the ledger row of a message, recording it with raw
-// (nil: not downloaded) unless it was recorded before.
-func (p *Pipeline) recordOne(tx *store.Tx, e store.Entry, raw []byte) (store.Entry, error) {
+// (nil: not downloaded) unless it was recorded before; fresh says it was
+// recorded now.
+func (p *Pipeline) recordOne(tx *store.Tx, e store.Entry, raw *store.RawRef) (_ store.Entry, fresh bool, _ error) {
+	err := tx.Record(&e, raw)
+	if !errors.Is(err, store.ErrDuplicateRow) {
+		return e, err == nil, err
+	}
 	prev, err := tx.EntryByUID(e.Mailbox, e.UIDValidity, e.UID)
-	if err == nil {
-		return prev, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return e, err
-	}
-	err = tx.Record(&e, raw)
-	return e, err
+	return prev, false, err
 }
 
 // pending is a recorded message on its way through the pipeline.
@@ -417,8 +554,10 @@ type pending struct {
 	msg    *parser.Message // nil until parsed
 	perr   error
 	// light: msg comes from parser.Scan only, which showed the message is
-	// about no case; the commit parses it fully if that changed since.
+	// about no case at generation gen (store.Tx.Generation); the commit
+	// parses it fully if that changed since.
 	light bool
+	gen   int64
 	// parsed is closed once msg and perr are set, or skipped is (no parse
 	// started: shutdown).
 	parsed  chan struct{}
@@ -442,31 +581,15 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store
 	for i, e := range entries {
 		items[i] = &pending{entry: e, raw: raws[e.UID], parsed: make(chan struct{})}
 	}
-	// 2. A message met before is a duplicate, moved with its first copy.
-	if err := p.store.View(work, func(tx *store.Tx) error {
-		for _, it := range items {
-			if it.entry.Status != store.LedgerReceived {
-				continue
-			}
-			_, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			it.copyOf = err == nil
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("duplicate check: %w", err)
-	}
-
-	// 3. Parse, bounded and guarded, one message per CPU at a time. No
-	// new parse starts once process has returned (an error).
+	// 2 and 3. Check and parse, bounded and guarded, one message per CPU
+	// at a time. No new parse starts once process has returned (an
+	// error).
 	launch, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
 		slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 		for _, it := range items {
-			if it.entry.Status != store.LedgerReceived || it.copyOf {
+			if it.entry.Status != store.LedgerReceived {
 				close(it.parsed)
 				continue
 			}
@@ -481,8 +604,7 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store
 			}
 			go func() {
 				defer func() { <-slots; close(it.parsed) }()
-				if m, ok := p.notAboutACase(work, it.raw); ok {
-					it.msg, it.light = m, true
+				if p.check(work, it); it.light || it.copyOf {
 					return
 				}
 				it.msg, it.perr = p.parse(work, it.raw)
@@ -523,14 +645,7 @@ func done(it *pending) bool {
 
 // oversized records a message too large to download from its header and
 // sends it to review when it is tied to a case.
-func (p *Pipeline) oversized(ctx context.Context, conn *mailbox.Conn, validity uint32, s mailbox.Summary, stats *Stats) ([]move, error) {
-	header, err := conn.FetchHeader(ctx, s.UID)
-	if errors.Is(err, mailbox.ErrNoMessage) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+func (p *Pipeline) oversized(ctx context.Context, validity uint32, s mailbox.Summary, header []byte, stats *Stats) ([]move, error) {
 	stats.Fetched++
 	mid, _ := contentKey(header)
 	key := ""
@@ -540,24 +655,24 @@ func (p *Pipeline) oversized(ctx context.Context, conn *mailbox.Conn, validity u
 		key = fmt.Sprintf("big:%s:%d", mid, s.Size-int64(len(header)))
 	}
 	it := &pending{raw: header}
-	err = p.store.Update(ctx, func(tx *store.Tx) error {
-		it.entry, err = p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: s.UID, MessageID: mid,
+	err := p.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		it.entry, _, err = p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: s.UID, MessageID: mid,
 			ContentKey: key, Size: s.Size}, nil)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record UID %d: %w", s.UID, err)
 	}
-	work := context.WithoutCancel(ctx)
 	if it.entry.Status == store.LedgerReceived {
-		msg, perr := p.parse(work, append(header, "\r\n"...))
+		msg, perr := p.parse(ctx, append(header, "\r\n"...))
 		if perr == nil {
 			perr = fmt.Errorf("too large: %d bytes, over the limit of %d", s.Size, p.opts.MaxMessageSize)
 			msg.Documents = nil
 		}
 		it.msg, it.perr = msg, &unusable{perr}
 	}
-	return p.commit(work, validity, []*pending{it}, stats)
+	return p.commit(ctx, validity, []*pending{it}, stats)
 }
 
 // unusable marks a message that is tied to its case but cannot be used.
@@ -565,26 +680,39 @@ type unusable struct{ err error }
 
 func (u *unusable) Error() string { return u.err.Error() }
 
-// notAboutACase is the fast path for the ordinary mail of a shared
-// mailbox: parser.Scan reads the header facts and the case references
-// without decoding files, and when nothing in it can tie it to a case (no
+// check is the fast path for the ordinary mail of a shared mailbox:
+// parser.Scan reads the header facts and the case references without
+// decoding files, and when nothing in it can tie it to a case (no
 // reference to a known case, no open case for its sender, no reply to our
-// mail, no delivery report), the full parse is skipped.
-func (p *Pipeline) notAboutACase(ctx context.Context, raw []byte) (*parser.Message, bool) {
-	m, sure := parser.Scan(raw)
-	if !sure {
-		return nil, false
-	}
-	concerned := true
+// mail, no delivery report), the message is light: it needs no full
+// parse, and its commit need not look at the cases again unless they
+// changed since (it.gen). Otherwise check tells whether it is a copy of
+// a message decided before (it.copyOf), which needs no parse either. On
+// an error nothing is set: the message is parsed, and its commit decides.
+func (p *Pipeline) check(ctx context.Context, it *pending) {
+	m, sure := parser.Scan(it.raw)
 	err := p.store.View(ctx, func(tx *store.Tx) error {
-		in, err := p.gather(tx, m)
-		concerned = len(in.Candidates) > 0
+		if sure {
+			in, err := p.gather(tx, m)
+			if err != nil {
+				return err
+			}
+			if len(in.Candidates) == 0 {
+				gen, err := tx.Generation()
+				it.msg, it.light, it.gen = m, err == nil, gen
+				return err
+			}
+		}
+		_, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
+		it.copyOf = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
 		return err
 	})
-	if err != nil || concerned {
-		return nil, false
+	if err != nil {
+		it.msg, it.light, it.copyOf = nil, false, false
 	}
-	return m, true
 }
 
 // parse runs the parser under the per-message time limit, turning a panic
@@ -702,13 +830,27 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 	var moves []move
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
 		reports, moves = reports[:0], moves[:0]
+		gen := int64(-1) // the generation, once read; -1 after a change
 		for _, it := range items {
 			if it.entry.Status != store.LedgerReceived {
 				continue
 			}
-			rep, mv, err := p.commitOne(ctx, tx, it)
+			unchanged := false
+			if it.light {
+				if gen < 0 {
+					var err error
+					if gen, err = tx.Generation(); err != nil {
+						return err
+					}
+				}
+				unchanged = gen == it.gen
+			}
+			rep, mv, err := p.commitOne(ctx, tx, it, unchanged)
 			if err != nil {
 				return fmt.Errorf("UID %d: %w", it.entry.UID, err)
+			}
+			if !unchanged {
+				gen = -1 // this decision may have changed a case
 			}
 			reports = append(reports, rep)
 			if mv != nil {
@@ -719,6 +861,9 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if p.opts.AfterCommit != nil {
+		p.opts.AfterCommit()
 	}
 	for _, rep := range reports {
 		switch rep.Status {
@@ -736,8 +881,9 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 	return moves, nil
 }
 
-// commitOne decides about one message in tx.
-func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending) (Report, *move, error) {
+// commitOne decides about one message in tx. unchanged says the message
+// is light and nothing changed since it was checked against the cases.
+func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unchanged bool) (Report, *move, error) {
 	first, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
 	switch {
 	case err == nil:
@@ -753,9 +899,11 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending) (Re
 			it.msg.CaseRefs = refsInRaw(it.raw)
 		}
 	}
-	in, err := p.gather(tx, it.msg)
-	if err != nil {
-		return Report{}, nil, err
+	in := rules.Input{Message: it.msg, Now: tx.Now(), Policy: p.opts.Policy}
+	if !unchanged {
+		if in, err = p.gather(tx, it.msg); err != nil {
+			return Report{}, nil, err
+		}
 	}
 	if it.light && len(in.Candidates) > 0 {
 		// A case appeared since the scan: read the message fully.

@@ -16,6 +16,10 @@ type Mailer interface {
 	Send(ctx context.Context, from, to string, raw []byte) error
 }
 
+// idleCloser is a Mailer that keeps a session open between messages;
+// Drain ends it when it is done.
+type idleCloser interface{ CloseIdle() }
+
 // Courier drains the outbox: each due mail is marked as being sent,
 // handed to SMTP, then marked sent (its sealed bytes dropped), retried
 // later with backoff on a temporary failure, or marked failed for the
@@ -43,6 +47,9 @@ func (c *Courier) Drain(ctx context.Context) (sent, failed int, err error) {
 	maxAttempts := c.MaxAttempts
 	if maxAttempts == 0 {
 		maxAttempts = 12
+	}
+	if ic, ok := c.Mailer.(idleCloser); ok {
+		defer ic.CloseIdle()
 	}
 	// An attempt lasts at most DefaultTimeout; one begun long before now
 	// belongs to a process that died.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -51,13 +52,29 @@ const (
 // is zero.
 const DefaultTimeout = time.Minute
 
-// Sender submits messages to one SMTP server, one connection per message.
-// It is safe for concurrent use. It never logs, and its errors never
-// contain the password or the message.
+// Sender submits messages to one SMTP server. A connection is kept open
+// after a message for the next one, until CloseIdle, so that a run of
+// replies takes one session rather than one each. It is safe for
+// concurrent use. It never logs, and its errors never contain the
+// password or the message.
 type Sender struct {
 	o    SMTPOptions
 	host string
+
+	mu   sync.Mutex
+	idle *session // a session between two messages, or nil
 }
+
+// session is an open SMTP connection, greeted and authenticated.
+type session struct {
+	conn      net.Conn
+	c         *smtp.Client
+	idleSince time.Time
+}
+
+// maxIdle is how long an idle session is kept: servers drop idle
+// clients after a few minutes (RFC 5321 §4.5.3.2.7 asks for 5).
+const maxIdle = 30 * time.Second
 
 // NewSender checks o and returns a Sender for it. Security "none" is
 // refused unless Address is a loopback address: credentials and identity
@@ -205,29 +222,110 @@ func (s *Sender) Send(ctx context.Context, from, to string, raw []byte) error {
 
 	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 	defer cancel()
-	stage := "connect"
-	fail := func(err error) error {
-		// A deadline or a cancellation closes the connection under the
-		// client: report the context's reason rather than "use of
-		// closed network connection".
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
+	if ss := s.take(); ss != nil {
+		err := s.send(ctx, ss, from, to, raw)
+		// A server that dropped the idle session is found out at MAIL
+		// (no reply, or 421 closing), before anything was accepted: try
+		// again on a new session.
+		var se *SendError
+		if err == nil || !errors.As(err, &se) || se.Stage != "mail" || (se.Code != 0 && se.Code != 421) || ctx.Err() != nil {
+			return err
 		}
-		return classify(stage, err)
 	}
+	ss, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, ss, from, to, raw)
+}
 
+// send sends one message over ss and keeps ss for the next one if it can.
+func (s *Sender) send(ctx context.Context, ss *session, from, to string, raw []byte) error {
+	err := s.transact(ctx, ss, from, to, raw)
+	switch {
+	case err == nil:
+		s.put(ss)
+		return nil
+	case errors.Is(err, errSessionLost):
+		ss.close()
+		return nil // accepted: on its way
+	}
+	ss.close()
+	return err
+}
+
+// CloseIdle ends the idle session, if there is one, with QUIT.
+func (s *Sender) CloseIdle() {
+	s.mu.Lock()
+	ss := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	if ss != nil {
+		ss.quit(s.o.Timeout)
+	}
+}
+
+// take returns the idle session, if there is one still fresh.
+func (s *Sender) take() *session {
+	s.mu.Lock()
+	ss := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	if ss != nil && time.Since(ss.idleSince) > maxIdle {
+		ss.quit(s.o.Timeout)
+		return nil
+	}
+	return ss
+}
+
+// put keeps ss for the next message, or ends it if another session is
+// kept already.
+func (s *Sender) put(ss *session) {
+	ss.idleSince = time.Now()
+	s.mu.Lock()
+	if s.idle == nil {
+		s.idle, ss = ss, nil
+	}
+	s.mu.Unlock()
+	if ss != nil {
+		ss.quit(s.o.Timeout)
+	}
+}
+
+func (ss *session) close() {
+	ss.c.Close()
+	ss.conn.Close()
+}
+
+// quit says goodbye; its failure changes nothing.
+func (ss *session) quit(timeout time.Duration) {
+	ss.conn.SetDeadline(time.Now().Add(min(timeout, 10*time.Second)))
+	_ = ss.c.Quit()
+	ss.close()
+}
+
+// dial opens a session: connection, TLS, EHLO and AUTH. Every error is a
+// *SendError.
+func (s *Sender) dial(ctx context.Context) (*session, error) {
+	stage := "connect"
 	dialer := net.Dialer{Timeout: s.o.Timeout}
 	conn, err := dialer.DialContext(ctx, "tcp", s.o.Address)
 	if err != nil {
-		return fail(err)
+		return nil, s.fail(ctx, stage, err)
 	}
-	defer conn.Close()
+	ss := &session{conn: conn}
 	// go-smtp sets its own deadline before each command; closing the
 	// connection is what interrupts it whatever it is doing.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	fail := func(err error) (*session, error) {
+		if ss.c != nil {
+			ss.c.Close()
+		}
+		conn.Close()
+		return nil, s.fail(ctx, stage, err)
+	}
 
-	var c *smtp.Client
 	switch s.o.Security {
 	case SecurityTLS:
 		stage = "tls"
@@ -235,69 +333,100 @@ func (s *Sender) Send(ctx context.Context, from, to string, raw []byte) error {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(err)
 		}
-		c = smtp.NewClient(tc)
+		ss.c = smtp.NewClient(tc)
 	case SecurityStartTLS:
 		stage = "starttls"
 		// NewClientStartTLS greets as "localhost" before TLS; the name
 		// that counts is the one given after, below.
-		c, err = smtp.NewClientStartTLS(conn, s.o.TLSConfig)
-		if err != nil {
+		if ss.c, err = smtp.NewClientStartTLS(conn, s.o.TLSConfig); err != nil {
 			return fail(err)
 		}
 	default:
-		c = smtp.NewClient(conn)
+		ss.c = smtp.NewClient(conn)
 	}
-	defer c.Close()
 	// The client's own per-command timeouts (5 and 12 minutes) are
 	// longer than any sensible Timeout: the context bounds the attempt.
 
 	stage = "hello"
-	if err := c.Hello(s.o.HeloName); err != nil {
+	if err := ss.c.Hello(s.o.HeloName); err != nil {
 		return fail(err)
 	}
 	if s.o.Username != "" {
 		stage = "auth"
 		var a sasl.Client
 		switch {
-		case c.SupportsAuth(sasl.Plain):
+		case ss.c.SupportsAuth(sasl.Plain):
 			a = sasl.NewPlainClient("", s.o.Username, s.o.Password)
-		case c.SupportsAuth(sasl.Login):
+		case ss.c.SupportsAuth(sasl.Login):
 			a = sasl.NewLoginClient(s.o.Username, s.o.Password)
 		default:
-			_, offered := c.Extension("AUTH")
+			_, offered := ss.c.Extension("AUTH")
 			return fail(fmt.Errorf("server offers neither AUTH PLAIN nor LOGIN (offers %q)", offered))
 		}
-		if err := c.Auth(a); err != nil {
+		if err := ss.c.Auth(a); err != nil {
 			return fail(err)
 		}
 	}
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
+	return ss, nil
+}
 
-	stage = "mail"
+// transact sends one message over ss: MAIL, RCPT, DATA. After an error
+// ss must be closed. Every error is a *SendError.
+func (s *Sender) transact(ctx context.Context, ss *session, from, to string, raw []byte) error {
+	stop := context.AfterFunc(ctx, func() { ss.conn.Close() })
+	stage := "mail"
+	fail := func(err error) error { return s.fail(ctx, stage, err) }
 	var mailOpts *smtp.MailOptions
 	if !isASCII(from) {
 		mailOpts = &smtp.MailOptions{UTF8: true}
 	}
-	if err := c.Mail(from, mailOpts); err != nil {
+	if err := ss.c.Mail(from, mailOpts); err != nil {
+		stop()
 		return fail(err)
 	}
 	stage = "rcpt"
-	if err := c.Rcpt(to, nil); err != nil {
+	if err := ss.c.Rcpt(to, nil); err != nil {
+		stop()
 		return fail(err)
 	}
 	stage = "data"
-	w, err := c.Data()
+	w, err := ss.c.Data()
 	if err != nil {
+		stop()
 		return fail(err)
 	}
 	if _, err := w.Write(raw); err != nil {
+		stop()
 		return fail(err)
 	}
 	if err := w.Close(); err != nil {
+		stop()
 		return fail(err)
 	}
-	// Accepted. QUIT is a courtesy; its failure changes nothing.
-	_ = c.Quit()
+	// Accepted. If the context ended just now, the connection is being
+	// closed under us: the message is sent all the same, but the session
+	// cannot be kept.
+	if !stop() {
+		return &SendError{Stage: "data", Temporary: false, Err: errSessionLost}
+	}
 	return nil
+}
+
+// errSessionLost marks a session that cannot be kept although its
+// message was accepted; Send returns nil then.
+var errSessionLost = errors.New("session closed after the message was accepted")
+
+// fail turns err at stage into a *SendError. A deadline or a cancellation
+// closes the connection under the client: the context's reason is given
+// rather than "use of closed network connection".
+func (s *Sender) fail(ctx context.Context, stage string, err error) *SendError {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		err = fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return classify(stage, err)
 }
 
 // classify wraps err in a *SendError, deciding whether a retry can help.

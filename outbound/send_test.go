@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -388,4 +389,56 @@ func TestTemporary(t *testing.T) {
 	if Temporary(perm) || !strings.Contains(perm.Error(), "permanent") || !strings.Contains(perm.Error(), "no such user") {
 		t.Errorf("permanent error %q", perm)
 	}
+}
+
+func TestSendReusesSession(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, SMTPOptions{Address: sink.Addr()})
+	raw := composed(t)
+	for i := range 3 {
+		if err := s.Send(context.Background(), "contact@example.net", fmt.Sprintf("jean%d@example.org", i), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sink.Sessions(); n != 1 {
+		t.Errorf("3 messages took %d sessions, want 1", n)
+	}
+	s.CloseIdle()
+	if err := s.Send(context.Background(), "contact@example.net", "paul@example.org", raw); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.Messages()
+	if len(got) != 4 || got[0].Session != got[2].Session || got[3].Session == got[2].Session {
+		t.Errorf("sessions of the 4 messages: %v, want the first 3 on one and the last on a new one", sessionsOf(got))
+	}
+	for i, m := range got[:3] {
+		if want := fmt.Sprintf("jean%d@example.org", i); len(m.To) != 1 || m.To[0] != want {
+			t.Errorf("message %d went to %v, want %s", i, m.To, want)
+		}
+	}
+}
+
+func TestSendAfterTheServerDroppedTheSession(t *testing.T) {
+	sink := startSink(t, smtpsink.Options{})
+	s := newSender(t, SMTPOptions{Address: sink.Addr()})
+	raw := composed(t)
+	if err := s.Send(context.Background(), "contact@example.net", "jean@example.org", raw); err != nil {
+		t.Fatal(err)
+	}
+	sink.DropSessions()
+	if err := s.Send(context.Background(), "contact@example.net", "paul@example.org", raw); err != nil {
+		t.Fatalf("send after the server dropped the idle session: %v", err)
+	}
+	got := sink.Messages()
+	if len(got) != 2 || sink.Sessions() != 2 {
+		t.Errorf("%d messages over %d sessions, want 2 over 2 (sessions %v)", len(got), sink.Sessions(), sessionsOf(got))
+	}
+}
+
+func sessionsOf(msgs []smtpsink.Received) []int {
+	var out []int
+	for _, m := range msgs {
+		out = append(out, m.Session)
+	}
+	return out
 }

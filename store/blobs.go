@@ -23,22 +23,52 @@ func blobAD(kind BlobKind, sum string) []byte {
 	return []byte("recoverybot blob\x00" + string(kind) + "\x00" + sum)
 }
 
+// Sealed is data sealed for the store by Store.Seal, ready for PutSealed.
+// Sealing is the costly part of storing bytes; it needs no transaction,
+// so it can be done beforehand, on every CPU at once.
+type Sealed struct {
+	kind   BlobKind
+	sum    string // hex SHA-256 of the clear bytes
+	size   int
+	sealed []byte
+}
+
+// SHA256 returns the hex SHA-256 of the clear bytes.
+func (b Sealed) SHA256() string { return b.sum }
+
+// Seal seals data as a blob of kind. It is safe for concurrent use.
+func (s *Store) Seal(kind BlobKind, data []byte) (Sealed, error) {
+	h := sha256.Sum256(data)
+	sum := hex.EncodeToString(h[:])
+	sealed, err := s.vault.Seal(data, blobAD(kind, sum))
+	if err != nil {
+		return Sealed{}, fmt.Errorf("seal %s bytes: %w", kind, err)
+	}
+	return Sealed{kind: kind, sum: sum, size: len(data), sealed: sealed}, nil
+}
+
+// PutSealed stores bytes sealed by Seal and returns their row ID.
+func (t *Tx) PutSealed(b Sealed) (int64, error) {
+	if b.kind == "" || b.sealed == nil {
+		return 0, errors.New("store: bytes not sealed by Store.Seal")
+	}
+	res, err := t.tx.Exec(`INSERT INTO blobs (kind, sha256, size, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
+		string(b.kind), b.sum, b.size, b.sealed, ts(t.now))
+	if err != nil {
+		return 0, fmt.Errorf("store %s bytes: %w", b.kind, err)
+	}
+	return res.LastInsertId()
+}
+
 // PutBlob seals data and stores it, returning its row ID and the
 // hex SHA-256 of the clear bytes.
 func (t *Tx) PutBlob(kind BlobKind, data []byte) (id int64, sum string, err error) {
-	h := sha256.Sum256(data)
-	sum = hex.EncodeToString(h[:])
-	sealed, err := t.s.vault.Seal(data, blobAD(kind, sum))
+	b, err := t.s.Seal(kind, data)
 	if err != nil {
 		return 0, "", err
 	}
-	res, err := t.tx.Exec(`INSERT INTO blobs (kind, sha256, size, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
-		string(kind), sum, len(data), sealed, ts(t.now))
-	if err != nil {
-		return 0, "", fmt.Errorf("store %s bytes: %w", kind, err)
-	}
-	id, err = res.LastInsertId()
-	return id, sum, err
+	id, err = t.PutSealed(b)
+	return id, b.sum, err
 }
 
 // Blob opens the sealed bytes with row ID id. The hash is checked, so
@@ -53,13 +83,19 @@ func (t *Tx) Blob(id int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read blob: %w", err)
 	}
-	data, err := t.s.vault.Open(sealed, blobAD(BlobKind(kind), sum))
+	return t.s.openSealed(id, BlobKind(kind), sum, sealed)
+}
+
+// openSealed opens sealed bytes of kind and checks them against sum, so
+// that bytes that were tampered with or moved never come back.
+func (s *Store) openSealed(id int64, kind BlobKind, sum string, sealed []byte) ([]byte, error) {
+	data, err := s.vault.Open(sealed, blobAD(kind, sum))
 	if err != nil {
-		return nil, fmt.Errorf("open blob %d: %w", id, err)
+		return nil, fmt.Errorf("open %s bytes %d: %w", kind, id, err)
 	}
 	h := sha256.Sum256(data)
 	if hex.EncodeToString(h[:]) != sum {
-		return nil, fmt.Errorf("blob %d: hash mismatch", id)
+		return nil, fmt.Errorf("%s bytes %d: hash mismatch", kind, id)
 	}
 	return data, nil
 }

@@ -70,7 +70,8 @@ func (t *Tx) SetMailboxState(mailbox string, validity, lastUID uint32) error {
 }
 
 const entryColumns = `id, mailbox, uid_validity, uid, message_id, sha256, content_key, size, fetched_at, status, reason,
-	COALESCE(case_id, 0), COALESCE(duplicate_of, 0), move_to, moved_at, parser_version, blob_id IS NOT NULL`
+	COALESCE(case_id, 0), COALESCE(duplicate_of, 0), move_to, moved_at, parser_version,
+	blob_id IS NOT NULL OR raw_id IS NOT NULL`
 
 func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 	var e Entry
@@ -115,25 +116,21 @@ func (t *Tx) EntryByUID(mailbox string, validity, uid uint32) (Entry, error) {
 	return e, nil
 }
 
-// Record adds a message to the ledger with its raw bytes sealed (raw may
-// be nil for a message too large to download) and sets e.ID. It is the
-// first thing that happens to a fetched message.
-func (t *Tx) Record(e *Entry, raw []byte) error {
-	var blobID any
+// Record adds a message to the ledger with its raw bytes, spooled
+// beforehand (Store.Spool; nil for a message too large to download), and
+// sets e.ID. It is the first thing that happens to a fetched message.
+func (t *Tx) Record(e *Entry, raw *RawRef) error {
+	var rawID any
 	if raw != nil {
-		id, sum, err := t.PutBlob(BlobMessage, raw)
-		if err != nil {
-			return err
-		}
-		blobID, e.SHA256, e.HasRaw = id, sum, true
+		rawID, e.SHA256, e.HasRaw = raw.ID, raw.SHA256, true
 	}
 	if e.Status == "" {
 		e.Status = LedgerReceived
 	}
 	e.FetchedAt = t.now
 	res, err := t.tx.Exec(`INSERT INTO messages (mailbox, uid_validity, uid, message_id, sha256, content_key, size,
-		fetched_at, status, reason, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Mailbox, e.UIDValidity, e.UID, e.MessageID, e.SHA256, e.ContentKey, e.Size, ts(t.now), string(e.Status), e.Reason, blobID)
+		fetched_at, status, reason, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Mailbox, e.UIDValidity, e.UID, e.MessageID, e.SHA256, e.ContentKey, e.Size, ts(t.now), string(e.Status), e.Reason, rawID)
 	if isUnique(err) {
 		return fmt.Errorf("message %s %d/%d: %w", e.Mailbox, e.UIDValidity, e.UID, ErrDuplicateRow)
 	}
@@ -166,6 +163,18 @@ func (t *Tx) FirstCopy(contentKey string, notID int64) (Entry, error) {
 		return e, fmt.Errorf("first copy: %w", err)
 	}
 	return e, nil
+}
+
+// Generation returns a number that changes with every change that can
+// tie a message to a case (a case opened or changed, a mail queued): a
+// check of a message against the cases made at one generation still
+// stands at the same generation.
+func (t *Tx) Generation() (int64, error) {
+	var n int64
+	if err := t.tx.QueryRow(`SELECT n FROM generation WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read generation: %w", err)
+	}
+	return n, nil
 }
 
 // Decided is what became of a message, written by Decide.
@@ -243,17 +252,20 @@ func (t *Tx) MarkMoved(ids []int64) error {
 
 // MessageRaw returns the raw bytes of a ledger message.
 func (t *Tx) MessageRaw(id int64) ([]byte, error) {
-	var blobID sql.NullInt64
-	if err := t.tx.QueryRow(`SELECT blob_id FROM messages WHERE id = ?`, id).Scan(&blobID); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("message #%d: %w", id, ErrNotFound)
-		}
+	var blobID, rawID sql.NullInt64
+	var sum string
+	err := t.tx.QueryRow(`SELECT blob_id, raw_id, sha256 FROM messages WHERE id = ?`, id).Scan(&blobID, &rawID, &sum)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("message #%d: %w", id, ErrNotFound)
+	case err != nil:
 		return nil, fmt.Errorf("read message: %w", err)
+	case rawID.Valid:
+		return t.s.spooled(rawID.Int64, sum)
+	case blobID.Valid:
+		return t.Blob(blobID.Int64)
 	}
-	if !blobID.Valid {
-		return nil, fmt.Errorf("raw bytes of message #%d: %w", id, ErrNotFound)
-	}
-	return t.Blob(blobID.Int64)
+	return nil, fmt.Errorf("raw bytes of message #%d: %w", id, ErrNotFound)
 }
 
 // LedgerFilter selects ledger rows.

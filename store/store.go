@@ -41,6 +41,8 @@ var (
 type Store struct {
 	w     *sql.DB // the one writer connection: writes queue here, not on SQLITE_BUSY
 	r     *sql.DB // readers, read-only
+	sw    *sql.DB // the spool's writer (spool.go)
+	sr    *sql.DB // the spool's readers
 	vault *vault.Vault
 	now   func() time.Time
 }
@@ -57,7 +59,7 @@ type Options struct {
 func dsn(file string, extra string, busy time.Duration) string {
 	p := url.PathEscape(file)
 	return "file:" + p + "?_busy_timeout=" + strconv.FormatInt(busy.Milliseconds(), 10) +
-		"&_foreign_keys=on&_secure_delete=on&_synchronous=NORMAL" + extra
+		"&_foreign_keys=on&_secure_delete=on&_synchronous=NORMAL&_stmt_cache_size=64" + extra
 }
 
 // Open opens or creates the database file at file and brings its schema
@@ -79,11 +81,7 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("open store %s: is a directory", file)
 	}
-	// Create the file ourselves so that it is private from the start;
-	// SQLite gives its -wal and -shm files the same mode.
-	if f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-		f.Close()
-	} else if !errors.Is(err, fs.ErrExist) {
+	if err := createPrivate(file); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", file, err)
 	}
 	w, err := sql.Open("sqlite3", dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
@@ -104,7 +102,28 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	}
 	r.SetMaxOpenConns(4)
 	s.r = r
+	if err := s.openSpool(ctx, SpoolPath(file), busy); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: spool %s: %w", file, SpoolPath(file), err)
+	}
 	return s, nil
+}
+
+// createPrivate creates a database file ourselves, unless it exists, so
+// that it is private from the start; SQLite gives its -wal and -shm files
+// the same mode.
+func createPrivate(file string) error {
+	if st, err := os.Stat(file); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
 }
 
 // describe turns SQLite's terse errors about foreign files into sentences.
@@ -126,10 +145,11 @@ func describe(err error) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	var errs []error
-	if s.r != nil {
-		errs = append(errs, s.r.Close())
+	for _, db := range []*sql.DB{s.sr, s.sw, s.r, s.w} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
 	}
-	errs = append(errs, s.w.Close())
 	return errors.Join(errs...)
 }
 

@@ -30,6 +30,9 @@ type Received struct {
 	Username, Mechanism string
 	// TLS says whether the session was encrypted (STARTTLS or implicit).
 	TLS bool
+	// Session numbers the SMTP connection the message came in, from 1:
+	// messages sent over one connection share it.
+	Session int
 }
 
 // Options are the knobs of a Sink. The zero value accepts every message,
@@ -64,6 +67,7 @@ type Sink struct {
 	msgs    []Received
 	rejects map[string]int // lower-cased recipient -> reply code
 	changed chan struct{}  // closed and replaced on every new message
+	conns   []*smtp.Conn   // the sessions, in order
 	closed  chan struct{}
 	once    sync.Once
 }
@@ -111,7 +115,10 @@ func StartWith(addr string, o Options) (*Sink, error) {
 		closed:  make(chan struct{}),
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{sink: s, conn: c}, nil
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.conns = append(s.conns, c)
+		return &session{sink: s, conn: c, number: len(s.conns)}, nil
 	}))
 	srv.Domain = "smtpsink.localhost"
 	srv.MaxMessageBytes = o.MaxMessageBytes
@@ -185,6 +192,24 @@ func (s *Sink) RejectRecipient(addr string, code int) {
 	s.rejects[strings.ToLower(addr)] = code
 }
 
+// Sessions returns how many SMTP sessions (connections) the sink has
+// accepted so far.
+func (s *Sink) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// DropSessions closes every open session without a word, as a server
+// does with sessions left idle too long.
+func (s *Sink) DropSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Conn().Close()
+	}
+}
+
 // Close stops the sink: it closes the listener and every open session,
 // and waits for the server to stop. It keeps the messages readable.
 func (s *Sink) Close() error {
@@ -238,8 +263,9 @@ func cloneAll(msgs []Received) []Received {
 
 // session is one SMTP connection's state.
 type session struct {
-	sink *Sink
-	conn *smtp.Conn
+	sink   *Sink
+	conn   *smtp.Conn
+	number int
 
 	username, mechanism string
 	from                string
@@ -311,6 +337,7 @@ func (ss *session) Data(r io.Reader) error {
 		Username:  ss.username,
 		Mechanism: ss.mechanism,
 		TLS:       isTLS,
+		Session:   ss.number,
 	})
 	return nil
 }
