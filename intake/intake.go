@@ -1020,6 +1020,9 @@ func (p *Pipeline) gather(tx *store.Tx, msg *parser.Message) (rules.Input, error
 		}
 	}
 	if msg.Sender != "" {
+		if open, err := tx.HasOpenCase(msg.Sender); err != nil || !open {
+			return in, err
+		}
 		cases, err := tx.ListCases(store.CaseFilter{Open: true, Contact: msg.Sender})
 		if err != nil {
 			return in, err

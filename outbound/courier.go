@@ -64,6 +64,43 @@ func (c *Courier) Drain(ctx context.Context) (sent, failed int, err error) {
 	if err != nil {
 		return sent, failed, fmt.Errorf("outbox: %w", err)
 	}
+	// The outcome of each mail is committed with the mark of the next as
+	// being sent, in one transaction: still never a send unmarked, but
+	// half the commits.
+	var last *outcome
+	settle := func(tx *store.Tx) error {
+		if last == nil {
+			return nil
+		}
+		return last.record(tx, maxAttempts)
+	}
+	account := func() error {
+		if last == nil {
+			return nil
+		}
+		o := last
+		last = nil
+		switch o.verdict(maxAttempts) {
+		case verdictSent:
+			sent++
+			log.Info("mail sent", "mail", o.m.ID, "template", o.m.Template)
+		case verdictRetry:
+			log.Warn("mail deferred", "mail", o.m.ID, "template", o.m.Template, "error", o.err)
+		default:
+			failed++
+			log.Error("mail failed", "mail", o.m.ID, "template", o.m.Template, "error", o.err)
+		}
+		return nil
+	}
+	flush := func() error {
+		if last == nil {
+			return nil
+		}
+		if err := c.Store.Update(context.WithoutCancel(ctx), settle); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		return account()
+	}
 	for {
 		var due []store.OutgoingMail
 		err := c.Store.View(ctx, func(tx *store.Tx) error {
@@ -80,53 +117,103 @@ func (c *Courier) Drain(ctx context.Context) (sent, failed int, err error) {
 		progress := false
 		for _, m := range due {
 			if err := ctx.Err(); err != nil {
-				return sent, failed, err
+				return sent, failed, errors.Join(err, flush())
 			}
 			if len(m.Raw) == 0 {
 				// Nothing left to send (bytes lost or purged): say so.
-				if err := c.Store.Update(ctx, func(tx *store.Tx) error { return tx.MarkFailed(m.ID, "message bytes missing") }); err != nil {
+				if err := flush(); err != nil {
 					return sent, failed, err
 				}
-				failed++
+				last = &outcome{m: m, err: errBytesMissing}
+				progress = true
 				continue
 			}
-			if err := c.Store.Update(ctx, func(tx *store.Tx) error { return tx.MarkSending(m.ID) }); err != nil {
-				return sent, failed, err
-			}
-			serr := c.Mailer.Send(ctx, m.From, m.To, m.Raw)
-			err := c.Store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-				switch {
-				case serr == nil:
-					return tx.MarkSent(m.ID)
-				case Temporary(serr) && m.Attempts+1 < maxAttempts:
-					return tx.MarkRetry(m.ID, tx.Now().Add(retryDelay(m.Attempts+1)), oneLine(serr.Error()))
-				default:
-					return tx.MarkFailed(m.ID, oneLine(serr.Error()))
+			err := c.Store.Update(ctx, func(tx *store.Tx) error {
+				if err := settle(tx); err != nil {
+					return err
 				}
+				return tx.MarkSending(m.ID)
 			})
 			if err != nil {
-				return sent, failed, err
+				return sent, failed, errors.Join(fmt.Errorf("outbox: %w", err), flush())
 			}
-			switch {
-			case serr == nil:
-				sent++
+			account()
+			last = &outcome{m: m, err: c.Mailer.Send(ctx, m.From, m.To, m.Raw)}
+			if last.verdict(maxAttempts) != verdictRetry {
 				progress = true
-				log.Info("mail sent", "mail", m.ID, "template", m.Template)
-			case Temporary(serr) && m.Attempts+1 < maxAttempts:
-				log.Warn("mail deferred", "mail", m.ID, "template", m.Template, "error", serr)
-				if errors.Is(serr, context.Canceled) {
-					return sent, failed, ctx.Err()
-				}
-			default:
-				failed++
-				progress = true
-				log.Error("mail failed", "mail", m.ID, "template", m.Template, "error", serr)
+				continue
 			}
+			if errors.Is(last.err, context.Canceled) {
+				return sent, failed, errors.Join(ctx.Err(), flush())
+			}
+			if serverDown(last.err) {
+				// The server, not the mail: the others wait for the next
+				// round rather than each try and fail.
+				return sent, failed, flush()
+			}
+		}
+		if err := flush(); err != nil {
+			return sent, failed, err
 		}
 		if !progress {
 			return sent, failed, nil
 		}
 	}
+}
+
+// errBytesMissing is the outcome of a mail whose bytes are gone (lost or
+// purged): nothing can be sent.
+var errBytesMissing = errors.New("message bytes missing")
+
+// outcome is what became of one attempt to send a mail.
+type outcome struct {
+	m   store.OutgoingMail
+	err error // nil: sent
+}
+
+type verdict int
+
+const (
+	verdictSent verdict = iota
+	verdictRetry
+	verdictFailed
+)
+
+func (o *outcome) verdict(maxAttempts int) verdict {
+	switch {
+	case o.err == nil:
+		return verdictSent
+	case errors.Is(o.err, errBytesMissing):
+		return verdictFailed
+	case Temporary(o.err) && o.m.Attempts+1 < maxAttempts:
+		return verdictRetry
+	}
+	return verdictFailed
+}
+
+// record commits the outcome.
+func (o *outcome) record(tx *store.Tx, maxAttempts int) error {
+	switch o.verdict(maxAttempts) {
+	case verdictSent:
+		return tx.MarkSent(o.m.ID)
+	case verdictRetry:
+		return tx.MarkRetry(o.m.ID, tx.Now().Add(retryDelay(o.m.Attempts+1)), oneLine(o.err.Error()))
+	}
+	return tx.MarkFailed(o.m.ID, oneLine(o.err.Error()))
+}
+
+// serverDown reports whether a send failed before any mail could be
+// given to the server: connection, TLS, greeting or login.
+func serverDown(err error) bool {
+	var se *SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Stage {
+	case "connect", "tls", "starttls", "hello", "auth":
+		return true
+	}
+	return false
 }
 
 // interruptedAfter is how long after its start an attempt still marked

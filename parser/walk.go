@@ -75,7 +75,7 @@ func (w *walker) top(raw []byte) error {
 		w.m.Findings = append(w.m.Findings, fmt.Sprintf("MIME structure beyond the limits (%d parts, %d levels deep at least): only the header was read", s.parts, s.depth))
 		return fmt.Errorf("%w: %d parts, depth %d", ErrTooComplex, s.parts, s.depth)
 	}
-	env, err := newEnmime(w.partsLeft).ReadEnvelope(bytes.NewReader(raw))
+	env, err := readEnvelope(raw, w.partsLeft)
 	var tooMany *enmime.TooManyPartsError
 	if errors.As(err, &tooMany) {
 		headersOnly(w.m, raw)
@@ -306,7 +306,7 @@ func (w *walker) forwarded(p *enmime.Part, c walkCtx, name, nameNote string) {
 		fail(fmt.Sprintf("%s: forwarded message with %d parts, %d levels deep at least", FindingLimitReached, s.parts, s.depth))
 		return
 	}
-	env, err := newEnmime(w.partsLeft).ReadEnvelope(bytes.NewReader(content))
+	env, err := readEnvelope(content, w.partsLeft)
 	if err != nil {
 		fail(FindingUndecodable + ": " + cleanError(err))
 		return

@@ -167,6 +167,19 @@ func (t *Tx) ListCases(f CaseFilter) ([]recoverybot.Case, error) {
 	return out, rows.Err()
 }
 
+// HasOpenCase reports whether an open case has contact as its contact
+// address: the cheap question asked of every message's sender before
+// ListCases.
+func (t *Tx) HasOpenCase(contact string) (bool, error) {
+	var n int
+	err := t.tx.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM cases
+		WHERE contact = ? AND state IN ('awaiting_evidence', 'ready_for_review', 'locked') LIMIT 1)`, contact).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("open case for %s: %w", contact, err)
+	}
+	return n > 0, nil
+}
+
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}

@@ -146,7 +146,7 @@ func (t *Tx) Record(e *Entry, raw *RawRef) error {
 // partial index only when the query's WHERE implies the index's, and
 // "content_key = ?" alone does not, which made every lookup a scan of the
 // whole ledger, and a long drain quadratic.
-const firstCopyQuery = `SELECT ` + entryColumns + ` FROM messages
+const firstCopyQuery = `SELECT id FROM messages
 	WHERE content_key = ? AND content_key != '' AND id != ? AND status NOT IN ('duplicate', 'received') ORDER BY id LIMIT 1`
 
 // FirstCopy returns the earliest message with the same content key that
@@ -155,14 +155,17 @@ func (t *Tx) FirstCopy(contentKey string, notID int64) (Entry, error) {
 	if contentKey == "" {
 		return Entry{}, fmt.Errorf("empty content key: %w", ErrNotFound)
 	}
-	e, err := scanEntry(t.tx.QueryRow(firstCopyQuery, contentKey, notID))
+	// Nearly every message has no copy: the row is read only when there
+	// is one.
+	var id int64
+	err := t.tx.QueryRow(firstCopyQuery, contentKey, notID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("first copy: %w", ErrNotFound)
+		return Entry{}, fmt.Errorf("first copy: %w", ErrNotFound)
 	}
 	if err != nil {
-		return e, fmt.Errorf("first copy: %w", err)
+		return Entry{}, fmt.Errorf("first copy: %w", err)
 	}
-	return e, nil
+	return t.Entry(id)
 }
 
 // Generation returns a number that changes with every change that can

@@ -58,10 +58,7 @@ func (s *Store) openSpool(ctx context.Context, file string, busy time.Duration) 
 	}
 	// No journal mode in the DSN: the page size must be set before the
 	// database is switched to WAL, which fixes it.
-	w, err := sql.Open("sqlite3", dsn(file, "&_txlock=immediate", busy))
-	if err != nil {
-		return err
-	}
+	w := writerDB(dsn(file, "&_txlock=immediate", busy))
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	s.sw = w
@@ -148,6 +145,9 @@ func (s *Store) Spool(ctx context.Context, raws []Sealed) ([]RawRef, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("spool: commit: %w", describe(err))
+	}
+	if s.ck != nil {
+		s.ck.wrote()
 	}
 	return refs, nil
 }

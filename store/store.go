@@ -43,6 +43,7 @@ type Store struct {
 	r     *sql.DB // readers, read-only
 	sw    *sql.DB // the spool's writer (spool.go)
 	sr    *sql.DB // the spool's readers
+	ck    *checkpointer
 	vault *vault.Vault
 	now   func() time.Time
 }
@@ -84,10 +85,7 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	if err := createPrivate(file); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", file, err)
 	}
-	w, err := sql.Open("sqlite3", dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", file, err)
-	}
+	w := writerDB(dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, vault: v, now: now}
@@ -106,6 +104,18 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 		s.Close()
 		return nil, fmt.Errorf("open store %s: spool %s: %w", file, SpoolPath(file), err)
 	}
+	mainCk, err := sql.Open("sqlite3", dsn(file, "", busy))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", file, err)
+	}
+	spoolCk, err := sql.Open("sqlite3", dsn(SpoolPath(file), "", busy))
+	if err != nil {
+		mainCk.Close()
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", file, err)
+	}
+	s.ck = newCheckpointer(mainCk, spoolCk)
 	return s, nil
 }
 
@@ -145,6 +155,10 @@ func describe(err error) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	var errs []error
+	if s.ck != nil {
+		errs = append(errs, s.ck.close())
+		s.ck = nil
+	}
 	for _, db := range []*sql.DB{s.sr, s.sw, s.r, s.w} {
 		if db != nil {
 			errs = append(errs, db.Close())
@@ -268,6 +282,9 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", describe(err))
+	}
+	if s.ck != nil {
+		s.ck.wrote()
 	}
 	return nil
 }
