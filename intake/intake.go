@@ -185,10 +185,10 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 	// Two goroutines: this one owns the connection, fetches batches of
 	// messages and spools them; the stage records each batch in the
 	// ledger, then parses, decides and commits it, one batch after the
-	// other, so that UID order holds. The stage hands back the moves of a committed
-	// batch, which this goroutine makes between fetches. At most
-	// 2*BatchBytes of messages are held at once (or one message larger
-	// than that, alone).
+	// other, so that UID order holds. The stage hands back the moves of
+	// a committed batch, which this goroutine makes between fetches. At
+	// most 2*BatchBytes of messages are held at once (or one message
+	// larger than that, alone).
 	batches := make(chan *batch, 1)
 	results := make(chan batchResult, 1)
 	go func() {
