@@ -182,27 +182,43 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 		return err
 	}
 
-	// Two goroutines: this one owns the connection, fetches batches of
-	// messages and spools them; the stage records each batch in the
+	// Three goroutines, each batch going through them in turn: this one
+	// owns the connection and fetches batches of messages; the spooler
+	// seals them into the spool; the stage records each batch in the
 	// ledger, then parses, decides and commits it, one batch after the
 	// other, so that UID order holds. The stage hands back the moves of
 	// a committed batch, which this goroutine makes between fetches. At
-	// most 2*BatchBytes of messages are held at once (or one message
-	// larger than that, alone).
+	// most heldBatches*BatchBytes of messages are held at once (or one
+	// message larger than that, alone).
 	batches := make(chan *batch, 1)
+	spooled := make(chan *batch, 1)
 	results := make(chan batchResult, 1)
+	go func() {
+		defer close(spooled)
+		for b := range batches {
+			if ctx.Err() == nil {
+				b.err = p.spool(work, b)
+			} else {
+				b.skip = true // shutdown: left for the next Drain
+			}
+			spooled <- b
+		}
+	}()
 	go func() {
 		defer close(results)
 		failed := false
-		for b := range batches {
-			if failed || ctx.Err() != nil {
+		for b := range spooled {
+			if failed || b.skip || ctx.Err() != nil {
 				// After an error, or on shutdown before it is begun, a
 				// batch is left for the next Drain.
 				p.unspool(work, b.spooled)
 				results <- batchResult{}
 				continue
 			}
-			r := p.stage(ctx, validity, b)
+			r := batchResult{err: b.err}
+			if r.err == nil {
+				r = p.stage(ctx, validity, b)
+			}
 			failed = r.err != nil
 			results <- r
 		}
@@ -246,7 +262,7 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 			}
 			list = list[i:]
 		}
-		for len(sizes) > 0 && held+b.size > 2*p.opts.BatchBytes {
+		for len(sizes) > 0 && held+b.size > heldBatches*p.opts.BatchBytes {
 			if err := handle(<-results); err != nil {
 				finish()
 				return stats, err
@@ -260,10 +276,6 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 		}
 		if ctx.Err() != nil {
 			break // shutdown: the batch just fetched is left for the next Drain
-		}
-		if err := p.spool(work, b); err != nil {
-			finish()
-			return stats, err
 		}
 		for sent := false; !sent; {
 			select {
@@ -288,6 +300,10 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 // maxBatch bounds the messages of a batch.
 const maxBatch = 200
 
+// heldBatches is how many batches' worth of messages Drain holds at most:
+// one fetched, one being spooled, one being committed.
+const heldBatches = 3
+
 // batch is a run of consecutive messages fetched together, or one message
 // too large to download.
 type batch struct {
@@ -298,6 +314,9 @@ type batch struct {
 	// over is the message too large to download, and header its header.
 	over   *mailbox.Summary
 	header []byte
+	// err is the spooler's failure; skip: not spooled, for shutdown.
+	err  error
+	skip bool
 }
 
 // fetch downloads the messages of b (the header alone of a message too
