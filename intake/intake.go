@@ -37,7 +37,7 @@ type Options struct {
 	MaxMessageSize int64
 	// MessageTimeout bounds parsing and deciding one message. 0: 30 s.
 	MessageTimeout time.Duration
-	// BatchBytes bounds the bytes fetched before they are processed. 0: 16 MiB.
+	// BatchBytes bounds the bytes fetched before they are processed. 0: 8 MiB.
 	BatchBytes int64
 	Policy     rules.Policy
 	Letters    outbound.Letters
@@ -88,7 +88,7 @@ func New(st *store.Store, o Options) *Pipeline {
 		o.MessageTimeout = 30 * time.Second
 	}
 	if o.BatchBytes == 0 {
-		o.BatchBytes = 16 << 20
+		o.BatchBytes = 8 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
