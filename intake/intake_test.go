@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,7 +137,8 @@ func customerMail(from, subject, body string, auth string, attachments map[strin
 var jpeg = append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{0x42}, 2000)...)
 
 func TestDrainTiesProcessesAndMoves(t *testing.T) {
-	w := newWorld(t)
+	var commits atomic.Int32
+	w := newWorldWith(t, func(o *intake.Options) { o.AfterCommit = func() { commits.Add(1) } })
 	ctx := context.Background()
 	s, err := w.desk.Open(ctx, desk.OpenRequest{ProfileID: "p-1", Kind: recoverybot.KindTOTPLockout, By: "alice"})
 	if err != nil {
@@ -157,6 +159,9 @@ func TestDrainTiesProcessesAndMoves(t *testing.T) {
 	}
 	if stats.Fetched != 3 || stats.Processed != 1 || stats.Ignored != 2 || stats.Moved != 1 {
 		t.Errorf("stats = %+v", stats)
+	}
+	if commits.Load() == 0 {
+		t.Error("AfterCommit was not called: the courier would not be woken")
 	}
 	got, _ := w.desk.Show(ctx, s.Ref)
 	if got.State != recoverybot.StateReadyForReview || !got.CodeVerified || !got.SenderVerified || len(got.Documents) != 1 {
