@@ -63,7 +63,9 @@ func TestDrainMixedMailbox(t *testing.T) {
 	// Every message's bytes are in the spool, as delivered (behind the
 	// trace headers the delivery added; the hash recorded is checked on
 	// the way out), and nothing else is.
-	crlf := func(b []byte) []byte { return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n")) }
+	crlf := func(b []byte) []byte {
+		return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+	}
 	delivered := map[string][]byte{}
 	for _, m := range all {
 		delivered[m.MessageID] = crlf(m.Raw)
