@@ -11,10 +11,11 @@ import (
 
 // SQLite copies the write-ahead log back into the database (a
 // checkpoint, with its fsync) in whichever commit finds the log long
-// enough: the intake's commits and spooling waited for it. The store's
-// writers do no checkpoints; the checkpointer does them on connections
-// of its own, in the background, a little after writes, so that readers
-// and writers go on meanwhile (PASSIVE).
+// enough: the intake's commits waited for it. The main database's writer
+// does no checkpoints; the checkpointer does them on a connection of its
+// own, in the background, a little after writes, so that readers and
+// writers go on meanwhile (PASSIVE). (The spool keeps a rollback journal:
+// it has no log to checkpoint.)
 
 // writerDB opens the one writer connection of a database file, with
 // automatic checkpoints off.

@@ -15,7 +15,10 @@ import (
 // with its own writer. Raw messages are nearly all the bytes recoverybot
 // stores; writing them there lets the intake spool one batch while it
 // commits the decisions of the batch before, and its large pages (64 KiB)
-// take a message in a few writes rather than dozens.
+// take a message in a few writes rather than dozens. It keeps a rollback
+// journal rather than a write-ahead log: rows are only ever appended or
+// deleted, and appended pages need no journal, so each message is
+// written once, where a log would write it twice (log, then checkpoint).
 //
 // A raw message is spooled first, then recorded in the ledger with its
 // spool row (Tx.Record); a crash in between leaves a spooled message no
@@ -57,8 +60,11 @@ func (s *Store) openSpool(ctx context.Context, file string, busy time.Duration) 
 		return err
 	}
 	// No journal mode in the DSN: the page size must be set before the
-	// database is switched to WAL, which fixes it.
-	w := writerDB(dsn(file, "&_txlock=immediate", busy))
+	// first table is created.
+	w, err := sql.Open("sqlite3", dsn(file, "&_txlock=immediate", busy))
+	if err != nil {
+		return err
+	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	s.sw = w
@@ -79,7 +85,7 @@ func (s *Store) initSpool(ctx context.Context) error {
 		return err
 	}
 	var mode string
-	if err := s.sw.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+	if err := s.sw.QueryRowContext(ctx, "PRAGMA journal_mode = TRUNCATE").Scan(&mode); err != nil {
 		return err
 	}
 	var appID, version, objects int
@@ -145,9 +151,6 @@ func (s *Store) Spool(ctx context.Context, raws []Sealed) ([]RawRef, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("spool: commit: %w", describe(err))
-	}
-	if s.ck != nil {
-		s.ck.wrote()
 	}
 	return refs, nil
 }

@@ -63,7 +63,7 @@ func TestSpoolKeepsRawMessagesApartAndSealed(t *testing.T) {
 		t.Fatalf("spool file: %v, %v; want mode 0600", st, err)
 	}
 	s.Close()
-	for _, f := range []string{path, spool, spool + "-wal"} {
+	for _, f := range []string{path, path + "-wal", spool, spool + "-journal"} {
 		b, err := os.ReadFile(f)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
@@ -154,8 +154,8 @@ func TestSpoolUsesLargePages(t *testing.T) {
 		t.Errorf("spool page size %d, %v; want 65536", size, err)
 	}
 	var mode string
-	if err := s.sw.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
-		t.Errorf("spool journal mode %q, %v; want wal", mode, err)
+	if err := s.sw.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "truncate" {
+		t.Errorf("spool journal mode %q, %v; want truncate", mode, err)
 	}
 }
 

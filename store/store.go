@@ -104,18 +104,12 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 		s.Close()
 		return nil, fmt.Errorf("open store %s: spool %s: %w", file, SpoolPath(file), err)
 	}
-	mainCk, err := sql.Open("sqlite3", dsn(file, "", busy))
+	ck, err := sql.Open("sqlite3", dsn(file, "", busy))
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", file, err)
 	}
-	spoolCk, err := sql.Open("sqlite3", dsn(SpoolPath(file), "", busy))
-	if err != nil {
-		mainCk.Close()
-		s.Close()
-		return nil, fmt.Errorf("open store %s: %w", file, err)
-	}
-	s.ck = newCheckpointer(mainCk, spoolCk)
+	s.ck = newCheckpointer(ck)
 	return s, nil
 }
 
