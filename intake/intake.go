@@ -600,15 +600,16 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store
 	for i, e := range entries {
 		items[i] = &pending{entry: e, raw: raws[e.UID], parsed: make(chan struct{})}
 	}
-	// 2 and 3. Check and parse, bounded and guarded, one message per CPU
-	// at a time. No new parse starts once process has returned (an
-	// error).
+	// 2. Check them all against the cases.
+	p.check(work, items)
+	// 3. Parse the others, bounded and guarded, one message per CPU at a
+	// time. No new parse starts once process has returned (an error).
 	launch, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
 		slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 		for _, it := range items {
-			if it.entry.Status != store.LedgerReceived {
+			if it.entry.Status != store.LedgerReceived || it.light || it.copyOf {
 				close(it.parsed)
 				continue
 			}
@@ -623,9 +624,6 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store
 			}
 			go func() {
 				defer func() { <-slots; close(it.parsed) }()
-				if p.check(work, it); it.light || it.copyOf {
-					return
-				}
 				it.msg, it.perr = p.parse(work, it.raw)
 			}()
 		}
@@ -700,38 +698,83 @@ type unusable struct{ err error }
 func (u *unusable) Error() string { return u.err.Error() }
 
 // check is the fast path for the ordinary mail of a shared mailbox:
-// parser.Scan reads the header facts and the case references without
-// decoding files, and when nothing in it can tie it to a case (no
-// reference to a known case, no open case for its sender, no reply to our
-// mail, no delivery report), the message is light: it needs no full
-// parse, and its commit need not look at the cases again unless they
-// changed since (it.gen). Otherwise check tells whether it is a copy of
-// a message decided before (it.copyOf), which needs no parse either. On
-// an error nothing is set: the message is parsed, and its commit decides.
-func (p *Pipeline) check(ctx context.Context, it *pending) {
-	m, sure := parser.Scan(it.raw)
+// parser.Scan reads the header facts and the case references of each
+// message without decoding files (on every CPU), and when nothing in a
+// message can tie it to a case (no reference to a known case, no open
+// case for its sender, no reply to our mail, no delivery report), it is
+// light: it needs no full parse, and its commit need not look at the
+// cases again unless they changed since (it.gen). Otherwise check tells
+// whether it is a copy of a message decided before (it.copyOf), which
+// needs no parse either. The lookups share one read transaction. On an
+// error nothing is set: the messages are parsed, and their commit
+// decides.
+func (p *Pipeline) check(ctx context.Context, items []*pending) {
+	type scan struct {
+		m    *parser.Message
+		sure bool
+	}
+	scans := make([]scan, len(items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(items)) {
+		wg.Go(func() {
+			for i := range next {
+				scans[i].m, scans[i].sure = p.scan(items[i].raw)
+			}
+		})
+	}
+	for i, it := range items {
+		if it.entry.Status == store.LedgerReceived {
+			next <- i
+		}
+	}
+	close(next)
+	wg.Wait()
 	err := p.store.View(ctx, func(tx *store.Tx) error {
-		if sure {
-			in, err := p.gather(tx, m)
-			if err != nil {
-				return err
+		gen, err := tx.Generation()
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			if it.entry.Status != store.LedgerReceived {
+				continue
 			}
-			if len(in.Candidates) == 0 {
-				gen, err := tx.Generation()
-				it.msg, it.light, it.gen = m, err == nil, gen
+			if sc := scans[i]; sc.sure {
+				in, err := p.gather(tx, sc.m)
+				if err != nil {
+					return err
+				}
+				if len(in.Candidates) == 0 {
+					it.msg, it.light, it.gen = sc.m, true, gen
+					continue
+				}
+			}
+			_, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
+			it.copyOf = err == nil
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
-		_, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
-		it.copyOf = err == nil
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		return err
+		return nil
 	})
 	if err != nil {
-		it.msg, it.light, it.copyOf = nil, false, false
+		p.log.Warn("check against the cases failed: the batch is parsed in full", "error", err)
+		for _, it := range items {
+			it.msg, it.light, it.copyOf = nil, false, false
+		}
 	}
+}
+
+// scan is parser.Scan under a panic guard: a message it cannot read is
+// parsed in full, under the parser's own guard.
+func (p *Pipeline) scan(raw []byte) (m *parser.Message, sure bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("scan panic", "error", fmt.Sprint(r), "stack", string(debug.Stack()))
+			m, sure = nil, false
+		}
+	}()
+	return parser.Scan(raw)
 }
 
 // parse runs the parser under the per-message time limit, turning a panic
