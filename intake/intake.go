@@ -223,7 +223,7 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 			results <- r
 		}
 	}()
-	var sizes []int64 // of the batches handed to the stage and not yet done
+	var sizes []int64 // of the batches handed to the spooler and not yet done
 	var held int64
 	handle := func(r batchResult) error {
 		held -= sizes[0]
@@ -470,19 +470,29 @@ func (p *Pipeline) spool(ctx context.Context, b *batch) error {
 			prepared = append(prepared, sealed{uid: uid})
 		}
 	}
+	// Two tasks per message, hashing its body and sealing it, so that a
+	// large message alone takes two CPUs too.
+	type task struct {
+		s    *sealed
+		seal bool
+	}
 	var wg sync.WaitGroup
-	next := make(chan *sealed)
-	for range min(runtime.GOMAXPROCS(0), len(prepared)) {
+	next := make(chan task)
+	for range min(runtime.GOMAXPROCS(0), 2*len(prepared)) {
 		wg.Go(func() {
-			for s := range next {
-				raw := b.raws[s.uid]
-				s.mid, s.key = contentKey(raw)
-				s.blob, s.err = p.store.Seal(store.BlobMessage, raw)
+			for t := range next {
+				raw := b.raws[t.s.uid]
+				if t.seal {
+					t.s.blob, t.s.err = p.store.Seal(store.BlobMessage, raw)
+				} else {
+					t.s.mid, t.s.key = contentKey(raw)
+				}
 			}
 		})
 	}
 	for i := range prepared {
-		next <- &prepared[i]
+		next <- task{s: &prepared[i], seal: true}
+		next <- task{s: &prepared[i]}
 	}
 	close(next)
 	wg.Wait()
