@@ -152,15 +152,20 @@ func hash(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// TestNoPartLost parses every corpus message and fixture: none panics,
-// and the documents found are the ones the independent walk finds.
-func TestNoPartLost(t *testing.T) {
+// messageFiles lists every corpus message and fixture, as paths.
+func messageFiles(t testing.TB) []string {
 	var paths []string
 	for _, rel := range corpusFiles(t) {
 		paths = append(paths, filepath.Join(corpusDir, rel))
 	}
 	fixtures, _ := filepath.Glob(filepath.Join(fixtureDir, "*.eml"))
-	paths = append(paths, fixtures...)
+	return append(paths, fixtures...)
+}
+
+// TestNoPartLost parses every corpus message and fixture: none panics,
+// and the documents found are the ones the independent walk finds.
+func TestNoPartLost(t *testing.T) {
+	paths := messageFiles(t)
 	compared := 0
 	for _, p := range paths {
 		raw, err := os.ReadFile(p)

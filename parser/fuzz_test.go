@@ -2,7 +2,6 @@ package parser
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -16,13 +15,7 @@ import (
 // mutator down without adding shapes). Crashers found are kept in
 // testdata/fuzz/FuzzParse and run with every test.
 func FuzzParse(f *testing.F) {
-	var seeds []string
-	for _, rel := range corpusFiles(f) {
-		seeds = append(seeds, filepath.Join(corpusDir, rel))
-	}
-	fixtures, _ := filepath.Glob(filepath.Join(fixtureDir, "*.eml"))
-	seeds = append(seeds, fixtures...)
-	for _, s := range seeds {
+	for _, s := range messageFiles(f) {
 		if b, err := os.ReadFile(s); err == nil && len(b) <= 16<<10 {
 			f.Add(b)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -53,12 +52,7 @@ func sameAsEnmime(t *testing.T, name string, raw []byte, minBody int) bool {
 }
 
 func TestLightenedReadIsEnmimes(t *testing.T) {
-	var files []string
-	for _, rel := range corpusFiles(t) {
-		files = append(files, filepath.Join(corpusDir, rel))
-	}
-	fixtures, _ := filepath.Glob(filepath.Join(fixtureDir, "*.eml"))
-	files = append(files, fixtures...)
+	files := messageFiles(t)
 	lightened := 0
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -141,8 +135,8 @@ func TestLightenLeavesWhatItCannotBeSureOf(t *testing.T) {
 // FuzzLighten checks, on arbitrary bytes, that the lightened read is
 // enmime's own, every body taken out however small.
 func FuzzLighten(f *testing.F) {
-	for _, rel := range corpusFiles(f) {
-		if b, err := os.ReadFile(filepath.Join(corpusDir, rel)); err == nil && len(b) <= 16<<10 {
+	for _, path := range messageFiles(f) {
+		if b, err := os.ReadFile(path); err == nil && len(b) <= 16<<10 {
 			f.Add(b)
 		}
 	}

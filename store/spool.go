@@ -81,6 +81,12 @@ func (s *Store) openSpool(ctx context.Context, file string, busy time.Duration) 
 }
 
 func (s *Store) initSpool(ctx context.Context) error {
+	// Nothing is changed in a file that is not ours.
+	version, err := identify(ctx, s.sw, SpoolApplicationID, spoolVersion, "spool")
+	if err != nil {
+		return err
+	}
+	// The page size takes effect only in a new file.
 	if _, err := s.sw.ExecContext(ctx, "PRAGMA page_size = 65536"); err != nil {
 		return err
 	}
@@ -88,24 +94,7 @@ func (s *Store) initSpool(ctx context.Context) error {
 	if err := s.sw.QueryRowContext(ctx, "PRAGMA journal_mode = TRUNCATE").Scan(&mode); err != nil {
 		return err
 	}
-	var appID, version, objects int
-	if err := s.sw.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return err
-	}
-	if err := s.sw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	if err := s.sw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&objects); err != nil {
-		return err
-	}
-	switch {
-	case appID == 0 && objects > 0:
-		return fmt.Errorf("%w: the spool holds tables of another application", ErrNotOurs)
-	case appID != 0 && appID != SpoolApplicationID:
-		return fmt.Errorf("%w: the spool's application id is %#x", ErrNotOurs, appID)
-	case version > spoolVersion:
-		return fmt.Errorf("%w: spool schema version %d, this binary knows up to %d; upgrade recoverybot", ErrTooNew, version, spoolVersion)
-	case version == spoolVersion:
+	if version == spoolVersion {
 		return nil
 	}
 	tx, err := s.sw.BeginTx(ctx, nil)

@@ -206,28 +206,43 @@ func SchemaVersion() int {
 	return len(ms)
 }
 
+// identify checks that the database behind db is one of ours (application
+// id appID, or a new empty file) with a schema no newer than known, and
+// returns its schema version. what names the file in errors ("" for the
+// main database).
+func identify(ctx context.Context, db *sql.DB, appID, known int, what string) (int, error) {
+	var id, version, objects int
+	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil {
+		return 0, err
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, err
+	}
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&objects); err != nil {
+		return 0, err
+	}
+	if what != "" {
+		what += " "
+	}
+	switch {
+	case id == 0 && objects > 0:
+		return 0, fmt.Errorf("%w: the %sfile holds tables of another application", ErrNotOurs, what)
+	case id != 0 && id != appID:
+		return 0, fmt.Errorf("%w: the %sfile's application id is %#x", ErrNotOurs, what, id)
+	case version > known:
+		return 0, fmt.Errorf("%w: %sschema version %d, this binary knows up to %d; upgrade recoverybot", ErrTooNew, what, version, known)
+	}
+	return version, nil
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	var appID, version, objects int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	version, err := identify(ctx, s.w, ApplicationID, len(ms), "")
+	if err != nil {
 		return err
-	}
-	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&objects); err != nil {
-		return err
-	}
-	switch {
-	case appID == 0 && objects > 0:
-		return fmt.Errorf("%w: it holds tables of another application", ErrNotOurs)
-	case appID != 0 && appID != ApplicationID:
-		return fmt.Errorf("%w: its application id is %#x", ErrNotOurs, appID)
-	case version > len(ms):
-		return fmt.Errorf("%w: schema version %d, this binary knows up to %d; upgrade recoverybot", ErrTooNew, version, len(ms))
 	}
 	for _, m := range ms[version:] {
 		tx, err := s.w.BeginTx(ctx, nil)
