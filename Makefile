@@ -3,8 +3,9 @@
 
 GO ?= go
 FUZZTIME ?= 10m
-# make test fuzzes every target briefly; make fuzz for FUZZTIME each.
-TEST_FUZZTIME ?= 8s
+# make test fuzzes every target briefly (a number of executions: see
+# scripts/fuzz.sh); make fuzz for FUZZTIME each.
+TEST_FUZZTIME ?= 50000x
 PKG := ./...
 
 .PHONY: all build test check fuzz bench deps clean
@@ -28,11 +29,7 @@ check:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKG)
 
 fuzz:
-	@for target in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
-		pkg=$$(grep -rlE "^func $$target\(" --include='*_test.go' . | head -1 | xargs dirname); \
-		echo "== $$target ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; \
-	done
+	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 bench:
 	@scripts/test-deps.sh --bench
