@@ -52,15 +52,24 @@ func (c *Courier) Drain(ctx context.Context) (sent, failed int, err error) {
 		defer ic.CloseIdle()
 	}
 	// An attempt lasts at most DefaultTimeout; one begun long before now
-	// belongs to a process that died.
-	err = c.Store.Update(ctx, func(tx *store.Tx) error {
-		n, err := tx.MarkInterrupted(tx.Now().Add(-interruptedAfter))
-		if n > 0 {
-			log.Warn("mail interrupted by a crash marked failed", "count", n)
-			failed += int(n)
-		}
+	// belongs to a process that died. Nearly always there is none: a
+	// read transaction says so without taking the writer.
+	var interrupted bool
+	err = c.Store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		interrupted, err = tx.Interrupted(tx.Now().Add(-interruptedAfter))
 		return err
 	})
+	if err == nil && interrupted {
+		err = c.Store.Update(ctx, func(tx *store.Tx) error {
+			n, err := tx.MarkInterrupted(tx.Now().Add(-interruptedAfter))
+			if n > 0 {
+				log.Warn("mail interrupted by a crash marked failed", "count", n)
+				failed += int(n)
+			}
+			return err
+		})
+	}
 	if err != nil {
 		return sent, failed, fmt.Errorf("outbox: %w", err)
 	}

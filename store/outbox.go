@@ -165,6 +165,18 @@ const InterruptedMessage = "interrupted while being sent: it may have gone out; 
 // the attempt. Whether the server accepted them cannot be known, and a
 // mail is never sent twice, so they are marked failed for an agent to
 // see. It returns how many.
+// Interrupted reports whether MarkInterrupted(before) has anything to
+// mark: the question a read transaction can answer, asked first.
+func (t *Tx) Interrupted(before time.Time) (bool, error) {
+	var n int
+	err := t.tx.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')
+		AND state = 'sending' AND next_attempt_at < ? LIMIT 1)`, ts(before)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("interrupted mail: %w", err)
+	}
+	return n > 0, nil
+}
+
 func (t *Tx) MarkInterrupted(before time.Time) (int64, error) {
 	res, err := t.tx.Exec(`UPDATE outbox SET state = 'failed', last_error = ? WHERE state = 'sending' AND next_attempt_at < ?`,
 		InterruptedMessage, ts(before))
