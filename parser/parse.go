@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net/textproto"
 	"strings"
 
@@ -189,6 +190,12 @@ func newEnmime(partsLeft int) *enmime.Parser {
 		enmime.SkipMalformedParts(true),
 		enmime.MultipartWOBoundaryAsSinglePart(true),
 		enmime.DisableCharacterDetection(true),
+		// DisableCharacterDetection spares only parts that declare a
+		// charset: enmime still guesses the others' with chardet, whose
+		// guess between close charsets (ISO-8859-1 or -2) changes from one
+		// run to the next. The walker reads undeclared text itself
+		// (textOf), the same way every time.
+		enmime.MinCharsetDetectRunes(math.MaxInt),
 		enmime.DisableTextConversion(true),
 		enmime.MaxStoredPartErrors(50),
 		// Keep what could be decoded of a damaged part, whatever its
