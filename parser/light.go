@@ -16,9 +16,9 @@ import (
 // boundary reader peeks at every byte), which made the files of a message
 // most of the time spent parsing it: some 40 MB/s. readEnvelope lets
 // enmime read a skeleton of the message instead, in which the bodies of
-// large base64 files are replaced by short placeholders, decodes those
+// large base64 files are replaced by short stand-ins, decodes those
 // bodies itself with the standard library, and puts them back into the
-// parts enmime made of the placeholders.
+// parts enmime made of the stand-ins.
 //
 // A body is taken out only when enmime cannot read it any other way: a
 // leaf part, not text, whose Content-Transfer-Encoding is base64, whose
@@ -27,14 +27,14 @@ import (
 // which decodes without error, and which the delimiter line of its own
 // multipart ends. None of those bytes can start a delimiter or a header,
 // so enmime splits the skeleton exactly as it splits the message. The
-// result is checked all the same: unless every placeholder comes back as
+// result is checked all the same: unless every stand-in comes back as
 // the whole content of exactly one part, enmime reads the whole message.
 
 // lightMin is the smallest body worth taking out.
 const lightMin = 8 << 10
 
-// placeholderTag starts the decoded bytes of every placeholder.
-const placeholderTag = "\x00\xffrecoverybot placeholder "
+// standInTag starts the decoded bytes of every stand-in.
+const standInTag = "\x00\xffrecoverybot stand-in "
 
 // readEnvelope reads raw with enmime, its large files taken out and put
 // back (see above).
@@ -56,18 +56,18 @@ func readLightened(raw []byte, partsLeft, minBody int) (*enmime.Envelope, error)
 	return newEnmime(partsLeft).ReadEnvelope(bytes.NewReader(raw))
 }
 
-// putBack replaces the content of the parts that hold a placeholder with
-// the file it stands for, and reports whether every placeholder was found
+// putBack replaces the content of the parts that hold a stand-in with
+// the file it stands for, and reports whether every stand-in was found
 // exactly once.
 func putBack(root *enmime.Part, files [][]byte) bool {
 	found := make([]*enmime.Part, len(files))
 	ok := true
 	_ = root.DepthMatchAll(func(p *enmime.Part) bool {
 		c := p.Content
-		if !bytes.HasPrefix(c, []byte(placeholderTag)) {
+		if !bytes.HasPrefix(c, []byte(standInTag)) {
 			return false
 		}
-		i, err := strconv.Atoi(string(c[len(placeholderTag):]))
+		i, err := strconv.Atoi(string(c[len(standInTag):]))
 		if err != nil || i < 0 || i >= len(files) || found[i] != nil || len(p.Errors) > 0 {
 			ok = false
 			return false
@@ -90,8 +90,8 @@ func putBack(root *enmime.Part, files [][]byte) bool {
 }
 
 // lighten returns raw with the bodies of its base64 files of minBody bytes
-// or more replaced by placeholders, and those bodies decoded, in
-// placeholder order; files is nil when there is nothing to take out.
+// or more replaced by stand-ins, and those bodies decoded, in
+// stand-in order; files is nil when there is nothing to take out.
 func lighten(raw []byte, minBody int) (skeleton []byte, files [][]byte) {
 	h, bodyStart, ok := partHeader(raw, 0)
 	if !ok {
@@ -110,7 +110,7 @@ func lighten(raw []byte, minBody int) (skeleton []byte, files [][]byte) {
 	prev := 0
 	for i, s := range l.spans {
 		out.Write(raw[prev:s.start])
-		out.WriteString(base64.StdEncoding.EncodeToString([]byte(placeholderTag + strconv.Itoa(i))))
+		out.WriteString(base64.StdEncoding.EncodeToString([]byte(standInTag + strconv.Itoa(i))))
 		out.WriteString(s.eol)
 		prev = s.end
 		files = append(files, s.data)

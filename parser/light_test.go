@@ -109,7 +109,7 @@ func TestLightenLeavesWhatItCannotBeSureOf(t *testing.T) {
 		{"nested", []byte("Content-Type: multipart/mixed; boundary=OUT\r\n\r\n--OUT\r\n" +
 			"Content-Type: multipart/related; boundary=IN\r\n\r\npreamble\r\n--IN\r\n" + pdf + "\r\n" + body + "\r\n--IN--\r\nepilogue\r\n--OUT\r\n" +
 			pdf + "\r\n" + body + "\r\n--OUT--\r\n"), true},
-		{"a placeholder in the message", msg(pdf, base64.StdEncoding.EncodeToString([]byte(placeholderTag+"0")), "--XX\r\n"+pdf+"\r\n"+body+"\r\n--XX--\r\n"), true},
+		{"a stand-in in the message", msg(pdf, base64.StdEncoding.EncodeToString([]byte(standInTag+"0")), "--XX\r\n"+pdf+"\r\n"+body+"\r\n--XX--\r\n"), true},
 		{"not multipart", []byte("Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body + "\r\n"), false},
 	}
 	for _, c := range cases {
@@ -117,7 +117,7 @@ func TestLightenLeavesWhatItCannotBeSureOf(t *testing.T) {
 			t.Errorf("%s: taken out %v, want %v", c.name, taken, c.taken)
 		}
 	}
-	// The placeholder forged in the message is found twice: the whole
+	// The stand-in forged in the message is found twice: the whole
 	// message is read by enmime, and the forged part keeps its bytes.
 	raw := cases[len(cases)-2].raw
 	env, err := readLightened(raw, 1000, 1)
@@ -125,11 +125,11 @@ func TestLightenLeavesWhatItCannotBeSureOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := env.Root.DepthMatchAll(func(p *enmime.Part) bool {
-		return bytes.Equal(p.Content, []byte(placeholderTag+"0"))
+		return bytes.Equal(p.Content, []byte(standInTag+"0"))
 	})
 	real := env.Root.DepthMatchAll(func(p *enmime.Part) bool { return bytes.HasPrefix(p.Content, []byte("%PDF-1.4")) })
 	if len(forged) != 1 || len(real) != 1 {
-		t.Errorf("forged placeholder: %d parts keep it, %d hold the file; want 1 and 1", len(forged), len(real))
+		t.Errorf("forged stand-in: %d parts keep it, %d hold the file; want 1 and 1", len(forged), len(real))
 	}
 }
 
