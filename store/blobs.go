@@ -33,9 +33,6 @@ type Sealed struct {
 	sealed []byte
 }
 
-// SHA256 returns the hex SHA-256 of the clear bytes.
-func (b Sealed) SHA256() string { return b.sum }
-
 // Seal seals data as a blob of kind. It is safe for concurrent use.
 func (s *Store) Seal(kind BlobKind, data []byte) (Sealed, error) {
 	h := sha256.Sum256(data)
