@@ -12,7 +12,9 @@ package vault
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -117,6 +119,28 @@ func loadOrCreate(path string) ([]byte, error) {
 
 // CodeKey returns the secret under which codes are hashed.
 func (v *Vault) CodeKey() []byte { return append([]byte(nil), v.codeKey...) }
+
+// Purpose names what a key derived from the code key is for. Each purpose
+// gets its own key, so that a MAC made for one can never pass for another.
+type Purpose string
+
+// The purposes of derived keys.
+const (
+	// PurposeMessageID keys the Message-IDs of the mail we send, so that a
+	// bounce naming one cannot be forged from a case reference.
+	PurposeMessageID Purpose = "message-id"
+	// PurposeAudit keys the hash chain of the audit log.
+	PurposeAudit Purpose = "audit-chain"
+)
+
+// Key returns the 32-byte key for purpose, derived from the code key
+// (HMAC-SHA256 of the purpose, as HKDF-Expand does for one block). It is
+// the same for every process sharing the data directory.
+func (v *Vault) Key(purpose Purpose) []byte {
+	m := hmac.New(sha256.New, v.codeKey)
+	m.Write([]byte("recoverybot/" + purpose + "\x01"))
+	return m.Sum(nil)
+}
 
 // Seal encrypts plain. The associated data binds the result to where it is
 // stored (say, "document:<sha256>"), so a sealed blob moved elsewhere does

@@ -65,3 +65,24 @@ func TestOpenRefusesBadKeyFiles(t *testing.T) {
 		t.Errorf("world-readable key: err = %v", err)
 	}
 }
+
+func TestKeyPerPurpose(t *testing.T) {
+	v, err := New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(bytes.Repeat([]byte{3}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := v.Key(PurposeMessageID), v.Key(PurposeAudit)
+	if len(a) != 32 || bytes.Equal(a, b) {
+		t.Fatalf("purposes share a key or it is short: %x %x", a, b)
+	}
+	if !bytes.Equal(a, v.Key(PurposeMessageID)) {
+		t.Fatal("a derived key changes between calls")
+	}
+	if bytes.Equal(a, w.Key(PurposeMessageID)) || bytes.Equal(a, v.CodeKey()) {
+		t.Fatal("a derived key does not depend on the code key, or is the code key")
+	}
+}
