@@ -18,10 +18,17 @@
 //     a part limit, after a linear pre-scan of the boundaries that refuses
 //     messages nested deeper than Options.MaxDepth (enmime's time grows
 //     with the square of the depth);
-//   - RFC 8601 for Authentication-Results, through
-//     github.com/emersion/go-msgauth/authres, with a lenient fallback for
-//     the Microsoft 365 form without an authserv-id; which header to
-//     trust is the rules' decision, not this package's;
+//   - RFC 8601 for Authentication-Results, read by a tokenizer of our
+//     own (authres.go): quoted strings, nested comments, quoted pairs and
+//     folding as RFC 5322 §3.2 has them, so that text an MTA copied from
+//     the sender (an envelope sender, a HELO name, a DKIM i=) never
+//     becomes a result; the Microsoft 365 form without an authserv-id is
+//     read and marked Lenient; a repeated property is listed
+//     (AuthMethod.Repeated) and anything else off the grammar stops the
+//     reading (AuthResult.Error). Which header to trust is the rules'
+//     decision, not this package's;
+//   - RFC 5322 §3.6 for the fields a message has at most once: a
+//     repeated one is listed in Message.RepeatedHeaders;
 //   - RFC 3834 (Auto-Submitted), RFC 2076 (Precedence) and the de facto
 //     X-Autoreply and X-Auto-Response-Suppress for automatic mail;
 //     RFC 3462 and RFC 3464 for delivery status notifications (Bounce);

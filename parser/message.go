@@ -10,7 +10,7 @@ import (
 // Version is the version of what Parse derives. It is stored with every
 // derived fact, so that a later version can re-derive from the raw
 // message kept in the ledger. Bump it whenever the output changes.
-const Version = 4
+const Version = 5
 
 // Message is what a raw message says, as far as recoverybot cares. Parse
 // always returns one, even for garbage: what could not be read is listed
@@ -94,11 +94,12 @@ type AuthResult struct {
 	// "" when the header has none (as Microsoft 365 writes them).
 	AuthServID string       `json:"authserv_id"`
 	Results    []AuthMethod `json:"results"`
-	// Lenient is true when the header did not follow RFC 8601 and was
-	// read by the fallback parser.
+	// Lenient is true when the header has no authserv-id, as Microsoft
+	// 365 writes them; such a header is never a trusted one.
 	Lenient bool `json:"lenient,omitempty"`
-	// Error is set when the header could not be parsed at all; such a
-	// header proves nothing.
+	// Error is set when the header does not follow RFC 8601: the reading
+	// stopped there, and Results holds only what came before. Such a
+	// header proves nothing and cannot be read unambiguously.
 	Error string `json:"error,omitempty"`
 }
 
@@ -106,9 +107,17 @@ type AuthResult struct {
 // dkim=pass header.d=example.org, dmarc=pass header.from=example.org, …
 // Domains in Props are lower case.
 type AuthMethod struct {
-	Method string            `json:"method"` // spf, dkim, dmarc, arc, compauth, …
-	Result string            `json:"result"` // pass, fail, none, …, lower case
-	Props  map[string]string `json:"props,omitempty"`
+	Method  string `json:"method"`            // spf, dkim, dmarc, arc, compauth, …, lower case
+	Version string `json:"version,omitempty"` // the method's version ("dkim/1=pass"), "" when not given
+	Result  string `json:"result"`            // pass, fail, none, …, lower case
+	// Props are the properties, "ptype.property" (lower case) to the
+	// value as written, a quoted string's content without its quotes;
+	// "reason" and the bare names Microsoft 365 writes ("action") too.
+	Props map[string]string `json:"props,omitempty"`
+	// Repeated lists the properties given more than once in this result;
+	// Props holds the first value. A repeated property makes the result
+	// ambiguous.
+	Repeated []string `json:"repeated_props,omitempty"`
 }
 
 // Document is a file the customer sent.
