@@ -2,6 +2,7 @@ package parser
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/mail"
 	"net/textproto"
@@ -104,8 +105,30 @@ func messageIDs(v string) []string {
 	return out
 }
 
+// singleInstance are the fields RFC 5322 §3.6 allows at most once that
+// recoverybot reads: a message with two of one is read one way by us and
+// maybe the other way by a DKIM verifier or a mail client (SPEC §4).
+var singleInstance = []string{"From", "Sender", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References"}
+
+// repeatedHeaders lists the single-instance fields h holds more than
+// once, in the order of singleInstance. Field names compare without
+// regard to case (textproto canonicalises them as it reads).
+func repeatedHeaders(h textproto.MIMEHeader) []string {
+	var out []string
+	for _, k := range singleInstance {
+		if len(h.Values(k)) > 1 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // readHeaders fills the header facts of m from the top-level header h.
 func readHeaders(m *Message, h textproto.MIMEHeader) {
+	m.RepeatedHeaders = repeatedHeaders(h)
+	for _, k := range m.RepeatedHeaders {
+		m.Findings = append(m.Findings, fmt.Sprintf("repeated header: %s (%d times)", k, len(h.Values(k))))
+	}
 	from, count, ok := addressField(h, "From")
 	m.From = from
 	switch {

@@ -3,6 +3,8 @@ package parser
 import (
 	"net/textproto"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -93,5 +95,45 @@ func TestAutomatic(t *testing.T) {
 		if m.Automatic != c.auto {
 			t.Errorf("%v: automatic %v (%v)", c.h, m.Automatic, m.AutomaticSignals)
 		}
+	}
+}
+
+// TestRepeatedHeaders: every path that reads the header (enmime's in
+// Parse, net/textproto's in Scan and for a message read headers-only)
+// sees every occurrence of a single-instance field, whatever the case of
+// its name.
+func TestRepeatedHeaders(t *testing.T) {
+	const base = "From: Jean <jean@example.org>\r\nTo: contact@hosting.example\r\nDate: Tue, 4 Mar 2025 10:00:00 +0000\r\n"
+	tests := []struct {
+		name string
+		head string
+		want []string
+	}{
+		{"none", "Subject: a\r\nMessage-ID: <1@x>\r\n", nil},
+		{"Subject and Message-ID on top (replay)", "SUBJECT: [RB-2] b\r\nmessage-id: <2@x>\r\nSubject: a\r\nMessage-ID: <1@x>\r\n", []string{"Subject", "Message-ID"}},
+		{"Date", "Subject: a\r\ndate: Wed, 5 Mar 2025 10:00:00 +0000\r\n", []string{"Date"}},
+		{"From", "Subject: a\r\nfrom: x@evil.example\r\n", []string{"From"}},
+		{"To, Sender, In-Reply-To, References", "Subject: a\r\nto: x@evil.example\r\nSender: a@x.example\r\nSender: b@x.example\r\n" +
+			"In-Reply-To: <1@x>\r\nIn-Reply-To: <2@x>\r\nReferences: <1@x>\r\nreferences: <2@x>\r\n", []string{"Sender", "To", "In-Reply-To", "References"}},
+		{"repeatable fields are not listed", "Subject: a\r\nReceived: from a\r\nReceived: from b\r\nCc: a@x.example\r\nComments: a\r\nComments: b\r\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plain := base + tt.head + "Content-Type: text/plain\r\n\r\nhello\r\n"
+			mime := base + tt.head + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+			for _, raw := range []string{plain, mime} {
+				m, _ := Parse([]byte(raw), Options{})
+				s, _ := Scan([]byte(raw))
+				h, _ := Parse([]byte(raw), Options{MaxBytes: 10})
+				for path, got := range map[string][]string{"Parse": m.RepeatedHeaders, "Scan": s.RepeatedHeaders, "headers only": h.RepeatedHeaders} {
+					if !reflect.DeepEqual(got, tt.want) {
+						t.Errorf("%s: %q, want %q", path, got, tt.want)
+					}
+				}
+				if len(tt.want) > 0 && !slices.ContainsFunc(m.Findings, func(f string) bool { return strings.HasPrefix(f, "repeated header: "+tt.want[0]) }) {
+					t.Errorf("no finding: %q", m.Findings)
+				}
+			}
+		})
 	}
 }

@@ -31,6 +31,11 @@ type Message struct {
 	Date       time.Time `json:"date,omitzero"`         // the Date header, zero when absent or unreadable
 	InReplyTo  []string  `json:"in_reply_to,omitempty"` // Message-IDs, without brackets
 	References []string  `json:"references_header,omitempty"`
+	// RepeatedHeaders are the fields a message has at most once (RFC 5322
+	// §3.6: From, Sender, To, Subject, Date, Message-ID, In-Reply-To,
+	// References) that this one has more than once; the fields above
+	// hold the first. Such a message is never a verified sender's.
+	RepeatedHeaders []string `json:"repeated_headers,omitempty"`
 
 	// Automatic is true for mail no person wrote this time: auto-replies,
 	// bounces, lists (RFC 3834, RFC 3464). AutomaticSignals says why.

@@ -115,6 +115,14 @@ func Decide(in Input) Decision {
 	c := cf.Case
 	d.After = c
 
+	// Two Subjects, Message-IDs, Froms…: we read one, a DKIM verifier
+	// or the agent's mail client may have read the other (SPEC §4). Such
+	// a message changes nothing, whatever case it is about.
+	if len(m.RepeatedHeaders) > 0 {
+		d.Outcome, d.Reason = Review, "repeated header: "+strings.Join(m.RepeatedHeaders, ", ")+" (RFC 5322 §3.6 allows one of each)"
+		return d
+	}
+
 	if m.Bounce != nil || cf.Via == "bounce" {
 		d.Outcome, d.Reason = Record, "delivery status notification"
 		if cf.Via == "bounce" {

@@ -218,3 +218,48 @@ func TestProgressAndReplies(t *testing.T) {
 		t.Errorf("bounce: %+v", d)
 	}
 }
+
+// TestRepeatedHeadersGoToReview: a message that repeats a single-instance
+// header (a genuine mail replayed with a new Subject and Message-ID on
+// top) is tied to its case but changes nothing: no document, no code
+// attempt, no reply; it goes to review naming the header.
+func TestRepeatedHeadersGoToReview(t *testing.T) {
+	closed := codeCase("RC-CCCCCC", recoverybot.StateApproved)
+	tests := []struct {
+		name      string
+		cf        CaseFile
+		automatic bool
+		policy    Policy
+	}{
+		{"code case", codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence), false, policy},
+		{"code case, sender authentication not required", codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence), false,
+			Policy{TrustedAuthservIDs: policy.TrustedAuthservIDs, CodeKey: codeKey, ReplyInterval: time.Hour}},
+		{"lost-email case", lostCase("RC-BBBBBB"), false, policy},
+		{"closed case", closed, false, policy},
+		{"automatic mail", codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence), true, policy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := msg(tt.cf.Case.Contact, ar("mx.hosting.example", dmarc("pass", domainOf(tt.cf.Case.Contact))))
+			m.RepeatedHeaders = []string{"Subject", "Message-ID"}
+			m.Documents = []parser.Document{id("cni.jpg")}
+			m.Codes = []parser.Found{code("AAAA-2222", parser.WhereSubject)}
+			m.Automatic = tt.automatic
+			d := Decide(Input{Message: m, Candidates: []CaseFile{tt.cf}, Now: now, Policy: tt.policy})
+			if d.Outcome != Review || !strings.Contains(d.Reason, "Subject") || !strings.Contains(d.Reason, "Message-ID") {
+				t.Errorf("%s: %q", d.Outcome, d.Reason)
+			}
+			if d.Case == nil || d.Case.Case.Ref != tt.cf.Case.Ref {
+				t.Errorf("not tied to its case: %+v", d.Case)
+			}
+			if len(d.Documents) != 0 || d.FailedAttempt || d.Code != "" || d.Reply != nil || len(d.Events) != 0 {
+				t.Errorf("the message counted: %+v", d)
+			}
+			if d.Sender.Status == recoverybot.SenderVerified || !strings.Contains(d.Sender.Detail, "repeated") {
+				t.Errorf("sender %+v", d.Sender)
+			}
+		})
+	}
+}
+
+func domainOf(addr string) string { _, d, _ := strings.Cut(addr, "@"); return d }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/recoverybot/recoverybot"
@@ -36,7 +37,7 @@ func TestCheckSender(t *testing.T) {
 		{"dkim pass for another domain", one, []parser.AuthResult{ar("mx.hosting.example", dkim("pass", "mailer.example.net"))}, recoverybot.SenderUnverified},
 		{"dkim pass for a look-alike", one, []parser.AuthResult{ar("mx.hosting.example", dkim("pass", "example-org.example"))}, recoverybot.SenderUnverified},
 		{"dkim pass on a public suffix sibling", []string{"a@x.co.uk"}, []parser.AuthResult{ar("mx.hosting.example", dkim("pass", "y.co.uk"))}, recoverybot.SenderUnverified},
-		{"dmarc pass for another domain", one, []parser.AuthResult{ar("mx.hosting.example", dmarc("pass", "evil.example"))}, recoverybot.SenderUnverified},
+		{"dmarc pass for another domain: the MTA read another From", one, []parser.AuthResult{ar("mx.hosting.example", dmarc("pass", "evil.example"))}, recoverybot.SenderFailed},
 		{"untrusted header claiming pass", one, []parser.AuthResult{ar("mx.evil.example", dmarc("pass", "example.org"))}, recoverybot.SenderUnverified},
 		{"dmarc fail", one, []parser.AuthResult{ar("mx.hosting.example", dmarc("fail", "example.org"))}, recoverybot.SenderFailed},
 		{"aligned dkim fail", one, []parser.AuthResult{ar("mx.hosting.example", dkim("fail", "example.org"))}, recoverybot.SenderFailed},
@@ -63,5 +64,124 @@ func TestCheckSender(t *testing.T) {
 		if got.Detail == "" {
 			t.Errorf("%s: no detail", tt.name)
 		}
+	}
+}
+
+// parsed reads a message from our MX, as the parser does: the
+// Authentication-Results values given, topmost first, then headers.
+func parsed(t *testing.T, from string, auth []string, headers ...string) *parser.Message {
+	t.Helper()
+	var b strings.Builder
+	for _, a := range auth {
+		b.WriteString("Authentication-Results: " + a + "\r\n")
+	}
+	b.WriteString("From: Jean <" + from + ">\r\nTo: contact@hosting.example\r\nSubject: [RB-1] hello\r\n" +
+		"Date: Tue, 4 Mar 2025 10:00:00 +0000\r\nMessage-ID: <1@customer.example>\r\n")
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\nhello\r\n")
+	m, err := parser.Parse([]byte(b.String()), parser.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestCheckSenderStrict reads real header text through the parser: each
+// row is an attack of issue 14 (text the MTA copied from the sender, an
+// ambiguous trusted header) or a shape the rules must keep accepting.
+func TestCheckSenderStrict(t *testing.T) {
+	const mx = "mx.hosting.example"
+	trusted := []string{mx}
+	victim := "jean@victim.example"
+	tests := []struct {
+		name    string
+		from    string
+		auth    []string
+		headers []string
+		want    recoverybot.SenderStatus
+	}{
+		// Injection into the trusted header (finding 1).
+		{name: "quoted envelope sender holding a dmarc=pass", from: victim, auth: []string{
+			mx + `; spf=pass smtp.mailfrom="x;dmarc=pass header.from=victim.example z="@evil.example; dmarc=fail header.from=victim.example`},
+			want: recoverybot.SenderFailed},
+		{name: "quoted envelope sender holding a dmarc=pass, no OpenDMARC", from: victim, auth: []string{
+			mx + `; spf=pass smtp.mailfrom="x;dmarc=pass header.from=victim.example z="@evil.example`},
+			want: recoverybot.SenderUnverified},
+		{name: "OpenDKIM i= holding an aligned pass", from: victim, auth: []string{
+			mx + `; dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i="x; dkim=pass header.d=victim.example z=" header.a=rsa-sha256 header.s=sel header.b=AbCd1234`},
+			want: recoverybot.SenderUnverified},
+		{name: "OpenDKIM i= holding an aligned pass, white space for ;", from: victim, auth: []string{
+			mx + `; dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i="x dkim=pass header.d=victim.example z=" header.a=rsa-sha256 header.s=sel header.b=AbCd1234`},
+			want: recoverybot.SenderUnverified},
+		{name: "hostile HELO, quoted", from: victim, auth: []string{
+			mx + `; spf=none smtp.helo="x; dmarc=pass header.from=victim.example"; dmarc=none header.from=victim.example`},
+			want: recoverybot.SenderUnverified},
+		{name: "hostile HELO, unquoted: two dmarc results for the domain", from: victim, auth: []string{
+			mx + `; spf=none smtp.helo=x;dmarc=pass header.from=victim.example; dmarc=none (p=none) header.from=victim.example`},
+			want: recoverybot.SenderFailed},
+		{name: "dmarc=pass without header.from", from: victim, auth: []string{mx + "; dmarc=pass"}, want: recoverybot.SenderFailed},
+		{name: "dmarc=pass and dmarc=fail for the domain", from: victim, auth: []string{
+			mx + "; dmarc=pass header.from=victim.example; dmarc=fail header.from=victim.example"}, want: recoverybot.SenderFailed},
+		{name: "dmarc=fail whatever else it says", from: victim, auth: []string{
+			mx + "; dkim=pass header.d=victim.example; dmarc=fail (p=reject) header.from=victim.example"}, want: recoverybot.SenderFailed},
+		{name: "dkim=pass without header.d", from: victim, auth: []string{mx + "; dkim=pass header.i=@victim.example"}, want: recoverybot.SenderFailed},
+		{name: "property repeated", from: victim, auth: []string{
+			mx + "; dkim=pass header.d=victim.example header.d=evil.example"}, want: recoverybot.SenderFailed},
+		{name: "header.from repeated", from: victim, auth: []string{
+			mx + "; dmarc=pass header.from=victim.example header.from=evil.example"}, want: recoverybot.SenderFailed},
+		{name: "unreadable trusted header", from: victim, auth: []string{
+			mx + `; dmarc=pass header.from=victim.example; spf=pass smtp.mailfrom="unterminated`}, want: recoverybot.SenderFailed},
+		{name: "same dkim signature twice", from: victim, auth: []string{
+			mx + "; dkim=pass header.d=victim.example header.s=s1 header.b=AbCd; dkim=fail header.d=victim.example header.s=s1 header.b=AbCd"}, want: recoverybot.SenderFailed},
+		{name: "dmarc result for another From domain", from: victim, auth: []string{mx + "; dmarc=pass header.from=evil.example"}, want: recoverybot.SenderFailed},
+		{name: "authserv-id that merely ends with the trusted one", from: victim, auth: []string{
+			"x." + mx + "; dmarc=pass header.from=victim.example"}, want: recoverybot.SenderUnverified},
+		{name: "authserv-id with the trusted one as a prefix", from: victim, auth: []string{
+			mx + ".evil.example; dmarc=pass header.from=victim.example"}, want: recoverybot.SenderUnverified},
+		{name: "Microsoft 365 header without authserv-id", from: victim, auth: []string{
+			"spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=victim.example; dkim=pass (signature was verified) header.d=victim.example;dmarc=pass action=none header.from=victim.example;compauth=pass reason=100"},
+			want: recoverybot.SenderUnverified},
+		{name: "From domain that merely ends with the signer's", from: "jean@evilexample.org", auth: []string{
+			mx + "; dkim=pass header.d=example.org"}, want: recoverybot.SenderUnverified},
+		{name: "signer that merely ends with the From domain", from: "jean@example.org", auth: []string{
+			mx + "; dkim=pass header.d=evilexample.org"}, want: recoverybot.SenderUnverified},
+		{name: "repeated Subject (replay)", from: victim, auth: []string{mx + "; dkim=pass header.d=victim.example; dmarc=pass header.from=victim.example"},
+			headers: []string{"Subject: [RB-2] replayed"}, want: recoverybot.SenderFailed},
+		{name: "repeated Message-ID (replay)", from: victim, auth: []string{mx + "; dmarc=pass header.from=victim.example"},
+			headers: []string{"Message-Id: <2@customer.example>"}, want: recoverybot.SenderFailed},
+
+		// What must keep passing.
+		{name: "OpenDKIM and OpenDMARC", from: victim, auth: []string{
+			mx + "; dmarc=pass (p=none dis=none) header.from=victim.example",
+			mx + "; dkim=pass (2048-bit key; unprotected) header.d=victim.example header.i=@victim.example header.a=rsa-sha256 header.s=sel header.b=AbCd1234"},
+			want: recoverybot.SenderVerified},
+		{name: "OpenDKIM alone, signed by a subdomain", from: victim, auth: []string{
+			mx + "; dkim=pass (2048-bit key; unprotected) header.d=mail.victim.example header.i=@mail.victim.example header.b=AbCd1234"},
+			want: recoverybot.SenderVerified},
+		{name: "rspamd", from: victim, auth: []string{
+			mx + ";\r\n\tdkim=pass header.d=victim.example header.s=dkim header.b=Ab12Cd34;\r\n\tspf=pass (" + mx + ": domain of \"jean@victim.example\" designates 192.0.2.1 as permitted sender) smtp.mailfrom=jean@victim.example;\r\n\tdmarc=pass (policy=reject) header.from=victim.example"},
+			want: recoverybot.SenderVerified},
+		{name: "dual signature rsa and ed25519", from: victim, auth: []string{
+			mx + "; dkim=pass header.d=victim.example header.s=rsa header.a=rsa-sha256 header.b=AbCd; dkim=pass header.d=victim.example header.s=ed header.a=ed25519-sha256 header.b=EfGh"},
+			want: recoverybot.SenderVerified},
+		{name: "a list broke one of two signatures", from: victim, auth: []string{
+			mx + "; dkim=pass header.d=victim.example header.b=oINEO8hg; dkim=fail header.d=victim.example header.b=EToRSuvU"},
+			want: recoverybot.SenderVerified},
+		{name: "unsigned, rspamd's dkim=none", from: victim, auth: []string{mx + "; dkim=none; spf=pass smtp.mailfrom=victim.example"}, want: recoverybot.SenderUnverified},
+		{name: "authserv-id in another case, with a version", from: victim, auth: []string{"MX.Hosting.Example 1; dmarc=pass header.from=Victim.Example"}, want: recoverybot.SenderVerified},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := parsed(t, tt.from, tt.auth, tt.headers...)
+			got := CheckSender(m, trusted)
+			if got.Status != tt.want {
+				t.Errorf("%s (%s), want %s; read %+v", got.Status, got.Detail, tt.want, m.AuthResults)
+			}
+			if got.Detail == "" {
+				t.Error("no detail")
+			}
+		})
 	}
 }
