@@ -8,9 +8,23 @@ import (
 )
 
 // NormalizeAddress returns addr in the form addresses are compared in:
-// the bare address, lower case (SPEC §4: case does not matter; dots and
-// plus-tags do). It refuses anything that is not exactly one address
-// without a display name.
+// the bare address with its ASCII letters in lower case (SPEC §4: case
+// does not matter; dots and plus-tags do). Nothing else changes: there is
+// no Unicode case folding, which would let a non-ASCII local part match
+// an ASCII one ("\u212A", the Kelvin sign, lower-cases to "k"), so a
+// non-ASCII local part or domain compares exactly. It refuses anything
+// that is not exactly one address without a display name, any address
+// with a bidi control character (U+061C, U+200E, U+200F, U+202A–U+202E,
+// U+2066–U+2069), which make an address display as another, and any
+// with one of the three characters Unicode normalisation turns into
+// ASCII (isASCIITwin: the Kelvin sign is K in NFC).
+//
+// Exact comparison of non-ASCII text needs one Unicode normalisation on
+// both sides: this package has no Unicode tables beyond the standard
+// library's, so the code that takes addresses from outside (the parser,
+// the desk) brings them to NFC first (package internal/mailaddr). An
+// address that was not is at worst not equal to its NFC twin: never
+// wrongly equal.
 func NormalizeAddress(addr string) (string, error) {
 	addr = strings.TrimSpace(addr)
 	if addr == "" {
@@ -18,6 +32,12 @@ func NormalizeAddress(addr string) (string, error) {
 	}
 	if strings.ContainsAny(addr, "\r\n") {
 		return "", fmt.Errorf("invalid email address %q", addr)
+	}
+	if strings.IndexFunc(addr, isBidiControl) >= 0 {
+		return "", fmt.Errorf("invalid email address %+q: bidi control character", addr)
+	}
+	if strings.IndexFunc(addr, isASCIITwin) >= 0 {
+		return "", fmt.Errorf("invalid email address %+q: a character Unicode equates with an ASCII one", addr)
 	}
 	a, err := mail.ParseAddress(addr)
 	if err != nil || a.Name != "" || a.Address != addr {
@@ -27,7 +47,33 @@ func NormalizeAddress(addr string) (string, error) {
 	if at <= 0 || at == len(a.Address)-1 || !strings.Contains(a.Address[at+1:], ".") {
 		return "", fmt.Errorf("invalid email address %q", addr)
 	}
-	return strings.ToLower(a.Address), nil
+	return asciiLower(a.Address), nil
+}
+
+// isBidiControl reports the Unicode bidi controls: the Arabic letter
+// mark, the left-to-right and right-to-left marks, embeddings, overrides
+// and isolates (Unicode Standard Annex #9).
+func isBidiControl(r rune) bool {
+	return r == 0x061C || r == 0x200E || r == 0x200F || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+}
+
+// isASCIITwin reports the characters whose canonical decomposition is an
+// ASCII character (Unicode singletons): the Kelvin sign (K), the Greek
+// question mark (;) and the Greek varia (`). Unicode normalisation
+// (NFC, NFD) turns them into their twin, so an address holding one would
+// become an ASCII address, another's; it is refused instead.
+// internal/mailaddr's tests check the list against the Unicode tables.
+func isASCIITwin(r rune) bool { return r == 0x212A || r == 0x037E || r == 0x1FEF }
+
+// asciiLower lower-cases the ASCII letters of s and nothing else.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // ValidSIREN reports whether s is a SIREN: 9 digits whose Luhn checksum

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/internal/mailaddr"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/store"
 )
@@ -149,7 +150,7 @@ func caseContact(k recoverybot.Kind, p recoverybot.Profile, given string) (strin
 		if given == "" {
 			return p.Email, nil
 		}
-		addr, err := recoverybot.NormalizeAddress(given)
+		addr, err := mailaddr.Normalize(given)
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", ErrBadContact, err)
 		}
@@ -161,7 +162,7 @@ func caseContact(k recoverybot.Kind, p recoverybot.Profile, given string) (strin
 	if given == "" {
 		return "", nil
 	}
-	addr, err := recoverybot.NormalizeAddress(given)
+	addr, err := mailaddr.Normalize(given)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadContact, err)
 	}
@@ -270,7 +271,7 @@ func (d *Desk) Approve(ctx context.Context, req ApproveRequest) (Summary, error)
 		case recoverybot.KindLostEmail:
 			details["effect"] = "profile email revealed to the contact address"
 			if req.NewEmail != "" {
-				addr, err := recoverybot.NormalizeAddress(req.NewEmail)
+				addr, err := mailaddr.Normalize(req.NewEmail)
 				if err != nil {
 					return fmt.Errorf("--new-email: %w", err)
 				}

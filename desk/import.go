@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/internal/mailaddr"
 	"github.com/recoverybot/recoverybot/store"
 )
 
@@ -51,6 +52,12 @@ func ReadProfiles(data []byte) ([]recoverybot.Profile, error) {
 	}
 	seen := map[string]int{}
 	for i, p := range profiles {
+		// Validate normalises the address, NFC aside (the root package
+		// has no Unicode tables): NFC first, so that a profile's address
+		// and a message's compare (SPEC §4).
+		if n, err := mailaddr.Normalize(p.Email); err == nil {
+			p.Email = n
+		}
 		v, err := p.Validate()
 		if err != nil {
 			return nil, fmt.Errorf("%w: line %d: %w", ErrBadImport, lines[i], err)

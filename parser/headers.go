@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/internal/mailaddr"
 )
 
 // wordDecoder decodes RFC 2047 encoded words in any charset we know.
@@ -62,7 +62,7 @@ func addressField(h textproto.MIMEHeader, key string) (addrs []string, count int
 		}
 		for _, a := range list {
 			count++
-			if n, err := recoverybot.NormalizeAddress(a.Address); err == nil {
+			if n, err := mailaddr.Normalize(a.Address); err == nil {
 				addrs = append(addrs, n)
 			} else {
 				ok = false

@@ -137,3 +137,22 @@ func TestRepeatedHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestFromAddressForms: a From address is read in NFC with ASCII case
+// folding only; one with the Kelvin sign or a bidi control is no sender.
+func TestFromAddressForms(t *testing.T) {
+	tests := []struct{ from, want string }{
+		{"Jos\u00e9 <Jos\u00e9@Example.org>", "jos\u00e9@example.org"},
+		{"jose\u0301@example.org", "jos\u00e9@example.org"}, // NFD
+		{"JOS\u00c9@example.org", "jos\u00c9@example.org"},
+		{"\u212Aelly@example.org", ""},
+		{"=?utf-8?q?Jean?= <jean\u202E@example.org>", ""},
+		{"jean\u200F@example.org", ""},
+	}
+	for _, tt := range tests {
+		m, _ := Parse([]byte("From: "+tt.from+"\r\nSubject: a\r\n\r\nhello\r\n"), Options{})
+		if m.Sender != tt.want {
+			t.Errorf("From: %+q: sender %+q, want %+q (%q)", tt.from, m.Sender, tt.want, m.Findings)
+		}
+	}
+}
