@@ -116,7 +116,7 @@ func TestCheckSenderStrict(t *testing.T) {
 			mx + `; dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i="x dkim=pass header.d=victim.example z=" header.a=rsa-sha256 header.s=sel header.b=AbCd1234`},
 			want: recoverybot.SenderUnverified},
 		{name: "hostile HELO, quoted", from: victim, auth: []string{
-			mx + `; spf=none smtp.helo="x; dmarc=pass header.from=victim.example"; dmarc=none header.from=victim.example`},
+			mx + `; spf=none smtp.helo="x; dmarc=pass header.from=victim.example z="; dmarc=none header.from=victim.example`},
 			want: recoverybot.SenderUnverified},
 		{name: "hostile HELO, unquoted: two dmarc results for the domain", from: victim, auth: []string{
 			mx + `; spf=none smtp.helo=x;dmarc=pass header.from=victim.example; dmarc=none (p=none) header.from=victim.example`},
