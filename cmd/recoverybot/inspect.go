@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,7 +136,7 @@ func printInspect(w io.Writer, path string, m *parser.Message, perr error) {
 			}
 			var note []string
 			if ar.Lenient {
-				note = append(note, "read leniently")
+				note = append(note, "no authserv-id: never trusted")
 			}
 			if ar.Error != "" {
 				note = append(note, "unreadable: "+ar.Error)
@@ -144,7 +145,16 @@ func printInspect(w io.Writer, path string, m *parser.Message, perr error) {
 			for _, r := range ar.Results {
 				s := r.Method + "=" + r.Result
 				for _, k := range sortedKeys(r.Props) {
-					s += " " + k + "=" + r.Props[k]
+					v := r.Props[k]
+					if v == "" || strings.ContainsAny(v, " \t;\"()\\") {
+						// As RFC 8601 would quote it: text copied from
+						// the sender must not look like a result.
+						v = strconv.Quote(v)
+					}
+					s += " " + k + "=" + v
+				}
+				if len(r.Repeated) > 0 {
+					s += " (repeated: " + strings.Join(r.Repeated, ", ") + ")"
 				}
 				results = append(results, s)
 			}
