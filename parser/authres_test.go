@@ -202,3 +202,41 @@ func FuzzAuthResults(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAuthResultsInjection: whatever text an MTA copies from the sender
+// into a quoted string or a comment (escaping '"', '\' and parentheses
+// as RFC 5322 asks), the header reads as the same two results.
+func FuzzAuthResultsInjection(f *testing.F) {
+	f.Add("x;dmarc=pass header.from=victim.example z=")
+	f.Add(`a"; dkim=pass header.d=victim.example (`)
+	f.Add("x dkim=pass header.d=victim.example\r\n z=")
+	f.Fuzz(func(t *testing.T, inner string) {
+		for i := 0; i < len(inner); i++ {
+			if isCtl(inner[i]) {
+				return // no MTA writes control characters
+			}
+		}
+		esc := func(s, specials string) string {
+			var b strings.Builder
+			for i := 0; i < len(s); i++ {
+				if strings.IndexByte(specials, s[i]) >= 0 {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(s[i])
+			}
+			return b.String()
+		}
+		for _, v := range []string{
+			`mx.example.net; spf=pass smtp.mailfrom="` + esc(inner, `"\`) + `"@evil.example; dmarc=fail header.from=victim.example`,
+			`mx.example.net; dkim=pass header.d=evil.example header.i="` + esc(inner, `"\`) + `"; dmarc=fail header.from=victim.example`,
+			`mx.example.net; spf=pass (` + esc(inner, `()\`) + `) smtp.mailfrom=evil.example; dmarc=fail header.from=victim.example`,
+		} {
+			ar := readAuthResult(v)
+			if ar.Error != "" || ar.AuthServID != "mx.example.net" || len(ar.Results) != 2 ||
+				ar.Results[1].Method != "dmarc" || ar.Results[1].Result != "fail" || len(ar.Results[0].Repeated) > 0 ||
+				!reflect.DeepEqual(ar.Results[1].Props, map[string]string{"header.from": "victim.example"}) {
+				t.Fatalf("%q read as %+v", v, ar)
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -37,6 +38,16 @@ func checkMessage(t *testing.T, m *Message) {
 	}
 	if m.Sender != "" && (len(m.From) != 1 || m.From[0] != m.Sender) {
 		t.Fatalf("sender %q with From %q", m.Sender, m.From)
+	}
+	for i, k := range m.RepeatedHeaders {
+		if !slices.Contains(singleInstance, k) || slices.Contains(m.RepeatedHeaders[:i], k) {
+			t.Fatalf("repeated headers %q", m.RepeatedHeaders)
+		}
+	}
+	for _, a := range m.From {
+		if n, err := recoverybot.NormalizeAddress(a); err != nil || n != a {
+			t.Fatalf("From address %+q not normalised: %q, %v", a, n, err)
+		}
 	}
 	if !utf8.ValidString(m.Subject) || !utf8.ValidString(m.Text) {
 		t.Fatal("invalid UTF-8 in subject or text")
