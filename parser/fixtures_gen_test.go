@@ -501,6 +501,40 @@ Content-Type: text/plain; charset=us-ascii
 Voici le code.
 `)
 
+	// A genuine signed mail of the customer replayed with a new Subject
+	// and Message-ID on top: DKIM covers the last of each (RFC 6376
+	// §5.4.2), the parser reads the first.
+	f["replayed-subject.eml"] = crlf(`Authentication-Results: mx.example.net; dkim=pass (2048-bit key; unprotected) header.d=example.org header.i=@example.org header.a=rsa-sha256 header.s=sel header.b=AbCd1234
+Subject: [RC-7KQ2M9] code 4F7K-2M9Q
+Message-ID: <replay-1@evil.example>
+From: Elodie Martin <elodie.martin@example.org>
+To: contact@example.net
+Subject: Re: mon compte
+Date: Fri, 8 Mar 2024 03:00:00 +0000
+Message-ID: <genuine-1@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Bonjour, je n'arrive plus a me connecter.
+`)
+
+	// Our MX's header with text the sender chose: a quoted envelope
+	// sender and an OpenDKIM i= holding results.
+	f["injected-auth-results.eml"] = crlf(`Authentication-Results: mx.example.net;
+	dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i="x; dkim=pass header.d=example.org z=" header.a=rsa-sha256 header.s=sel header.b=AbCd1234;
+	spf=pass smtp.mailfrom="x;dmarc=pass header.from=example.org z="@evil.example;
+	dmarc=fail (p=reject dis=reject) header.from=example.org
+From: Elodie Martin <elodie.martin@example.org>
+To: contact@example.net
+Subject: [RC-7KQ2M9] code 4F7K-2M9Q
+Date: Fri, 8 Mar 2024 03:00:00 +0000
+Message-ID: <forged-2@evil.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Voici le code.
+`)
+
 	f["bounce-of-code-mail.eml"] = crlf(`Return-Path: <>
 Authentication-Results: mx.example.net; spf=none smtp.helo=mx.example.org
 From: MAILER-DAEMON@mx.example.org (Mail Delivery System)
