@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func lostCase(ref string) CaseFile {
 }
 
 func msg(from string, auth ...parser.AuthResult) *parser.Message {
-	return &parser.Message{From: []string{from}, Sender: from, AuthResults: auth, Subject: "Re: recovery", MessageID: "m1@example.org"}
+	return &parser.Message{From: []string{from}, Sender: from, AuthResults: auth, Subject: "Re: recovery", MessageID: "m1@example.org", Date: now}
 }
 
 var pass = ar("mx.hosting.example", dmarc("pass", "example.org"))
@@ -216,5 +217,121 @@ func TestProgressAndReplies(t *testing.T) {
 	d = Decide(Input{Message: bounce, Candidates: []CaseFile{bcf}, BouncedTemplate: "instructions", Now: now, Policy: policy})
 	if d.Outcome != Record || !slices.Contains(d.After.Flags, "code email bounced") || d.Reply != nil {
 		t.Errorf("bounce: %+v", d)
+	}
+}
+
+// TestCodeAttempts pins what may count as a guess at the code (SPEC §3):
+// only a sender that may speak for the case, only its new text, only mail
+// dated after the code was issued, and at most a few candidates a message.
+func TestCodeAttempts(t *testing.T) {
+	many := func(n int, right bool, where string) []parser.Found {
+		var fs []parser.Found
+		for i := range n {
+			c, _ := recoverybot.NormalizeCode(fmt.Sprintf("AAAA-%04d", 2000+i))
+			fs = append(fs, parser.Found{Value: c, Where: where})
+		}
+		if right {
+			fs[n/2] = code(theCode, where)
+		}
+		return fs
+	}
+	issued := now.Add(-time.Hour) // codeCase's IssuedAt
+	tests := []struct {
+		name   string
+		codes  []parser.Found
+		date   time.Time
+		result recoverybot.CodeResult
+		failed bool
+	}{
+		{"50 candidates with the right one match none", many(50, true, "body"), now, recoverybot.CodeMismatch, true},
+		{"4 candidates with the right one match none", many(4, true, "body"), now, recoverybot.CodeMismatch, true},
+		{"4 candidates, the right one quoted, match none", append(many(3, false, "body"), code(theCode, "quoted")), now, recoverybot.CodeMismatch, true},
+		{"4 wrong candidates in the quote alone: no attempt", many(4, false, "quoted"), now, "", false},
+		{"50 candidates in a forwarded message with the right one", many(50, true, "forwarded"), now, "", false},
+		{"3 candidates with the right one still match", many(3, true, "body"), now, recoverybot.CodeMatch, false},
+		{"our mail forwarded back matches", []parser.Found{code(theCode, "forwarded")}, now, recoverybot.CodeMatch, false},
+		{"a wrong code forwarded is no attempt", []parser.Found{code("AAAA-1111", "forwarded")}, now, "", false},
+		{"the same candidate 5 times is one", []parser.Found{code("AAAA-1111", "body"), code("AAAA-1111", "subject"), code("AAAA-1111", "html"), code("AAAA-1111", "quoted"), code(theCode, "quoted")}, now, recoverybot.CodeMatch, false},
+		{"wrong code dated before the code was issued", []parser.Found{code("AAAA-1111", "body")}, issued.Add(-time.Hour), "", false},
+		{"right code dated before the code was issued", []parser.Found{code(theCode, "body")}, issued.Add(-time.Hour), "", false},
+		{"wrong code with no Date", []parser.Found{code("AAAA-1111", "body")}, time.Time{}, "", false},
+		{"right code with no Date", []parser.Found{code(theCode, "body")}, time.Time{}, "", false},
+		{"wrong code dated a little before issue (clock skew)", []parser.Found{code("AAAA-1111", "body")}, issued.Add(-time.Minute), recoverybot.CodeMismatch, true},
+		{"right code dated a little before issue (clock skew)", []parser.Found{code(theCode, "body")}, issued.Add(-time.Minute), recoverybot.CodeMatch, false},
+		{"wrong code dated far in the future still fails", []parser.Found{code("AAAA-1111", "body")}, now.Add(24 * 365 * time.Hour), recoverybot.CodeMismatch, true},
+		{"right code dated far in the future still matches", []parser.Found{code(theCode, "body")}, now.Add(24 * 365 * time.Hour), recoverybot.CodeMatch, false},
+	}
+	for _, tt := range tests {
+		cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+		m := msg("jean@example.org", pass)
+		m.Date = tt.date
+		m.Codes = tt.codes
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+		if d.Code != tt.result || d.FailedAttempt != tt.failed {
+			t.Errorf("%s: code %q failed %v; want %q %v", tt.name, d.Code, d.FailedAttempt, tt.result, tt.failed)
+		}
+		if d.After.CodeVerified != (tt.result == recoverybot.CodeMatch) {
+			t.Errorf("%s: code verified %v", tt.name, d.After.CodeVerified)
+		}
+	}
+}
+
+// TestCodeCandidateLimit: max_code_candidates is honoured, and the lock
+// at 5 failed attempts bounds the guesses to 5 × the limit.
+func TestCodeCandidateLimit(t *testing.T) {
+	p := policy
+	p.MaxCodeCandidates = 1
+	cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	m := msg("jean@example.org", pass)
+	m.Date = now
+	m.Codes = []parser.Found{code("AAAA-1111", "body"), code(theCode, "body")}
+	d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: p})
+	if d.Code != recoverybot.CodeMismatch || !d.FailedAttempt || d.After.CodeVerified {
+		t.Errorf("2 candidates over a limit of 1: code %q failed %v verified %v", d.Code, d.FailedAttempt, d.After.CodeVerified)
+	}
+	// 5 messages of 50 guesses each: locked after the fifth, 5 attempts.
+	for i := range recoverybot.MaxCodeAttempts {
+		m := msg("jean@example.org", pass)
+		m.Date = now
+		for j := range 50 {
+			c, _ := recoverybot.NormalizeCode(fmt.Sprintf("BBBB-%04d", 2000+50*i+j))
+			m.Codes = append(m.Codes, parser.Found{Value: c, Where: "body"})
+		}
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+		cf.Case = d.After
+	}
+	if cf.Case.State != recoverybot.StateLocked || cf.Case.FailedCodeAttempts != recoverybot.MaxCodeAttempts {
+		t.Errorf("after 5 messages of 50 guesses: %s, %d attempts", cf.Case.State, cf.Case.FailedCodeAttempts)
+	}
+}
+
+// TestCodeSender: only a sender that may speak for the case can fail a
+// code, whatever the path that brought its message to checkCodes.
+func TestCodeSender(t *testing.T) {
+	cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	tests := []struct {
+		name    string
+		status  recoverybot.SenderStatus
+		require bool
+		failed  bool
+	}{
+		{"verified", recoverybot.SenderVerified, true, true},
+		{"unverified, authentication required", recoverybot.SenderUnverified, true, false},
+		{"unverified, authentication not required", recoverybot.SenderUnverified, false, true},
+		{"failed, authentication not required", recoverybot.SenderFailed, false, false},
+		{"failed", recoverybot.SenderFailed, true, false},
+		{"none", recoverybot.SenderNone, false, false},
+	}
+	for _, tt := range tests {
+		p := policy
+		p.RequireAuthenticatedSender = tt.require
+		m := msg("jean@example.org", pass)
+		m.Date = now
+		m.Codes = []parser.Found{code("AAAA-1111", "body")}
+		in := Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: p}
+		_, failed, _ := checkCodes(in, &cf, SenderCheck{Address: "jean@example.org", Status: tt.status})
+		if failed != tt.failed {
+			t.Errorf("%s: failed attempt %v, want %v", tt.name, failed, tt.failed)
+		}
 	}
 }
