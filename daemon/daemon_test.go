@@ -164,6 +164,7 @@ type letter struct {
 	files                     map[string][]byte
 	headers                   []string
 	messageID                 string
+	date                      time.Time // zero: now
 }
 
 func (l letter) bytes() []byte {
@@ -174,8 +175,11 @@ func (l letter) bytes() []byte {
 	if l.messageID == "" {
 		l.messageID = fmt.Sprintf("%d.%d@customer.example", time.Now().UnixNano(), seq.Add(1))
 	}
+	if l.date.IsZero() {
+		l.date = time.Now()
+	}
 	fmt.Fprintf(&b, "From: Customer <%s>\r\nTo: contact@hosting.example\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\nMIME-Version: 1.0\r\n",
-		l.from, l.subject, time.Now().Format(time.RFC1123Z), l.messageID)
+		l.from, l.subject, l.date.Format(time.RFC1123Z), l.messageID)
 	for _, h := range l.headers {
 		b.WriteString(h + "\r\n")
 	}
@@ -424,8 +428,9 @@ func TestWrongCodesLockAndExpiry(t *testing.T) {
 	}
 	e.once()
 	fresh, _ := e.code("jean@example.org", s.Ref)
+	// Written after the new code was issued (the clock moved 25 hours).
 	e.deliver(letter{from: "jean@example.org", subject: "[" + s.Ref + "]", text: "code " + fresh, auth: []string{pass("example.org")},
-		files: map[string][]byte{"passeport.jpg": jpeg}}.bytes())
+		files: map[string][]byte{"passeport.jpg": jpeg}, date: time.Now().Add(25 * time.Hour)}.bytes())
 	e.once()
 	if got := e.show(s.Ref); got.State != recoverybot.StateReadyForReview || !got.CodeVerified {
 		t.Errorf("after reopen and a new code: %s, verified %v", got.State, got.CodeVerified)
