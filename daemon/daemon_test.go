@@ -77,11 +77,11 @@ func start(t *testing.T, tweak func(*config.Config)) *e2e {
 	}
 	t.Cleanup(func() { e.st.Close() })
 	key, _ := recoverybot.NewCodeKey(v.CodeKey())
-	e.desk = daemon.NewDesk(c, e.st, key, nil)
+	e.desk = daemon.NewDesk(c, e.st, key, v.Key(vault.PurposeMessageID), nil)
 	if _, err := e.desk.ImportProfiles(context.Background(), profiles, "test", "t"); err != nil {
 		t.Fatal(err)
 	}
-	if e.d, err = daemon.New(daemon.Options{Config: c, Store: e.st, CodeKey: key}); err != nil {
+	if e.d, err = daemon.New(daemon.Options{Config: c, Store: e.st, CodeKey: key, MessageIDKey: v.Key(vault.PurposeMessageID)}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -416,7 +416,9 @@ func checkExactlyOnce(t testing.TB, s doveadmer, st *store.Store, want expectati
 }
 
 // openStore opens the database of a data directory as the binary does.
-func openStore(t testing.TB, dataDir string) (*store.Store, recoverybot.CodeKey) {
+// openStore opens the store of dataDir, with its code key and the key of
+// our Message-IDs.
+func openStore(t testing.TB, dataDir string) (*store.Store, recoverybot.CodeKey, []byte) {
 	t.Helper()
 	v, err := vault.Open(dataDir)
 	if err != nil {
@@ -430,7 +432,7 @@ func openStore(t testing.TB, dataDir string) (*store.Store, recoverybot.CodeKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, key
+	return st, key, v.Key(vault.PurposeMessageID)
 }
 
 // median of durations.

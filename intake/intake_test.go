@@ -59,8 +59,9 @@ func newWorldWith(t *testing.T, tune func(*intake.Options)) *world {
 	}
 	t.Cleanup(func() { w.st.Close() })
 	w.key, _ = recoverybot.NewCodeKey(v.CodeKey())
-	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour}
-	w.desk = desk.New(w.st, w.key, desk.Options{From: letters.From, Provider: letters.Provider})
+	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour,
+		MessageIDKey: v.Key(vault.PurposeMessageID)}
+	w.desk = desk.New(w.st, w.key, desk.Options{From: letters.From, Provider: letters.Provider, MessageIDKey: letters.MessageIDKey})
 	opts := intake.Options{
 		Mailbox: "INBOX", ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
 		Policy:  rules.Policy{TrustedAuthservIDs: []string{trustedID}, RequireAuthenticatedSender: true, ReplyInterval: time.Hour, CodeKey: w.key},

@@ -218,6 +218,13 @@ func TestProgressAndReplies(t *testing.T) {
 	if d.Outcome != Record || !slices.Contains(d.After.Flags, "code email bounced") || d.Reply != nil {
 		t.Errorf("bounce: %+v", d)
 	}
+	// A report that names none of our mail, tied by the reference it
+	// quotes: recorded, no flag.
+	rcf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	d = Decide(Input{Message: bounce, Candidates: []CaseFile{rcf}, Now: now, Policy: policy})
+	if d.Outcome != Record || len(d.After.Flags) != 0 || len(d.Events) != 0 {
+		t.Errorf("bounce tied by reference: %+v", d)
+	}
 }
 
 // TestCodeAttempts pins what may count as a guess at the code (SPEC §3):
