@@ -21,6 +21,7 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/internal/dovecottest"
 	"github.com/recoverybot/recoverybot/internal/smtpsink"
+	"github.com/recoverybot/recoverybot/internal/testfiles"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -210,8 +211,8 @@ func (l letter) bytes() []byte {
 }
 
 var (
-	jpeg = append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{0x11}, 3000)...)
-	pdf  = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	jpeg = testfiles.JPEG(bytes.Repeat([]byte{0x11}, 3000))
+	pdf  = testfiles.PDF("Extrait Kbis")
 )
 
 func pass(domain string) string {

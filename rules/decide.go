@@ -12,10 +12,12 @@ import (
 
 // CaseFile is what the store knows of a case that a message may be about.
 type CaseFile struct {
-	Case      recoverybot.Case
-	Profile   recoverybot.Profile
-	Code      *recoverybot.IssuedCode // the current code; nil for lost-email
-	Documents []recoverybot.DocumentType
+	Case    recoverybot.Case
+	Profile recoverybot.Profile
+	Code    *recoverybot.IssuedCode // the current code; nil for lost-email
+	// Documents are the case's documents so far, each SHA-256 once,
+	// with their media types and findings.
+	Documents []recoverybot.Document
 	// LastAutoReply is when we last replied automatically about the case.
 	LastAutoReply time.Time
 	// Via says how the intake found it: "ref", "sender", "thread" (our
@@ -33,7 +35,18 @@ type Policy struct {
 	// may carry and still be checked (SPEC §3); 0 means
 	// DefaultMaxCodeCandidates.
 	MaxCodeCandidates int
+	// MaxDocumentsPerMessage and MaxDocumentsPerCase bound the distinct
+	// documents (by SHA-256) of a message and of a case; a message beyond
+	// either goes to review and adds nothing. 0 means the defaults.
+	MaxDocumentsPerMessage int
+	MaxDocumentsPerCase    int
 }
+
+// The defaults of the document bounds.
+const (
+	DefaultMaxDocumentsPerMessage = 20
+	DefaultMaxDocumentsPerCase    = 50
+)
 
 // DefaultMaxCodeCandidates is Policy.MaxCodeCandidates' default.
 const DefaultMaxCodeCandidates = 3
@@ -171,6 +184,11 @@ func Decide(in Input) Decision {
 		return d
 	}
 
+	if reason := overDocumentBounds(in.Policy, cf, m.Documents); reason != "" {
+		d.Outcome, d.Reason = Review, reason
+		return d
+	}
+
 	d.Outcome = Apply
 	d.After.UpdatedAt = in.Now
 	if rank(sender.Status) > rank(d.After.SenderStatus) && (c.Kind.NeedsProfileAddress() || sender.Address == c.Contact) {
@@ -179,7 +197,7 @@ func Decide(in Input) Decision {
 	d.Documents = m.Documents
 	docs := slices.Clone(cf.Documents)
 	for _, doc := range m.Documents {
-		docs = append(docs, doc.Type)
+		docs = append(docs, DocumentOf(doc))
 	}
 
 	if c.Kind.NeedsCode() && !c.CodeVerified && c.State == recoverybot.StateAwaitingEvidence {
@@ -220,6 +238,48 @@ func Decide(in Input) Decision {
 
 	d.Reply = reply(in, cf, d, missing)
 	return d
+}
+
+// DocumentOf is what the domain knows of a document the parser found: what
+// recoverybot.Document.Satisfies looks at.
+func DocumentOf(d parser.Document) recoverybot.Document {
+	return recoverybot.Document{Type: d.Type, Filename: d.Filename, DeclaredType: d.DeclaredType, MediaType: d.MediaType,
+		Size: d.Size, SHA256: d.SHA256, Signals: d.Signals, Findings: d.Findings}
+}
+
+// overDocumentBounds says why a message's documents would take it or its
+// case beyond the policy's bounds, "" when they do not. Documents count by
+// SHA-256: the same bytes sent twice count once.
+func overDocumentBounds(p Policy, cf *CaseFile, docs []parser.Document) string {
+	perMessage, perCase := p.MaxDocumentsPerMessage, p.MaxDocumentsPerCase
+	if perMessage <= 0 {
+		perMessage = DefaultMaxDocumentsPerMessage
+	}
+	if perCase <= 0 {
+		perCase = DefaultMaxDocumentsPerCase
+	}
+	inCase := map[string]bool{}
+	for _, d := range cf.Documents {
+		inCase[d.SHA256] = true
+	}
+	inMessage := map[string]bool{}
+	added := 0
+	for _, d := range docs {
+		if inMessage[d.SHA256] {
+			continue
+		}
+		inMessage[d.SHA256] = true
+		if !inCase[d.SHA256] {
+			added++
+		}
+	}
+	switch {
+	case len(inMessage) > perMessage:
+		return fmt.Sprintf("%d documents in one message, more than %d: none added", len(inMessage), perMessage)
+	case added > 0 && len(inCase)+added > perCase:
+		return fmt.Sprintf("%d new documents would bring the case to %d, more than %d: none added", added, len(inCase)+added, perCase)
+	}
+	return ""
 }
 
 // pick chooses the case a message is about, or explains why it cannot.

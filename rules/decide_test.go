@@ -2,7 +2,10 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -46,7 +49,14 @@ func msg(from string, auth ...parser.AuthResult) *parser.Message {
 var pass = ar("mx.hosting.example", dmarc("pass", "example.org"))
 
 func id(name string) parser.Document {
-	return parser.Document{Filename: name, Type: recoverybot.DocIdentity}
+	return doc(name, recoverybot.DocIdentity, "image/jpeg")
+}
+
+// doc is a document of the given type and media type; its SHA-256 is its
+// name's.
+func doc(name string, t recoverybot.DocumentType, mediaType string, findings ...string) parser.Document {
+	sum := sha256.Sum256([]byte(name))
+	return parser.Document{Filename: name, Type: t, MediaType: mediaType, SHA256: hex.EncodeToString(sum[:]), Findings: findings}
 }
 
 func code(v, where string) parser.Found {
@@ -177,11 +187,11 @@ func TestProgressAndReplies(t *testing.T) {
 		!slices.Equal(d.Reply.Missing, []recoverybot.Requirement{"company_registration"}) {
 		t.Fatalf("first message: %+v reply %+v", d, d.Reply)
 	}
-	cf.Documents = []recoverybot.DocumentType{recoverybot.DocIdentity}
+	cf.Documents = []recoverybot.Document{DocumentOf(id("cni.jpg"))}
 	cf.LastAutoReply = now.Add(-time.Minute)
 	m2 := msg("new@acme.example")
 	m2.ReplyTo = []string{"attacker@evil.example"}
-	m2.Documents = []parser.Document{{Filename: "kbis.pdf", Type: recoverybot.DocCompanyRegistration}}
+	m2.Documents = []parser.Document{doc("kbis.pdf", recoverybot.DocCompanyRegistration, "application/pdf")}
 	d = Decide(Input{Message: m2, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
 	if d.After.State != recoverybot.StateReadyForReview || d.Reply == nil || d.Reply.Template != "under_review" || d.Reply.To != "new@acme.example" {
 		t.Fatalf("second message: state %s reply %+v", d.After.State, d.Reply)
@@ -339,6 +349,144 @@ func TestCodeSender(t *testing.T) {
 		_, failed, _ := checkCodes(in, &cf, SenderCheck{Address: "jean@example.org", Status: tt.status})
 		if failed != tt.failed {
 			t.Errorf("%s: failed attempt %v, want %v", tt.name, failed, tt.failed)
+		}
+	}
+}
+
+// TestDocumentsThatCount: a document meets a requirement only with bytes
+// its type needs and no hostile finding; it is still added to the case,
+// for the agent to see.
+func TestDocumentsThatCount(t *testing.T) {
+	tests := []struct {
+		name     string
+		doc      parser.Document
+		complete bool
+	}{
+		{"JPEG identity document", doc("cni.jpg", recoverybot.DocIdentity, "image/jpeg"), true},
+		{"PDF identity document", doc("cni.pdf", recoverybot.DocIdentity, "application/pdf"), true},
+		{"text named cni.jpg", doc("cni.jpg", recoverybot.DocIdentity, "text/plain"), false},
+		{"encrypted PDF", doc("cni.pdf", recoverybot.DocIdentity, "application/pdf", "encrypted"), false},
+		{"PDF with JavaScript", doc("cni.pdf", recoverybot.DocIdentity, "application/pdf", "active_content: /JavaScript"), false},
+		{"PNG named .jpg", doc("cni.jpg", recoverybot.DocIdentity, "image/png", "type_mismatch: name ends in .jpg, content is image/png"), false},
+		{"truncated JPEG", doc("cni.jpg", recoverybot.DocIdentity, "image/jpeg", "truncated"), false},
+		{"image bomb", doc("cni.png", recoverybot.DocIdentity, "image/png", "too_many_pixels: 50000×50000"), false},
+		{"renamed", doc("cni.jpg", recoverybot.DocIdentity, "image/jpeg", "filename_changed: control characters removed"), true},
+	}
+	for _, tt := range tests {
+		cf := lostCase("RC-BBBBBB")
+		cf.Profile = jean
+		m := msg("new@acme.example")
+		m.Documents = []parser.Document{tt.doc}
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+		if d.Outcome != Apply || len(d.Documents) != 1 {
+			t.Errorf("%s: %s %q, %d documents added", tt.name, d.Outcome, d.Reason, len(d.Documents))
+		}
+		if got := d.After.State == recoverybot.StateReadyForReview; got != tt.complete {
+			t.Errorf("%s: complete %v, want %v (state %s)", tt.name, got, tt.complete, d.After.State)
+		}
+		if !tt.complete && (d.Reply == nil || !slices.Contains(d.Reply.Missing, "identity_document")) {
+			t.Errorf("%s: the reply does not ask for the identity document again: %+v", tt.name, d.Reply)
+		}
+	}
+	// A hostile copy already in the case does not count either.
+	cf := lostCase("RC-BBBBBB")
+	cf.Profile = jean
+	cf.Documents = []recoverybot.Document{DocumentOf(doc("cni.pdf", recoverybot.DocIdentity, "application/pdf", "encrypted"))}
+	d := Decide(Input{Message: msg("new@acme.example"), Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+	if d.After.State != recoverybot.StateAwaitingEvidence {
+		t.Errorf("a stored encrypted PDF completed the case: %s", d.After.State)
+	}
+}
+
+// TestDocumentBounds: a message with more documents than the policy
+// allows, or one that would take its case beyond its bound, goes to
+// review and adds nothing; the same bytes count once.
+func TestDocumentBounds(t *testing.T) {
+	docs := func(prefix string, n int) []parser.Document {
+		var ds []parser.Document
+		for i := range n {
+			ds = append(ds, doc(fmt.Sprintf("%s-%d.jpg", prefix, i), recoverybot.DocIdentity, "image/jpeg"))
+		}
+		return ds
+	}
+	stored := func(n int) []recoverybot.Document {
+		var ds []recoverybot.Document
+		for _, d := range docs("old", n) {
+			ds = append(ds, DocumentOf(d))
+		}
+		return ds
+	}
+	p := policy
+	p.MaxDocumentsPerMessage, p.MaxDocumentsPerCase = 3, 5
+	tests := []struct {
+		name    string
+		inCase  []recoverybot.Document
+		docs    []parser.Document
+		policy  Policy
+		outcome Outcome
+		reason  string
+	}{
+		{"within both bounds", stored(2), docs("new", 3), p, Apply, ""},
+		{"one too many in the message", nil, docs("new", 4), p, Review, "4 documents in one message, more than 3"},
+		{"the same bytes four times are one", nil, []parser.Document{id("a.jpg"), id("a.jpg"), id("a.jpg"), id("a.jpg")}, p, Apply, ""},
+		{"one too many for the case", stored(3), docs("new", 3), p, Review, "would bring the case to 6, more than 5"},
+		{"bytes the case has do not count again", stored(5), docs("old", 3), p, Apply, ""},
+		{"a full case still takes mail without documents", stored(5), nil, p, Apply, ""},
+		{"the default bound of a message", nil, docs("new", DefaultMaxDocumentsPerMessage+1), policy, Review, "more than 20"},
+		{"the default bound of a case", stored(DefaultMaxDocumentsPerCase), docs("new", 1), policy, Review, "more than 50"},
+	}
+	for _, tt := range tests {
+		cf := lostCase("RC-BBBBBB")
+		cf.Documents = tt.inCase
+		m := msg("new@acme.example")
+		m.Documents = tt.docs
+		m.Codes = []parser.Found{code("AAAA-1111", "body")}
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: tt.policy})
+		if d.Outcome != tt.outcome || !strings.Contains(d.Reason, tt.reason) {
+			t.Errorf("%s: %s %q, want %s %q", tt.name, d.Outcome, d.Reason, tt.outcome, tt.reason)
+		}
+		if d.Outcome == Review && (len(d.Documents) != 0 || d.Reply != nil || d.After.State != cf.Case.State) {
+			t.Errorf("%s: a message over the bounds added %d documents, reply %v, state %s", tt.name, len(d.Documents), d.Reply, d.After.State)
+		}
+	}
+	// Over the bound, a code case's wrong code does not count either.
+	cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	m := msg("jean@example.org", pass)
+	m.Documents = docs("new", 21)
+	m.Codes = []parser.Found{code("AAAA-1111", "body")}
+	if d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy}); d.Outcome != Review || d.FailedAttempt || d.After.FailedCodeAttempts != 0 {
+		t.Errorf("code case over the bound: %s, failed %v", d.Outcome, d.FailedAttempt)
+	}
+}
+
+// TestClosedCasesChangeNothing: mail about an expired or a cancelled
+// case (or any closed one) is recorded and changes nothing: no document,
+// no code checked or counted, no sender status, no reply.
+func TestClosedCasesChangeNothing(t *testing.T) {
+	for _, state := range []recoverybot.State{recoverybot.StateExpired, recoverybot.StateCancelled, recoverybot.StateApproved, recoverybot.StateRejected} {
+		for _, via := range []string{"ref", "thread", "sender"} {
+			cf := codeCase("RC-AAAAAA", state)
+			cf.Via = via
+			m := msg("jean@example.org", pass)
+			m.Documents = []parser.Document{id("cni.jpg")}
+			for _, c := range []string{theCode, "AAAA-1111"} {
+				m.Codes = []parser.Found{code(c, "body")}
+				d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+				if via == "sender" {
+					// A closed case is no candidate by sender alone.
+					if d.Outcome != Ignore {
+						t.Errorf("%s by sender: %s", state, d.Outcome)
+					}
+					continue
+				}
+				if d.Outcome != Record || !strings.Contains(d.Reason, string(state)) {
+					t.Errorf("%s by %s: %s %q", state, via, d.Outcome, d.Reason)
+				}
+				if len(d.Documents) != 0 || d.Code != "" || d.FailedAttempt || d.Reply != nil || len(d.Events) != 0 ||
+					!reflect.DeepEqual(d.After, cf.Case) {
+					t.Errorf("%s by %s: the decision changes the case: %+v", state, via, d)
+				}
+			}
 		}
 	}
 }
