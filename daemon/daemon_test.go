@@ -211,8 +211,9 @@ func (l letter) bytes() []byte {
 }
 
 var (
-	jpeg = testfiles.JPEG(bytes.Repeat([]byte{0x11}, 3000))
-	pdf  = testfiles.PDF("Extrait Kbis")
+	jpeg     = testfiles.JPEG(bytes.Repeat([]byte{0x11}, 3000))
+	pdf      = testfiles.PDF("Extrait Kbis")
+	statutes = testfiles.PDF("Statuts de l'association, loi du 1er juillet 1901")
 )
 
 func pass(domain string) string {
@@ -225,7 +226,7 @@ func documentsFor(h recoverybot.HolderKind) map[string][]byte {
 	case recoverybot.HolderCompany:
 		return map[string][]byte{"cni-gerant.jpg": jpeg, "kbis.pdf": pdf}
 	case recoverybot.HolderAssociation:
-		return map[string][]byte{"passeport-president.jpg": jpeg, "statuts.pdf": pdf}
+		return map[string][]byte{"passeport-president.jpg": jpeg, "statuts.pdf": statutes}
 	}
 	return map[string][]byte{"carte-identite.jpg": jpeg}
 }
