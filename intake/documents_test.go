@@ -204,3 +204,40 @@ func TestMailAboutClosedCases(t *testing.T) {
 		})
 	}
 }
+
+// TestManyCodeCandidates: a message listing 50 codes, the right one among
+// them, verifies nothing and is one failed attempt; the right code alone
+// then still works.
+func TestManyCodeCandidates(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	s, err := w.desk.Open(ctx, desk.OpenRequest{ProfileID: "p-1", Kind: recoverybot.KindTOTPLockout, By: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := w.code(s.Ref)
+	var body strings.Builder
+	for i := range 50 {
+		c := code
+		if i != 25 {
+			var err error
+			if c, err = recoverybot.NewCode(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		body.WriteString("code : " + c + "\r\n")
+	}
+	auth := trustedID + "; dmarc=pass header.from=example.org"
+	w.dovecot.Deliver(w.dovecot.User(), customerMail("jean@example.org", "Re: ["+s.Ref+"] codes", body.String(), auth,
+		map[string][]byte{"cni.jpg": testfiles.JPEG(nil)}))
+	w.drain()
+	got := w.show(s.Ref)
+	if got.CodeVerified || got.FailedCodeAttempts != 1 {
+		t.Fatalf("50 candidates with the right one: verified %v, %d failed attempts; want not verified, 1", got.CodeVerified, got.FailedCodeAttempts)
+	}
+	w.dovecot.Deliver(w.dovecot.User(), customerMail("jean@example.org", "Re: ["+s.Ref+"] le code", "Le code : "+code, auth, nil))
+	w.drain()
+	if got := w.show(s.Ref); !got.CodeVerified || got.State != recoverybot.StateReadyForReview {
+		t.Errorf("the right code alone: verified %v, %s", got.CodeVerified, got.State)
+	}
+}
