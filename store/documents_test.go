@@ -102,3 +102,60 @@ func TestDocumentsUniquePerCaseMessageAndBytes(t *testing.T) {
 		t.Error("a duplicate (case, message, sha256) row was accepted")
 	}
 }
+
+// TestMigrationDropsDuplicateDocuments: a database of schema 4 holding
+// the same document twice for one message (as two instances on one data
+// directory made) keeps the first row and drops the second, with its
+// sealed bytes.
+func TestMigrationDropsDuplicateDocuments(t *testing.T) {
+	s, path := openTest(t)
+	addProfile(t, s, "p1", recoverybot.HolderIndividual)
+	ctx := context.Background()
+	var caseID, msgID int64
+	err := s.Update(ctx, func(tx *Tx) error {
+		c, err := newCase(tx, "p1", recoverybot.KindLostEmail)
+		if err != nil {
+			return err
+		}
+		caseID = c.ID
+		e := Entry{Mailbox: "INBOX", UIDValidity: 1, UID: 1, ContentKey: "k"}
+		if err := tx.Record(&e, nil); err != nil {
+			return err
+		}
+		msgID = e.ID
+		d := recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg"}
+		return tx.AddDocument(caseID, msgID, 1, &d, []byte("photo"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 4, with a second copy of the row and of its bytes.
+	for _, q := range []string{
+		`DROP INDEX documents_unique`, `DROP INDEX documents_case_sha256`,
+		`INSERT INTO blobs (kind, sha256, size, sealed, created_at) SELECT kind, sha256, size, sealed, created_at FROM blobs WHERE kind = 'document'`,
+		`INSERT INTO documents (case_id, message_id, type, filename, media_type, size, sha256, blob_id, created_at)
+			SELECT case_id, message_id, type, 'copy.jpg', media_type, size, sha256, (SELECT max(id) FROM blobs), created_at FROM documents`,
+		`PRAGMA user_version = 4`,
+	} {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	s2, err := Open(ctx, path, testVault(t), Options{})
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	defer s2.Close()
+	var rows, blobs int
+	var name string
+	if err := s2.w.QueryRow(`SELECT count(*), min(filename) FROM documents`).Scan(&rows, &name); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.w.QueryRow(`SELECT count(*) FROM blobs WHERE kind = 'document'`).Scan(&blobs); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || name != "cni.jpg" || blobs != 1 {
+		t.Errorf("after the migration: %d rows (%s), %d sealed copies; want the first row and its bytes alone", rows, name, blobs)
+	}
+}
