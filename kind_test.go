@@ -26,7 +26,14 @@ func TestRequirementTable(t *testing.T) {
 }
 
 func TestMissing(t *testing.T) {
-	all := func(h HolderKind) []DocumentType { return RequiredDocuments(h) }
+	docs := func(ts ...DocumentType) []Document {
+		var ds []Document
+		for _, t := range ts {
+			ds = append(ds, Document{Type: t, MediaType: "application/pdf"})
+		}
+		return ds
+	}
+	all := func(h HolderKind) []Document { return docs(RequiredDocuments(h)...) }
 	tests := []struct {
 		name   string
 		kind   Kind
@@ -36,9 +43,9 @@ func TestMissing(t *testing.T) {
 	}{
 		{"lost-email individual, nothing", KindLostEmail, HolderIndividual, Progress{}, []Requirement{"identity_document"}},
 		{"lost-email individual, complete", KindLostEmail, HolderIndividual, Progress{Documents: all(HolderIndividual)}, []Requirement{}},
-		{"lost-email company, ID only", KindLostEmail, HolderCompany, Progress{Documents: []DocumentType{DocIdentity}}, []Requirement{"company_registration"}},
+		{"lost-email company, ID only", KindLostEmail, HolderCompany, Progress{Documents: docs(DocIdentity)}, []Requirement{"company_registration"}},
 		{"lost-email association, other docs do not count", KindLostEmail, HolderAssociation,
-			Progress{Documents: []DocumentType{DocOther, DocCompanyRegistration}}, []Requirement{"identity_document", "association_statutes"}},
+			Progress{Documents: docs(DocOther, DocCompanyRegistration)}, []Requirement{"identity_document", "association_statutes"}},
 		{"lost-email needs no code nor authenticated sender", KindLostEmail, HolderCompany,
 			Progress{Documents: all(HolderCompany), SenderStatus: SenderUnverified}, []Requirement{}},
 		{"totp individual, nothing", KindTOTPLockout, HolderIndividual, Progress{}, []Requirement{"identity_document", "authenticated_sender", "code"}},

@@ -76,8 +76,11 @@ type Document struct {
 	SHA256       string       `json:"sha256"`
 	Signals      []string     `json:"signals,omitempty"`  // why it was classified so
 	Findings     []string     `json:"findings,omitempty"` // what is wrong with it
-	MessageID    int64        `json:"-"`                  // the ledger message it came from
-	ReceivedAt   time.Time    `json:"received_at"`
+	MessageID    int64        `json:"-"`                  // the ledger message it came from (the first, in a listing)
+	// Messages are the ledger messages that carried the same bytes, in
+	// order, when the document comes from a case's listing.
+	Messages   []int64   `json:"messages,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
 	// Purged is set once the retention sweep has removed the bytes; the
 	// metadata stays.
 	Purged bool `json:"purged,omitempty"`
@@ -98,7 +101,9 @@ const SystemActor = "recoverybot"
 
 // Progress is what a case has gathered so far, the input of Missing.
 type Progress struct {
-	Documents    []DocumentType
+	// Documents are the case's documents, with their media types and
+	// findings: only those that Satisfy count.
+	Documents    []Document
 	SenderStatus SenderStatus
 	CodeVerified bool
 	// UnverifiedSenderCounts is the configuration's
@@ -110,11 +115,12 @@ type Progress struct {
 // Missing lists what a case of kind k for a holder of kind h still lacks,
 // in a stable order: the documents of the requirement table, then the
 // authenticated sender and the code for the code kinds. An empty result
-// means the case is complete.
+// means the case is complete. A document meets a requirement of its type
+// only when it Satisfies.
 func Missing(k Kind, h HolderKind, p Progress) []Requirement {
 	missing := []Requirement{}
 	for _, need := range RequiredDocuments(h) {
-		if !slices.Contains(p.Documents, need) {
+		if !slices.ContainsFunc(p.Documents, func(d Document) bool { return d.Type == need && d.Satisfies() }) {
 			missing = append(missing, Requirement(need))
 		}
 	}

@@ -96,6 +96,15 @@ type Policy struct {
 	RemindAfter   Duration `toml:"remind_after"`
 	Retention     Duration `toml:"retention"`
 	ReplyInterval Duration `toml:"reply_interval"`
+	// MaxCodeCandidates: a message with more distinct code candidates
+	// matches none and, when one is in its new text, is one failed
+	// attempt (SPEC §3).
+	MaxCodeCandidates int `toml:"max_code_candidates"`
+	// MaxDocumentsPerMessage and MaxDocumentsPerCase bound the documents
+	// a case collects: a message carrying more, or bringing the case
+	// beyond its bound, goes to review and adds nothing.
+	MaxDocumentsPerMessage int `toml:"max_documents_per_message"`
+	MaxDocumentsPerCase    int `toml:"max_documents_per_case"`
 }
 
 // Schedule holds one cron spec per sweep.
@@ -125,7 +134,8 @@ func Default() Config {
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
-			ReplyInterval: Duration(time.Hour),
+			ReplyInterval:     Duration(time.Hour),
+			MaxCodeCandidates: 3, MaxDocumentsPerMessage: 20, MaxDocumentsPerCase: 50,
 		},
 		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily"},
 	}
@@ -255,6 +265,15 @@ func (c Config) Validate() error {
 	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval} {
 		if d < 0 {
 			return fmt.Errorf("%s must not be negative", key)
+		}
+	}
+	for _, n := range []struct {
+		key      string
+		v, limit int
+	}{{"policy.max_code_candidates", c.Policy.MaxCodeCandidates, 20}, {"policy.max_documents_per_message", c.Policy.MaxDocumentsPerMessage, 1000},
+		{"policy.max_documents_per_case", c.Policy.MaxDocumentsPerCase, 10000}} {
+		if n.v < 1 || n.v > n.limit {
+			return fmt.Errorf("%s %d must be between 1 and %d", n.key, n.v, n.limit)
 		}
 	}
 	if err := checkEndpoint("smtp", c.SMTP.Address, c.SMTP.Security); err != nil {

@@ -105,6 +105,9 @@ func TestLoadErrors(t *testing.T) {
 		{"two passwords", "[imap]\npassword = \"a\"\npassword_file = \"/x\"", "give the password once"},
 		{"no trusted ids", "[auth]\ntrusted_authserv_ids = []", "no sender could ever be verified"},
 		{"log level", `log_level = "loud"`, "log_level"},
+		{"no code candidate", "[policy]\nmax_code_candidates = 0", "policy.max_code_candidates 0 must be between 1 and 20"},
+		{"no document a message", "[policy]\nmax_documents_per_message = 0", "policy.max_documents_per_message"},
+		{"documents a case unbounded", "[policy]\nmax_documents_per_case = 1000000", "policy.max_documents_per_case"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body), nil)

@@ -28,7 +28,10 @@ type Options struct {
 	Config  config.Config
 	Store   *store.Store
 	CodeKey recoverybot.CodeKey
-	Logger  *slog.Logger
+	// MessageIDKey keys the Message-IDs of our mail: the data
+	// directory's vault.PurposeMessageID key.
+	MessageIDKey []byte
+	Logger       *slog.Logger
 	// IMAPTLS and SMTPTLS override the TLS configuration (tests, private
 	// CAs); nil means the system roots.
 	IMAPTLS, SMTPTLS *tls.Config
@@ -54,14 +57,18 @@ type Daemon struct {
 	lastErr error
 }
 
-// Letters returns the mail settings of a configuration.
-func Letters(c config.Config) outbound.Letters {
-	return outbound.Letters{From: c.SMTP.From, FromName: c.SMTP.FromName, Provider: c.ProviderName, CodeTTL: c.Policy.CodeTTL.D()}
+// Letters returns the mail settings of a configuration, with the key of
+// our Message-IDs.
+func Letters(c config.Config, messageIDKey []byte) outbound.Letters {
+	return outbound.Letters{From: c.SMTP.From, FromName: c.SMTP.FromName, Provider: c.ProviderName, CodeTTL: c.Policy.CodeTTL.D(),
+		MessageIDKey: messageIDKey}
 }
 
-// NewDesk returns the agents' desk for a configuration.
-func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, log *slog.Logger) *desk.Desk {
+// NewDesk returns the agents' desk for a configuration, with the code key
+// and the key of our Message-IDs.
+func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageIDKey []byte, log *slog.Logger) *desk.Desk {
 	return desk.New(st, key, desk.Options{
+		MessageIDKey:           messageIDKey,
 		CodeTTL:                c.Policy.CodeTTL.D(),
 		UnverifiedSenderCounts: !c.Auth.RequireAuthenticatedSender,
 		From:                   c.SMTP.From,
@@ -105,8 +112,10 @@ func New(o Options) (*Daemon, error) {
 		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
 		MaxMessageSize: int64(c.IMAP.MaxMessageSize),
 		Policy: rules.Policy{TrustedAuthservIDs: c.Auth.TrustedAuthservIDs, RequireAuthenticatedSender: c.Auth.RequireAuthenticatedSender,
-			ReplyInterval: c.Policy.ReplyInterval.D(), CodeKey: o.CodeKey},
-		Letters:   Letters(c),
+			ReplyInterval: c.Policy.ReplyInterval.D(), CodeKey: o.CodeKey,
+			MaxCodeCandidates: c.Policy.MaxCodeCandidates, MaxDocumentsPerMessage: c.Policy.MaxDocumentsPerMessage,
+			MaxDocumentsPerCase: c.Policy.MaxDocumentsPerCase},
+		Letters:   Letters(c, o.MessageIDKey),
 		Logger:    log.With("component", "intake"),
 		OnMessage: o.OnMessage,
 		AfterCommit: func() {

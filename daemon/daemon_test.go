@@ -21,6 +21,7 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/internal/dovecottest"
 	"github.com/recoverybot/recoverybot/internal/smtpsink"
+	"github.com/recoverybot/recoverybot/internal/testfiles"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -77,11 +78,11 @@ func start(t *testing.T, tweak func(*config.Config)) *e2e {
 	}
 	t.Cleanup(func() { e.st.Close() })
 	key, _ := recoverybot.NewCodeKey(v.CodeKey())
-	e.desk = daemon.NewDesk(c, e.st, key, nil)
+	e.desk = daemon.NewDesk(c, e.st, key, v.Key(vault.PurposeMessageID), nil)
 	if _, err := e.desk.ImportProfiles(context.Background(), profiles, "test", "t"); err != nil {
 		t.Fatal(err)
 	}
-	if e.d, err = daemon.New(daemon.Options{Config: c, Store: e.st, CodeKey: key}); err != nil {
+	if e.d, err = daemon.New(daemon.Options{Config: c, Store: e.st, CodeKey: key, MessageIDKey: v.Key(vault.PurposeMessageID)}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -164,6 +165,7 @@ type letter struct {
 	files                     map[string][]byte
 	headers                   []string
 	messageID                 string
+	date                      time.Time // zero: now
 }
 
 func (l letter) bytes() []byte {
@@ -174,8 +176,11 @@ func (l letter) bytes() []byte {
 	if l.messageID == "" {
 		l.messageID = fmt.Sprintf("%d.%d@customer.example", time.Now().UnixNano(), seq.Add(1))
 	}
+	if l.date.IsZero() {
+		l.date = time.Now()
+	}
 	fmt.Fprintf(&b, "From: Customer <%s>\r\nTo: contact@hosting.example\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\nMIME-Version: 1.0\r\n",
-		l.from, l.subject, time.Now().Format(time.RFC1123Z), l.messageID)
+		l.from, l.subject, l.date.Format(time.RFC1123Z), l.messageID)
 	for _, h := range l.headers {
 		b.WriteString(h + "\r\n")
 	}
@@ -206,8 +211,9 @@ func (l letter) bytes() []byte {
 }
 
 var (
-	jpeg = append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{0x11}, 3000)...)
-	pdf  = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	jpeg     = testfiles.JPEG(bytes.Repeat([]byte{0x11}, 3000))
+	pdf      = testfiles.PDF("Extrait Kbis")
+	statutes = testfiles.PDF("Statuts de l'association, loi du 1er juillet 1901")
 )
 
 func pass(domain string) string {
@@ -220,7 +226,7 @@ func documentsFor(h recoverybot.HolderKind) map[string][]byte {
 	case recoverybot.HolderCompany:
 		return map[string][]byte{"cni-gerant.jpg": jpeg, "kbis.pdf": pdf}
 	case recoverybot.HolderAssociation:
-		return map[string][]byte{"passeport-president.jpg": jpeg, "statuts.pdf": pdf}
+		return map[string][]byte{"passeport-president.jpg": jpeg, "statuts.pdf": statutes}
 	}
 	return map[string][]byte{"carte-identite.jpg": jpeg}
 }
@@ -424,8 +430,9 @@ func TestWrongCodesLockAndExpiry(t *testing.T) {
 	}
 	e.once()
 	fresh, _ := e.code("jean@example.org", s.Ref)
+	// Written after the new code was issued (the clock moved 25 hours).
 	e.deliver(letter{from: "jean@example.org", subject: "[" + s.Ref + "]", text: "code " + fresh, auth: []string{pass("example.org")},
-		files: map[string][]byte{"passeport.jpg": jpeg}}.bytes())
+		files: map[string][]byte{"passeport.jpg": jpeg}, date: time.Now().Add(25 * time.Hour)}.bytes())
 	e.once()
 	if got := e.show(s.Ref); got.State != recoverybot.StateReadyForReview || !got.CodeVerified {
 		t.Errorf("after reopen and a new code: %s, verified %v", got.State, got.CodeVerified)

@@ -151,7 +151,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	dk := daemon.NewDesk(cfg, st, key, o.Logger)
+	midKey := v.Key(vault.PurposeMessageID)
+	dk := daemon.NewDesk(cfg, st, key, midKey, o.Logger)
 
 	fmt.Fprintf(o.Out, "recoverybot demo\n  contact mailbox  imap://%s (in-process), user %s\n  outgoing mail    smtp://%s (in-process sink)\n  data             %s\n  trusted MTA      %s\n\n",
 		ln.Addr(), mailboxUser, sink.Addr(), dataDir, trustedID)
@@ -182,7 +183,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	d, err := daemon.New(daemon.Options{
-		Config: cfg, Store: st, CodeKey: key, Logger: o.Logger, OutboxInterval: 300 * time.Millisecond,
+		Config: cfg, Store: st, CodeKey: key, MessageIDKey: midKey, Logger: o.Logger, OutboxInterval: 300 * time.Millisecond,
 		OnMessage: func(r intake.Report) { reportMessage(out, r) },
 	})
 	if err != nil {

@@ -33,7 +33,10 @@ type Options struct {
 	From                   string // our address: the sender of our mail, where customers write
 	FromName               string
 	Provider               string // the provider's name, in signatures
-	Logger                 *slog.Logger
+	// MessageIDKey keys the Message-IDs of our mail: the data
+	// directory's vault.PurposeMessageID key (outbound.Letters).
+	MessageIDKey []byte
+	Logger       *slog.Logger
 }
 
 // Desk performs agents' actions on the store.
@@ -53,7 +56,8 @@ func New(s *store.Store, codes recoverybot.CodeKey, o Options) *Desk {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	letters := outbound.Letters{From: o.From, FromName: o.FromName, Provider: o.Provider, CodeTTL: o.CodeTTL}
+	letters := outbound.Letters{From: o.From, FromName: o.FromName, Provider: o.Provider, CodeTTL: o.CodeTTL,
+		MessageIDKey: o.MessageIDKey}
 	return &Desk{store: s, codes: codes, opts: o, letters: letters, log: o.Logger}
 }
 

@@ -51,7 +51,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := New(st, key, Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting"})
+	d := New(st, key, Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
+		MessageIDKey: v.Key(vault.PurposeMessageID)})
 	if _, err := d.ImportProfiles(context.Background(), testProfiles, "test", "alice"); err != nil {
 		t.Fatal(err)
 	}

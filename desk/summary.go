@@ -41,16 +41,23 @@ type Summary struct {
 	Mail   []MailSummary            `json:"mail,omitempty"`
 }
 
-// DocumentSummary is one document of a case.
+// DocumentSummary is one document of a case: the same bytes sent in
+// several messages are one document.
 type DocumentSummary struct {
-	Type       recoverybot.DocumentType `json:"type"`
-	Filename   string                   `json:"filename"`
-	MediaType  string                   `json:"media_type"`
-	Size       int64                    `json:"size"`
-	SHA256     string                   `json:"sha256"`
-	Findings   []string                 `json:"findings"`
-	ReceivedAt time.Time                `json:"received_at"`
-	Purged     bool                     `json:"purged,omitempty"`
+	Type      recoverybot.DocumentType `json:"type"`
+	Filename  string                   `json:"filename"`
+	MediaType string                   `json:"media_type"`
+	Size      int64                    `json:"size"`
+	SHA256    string                   `json:"sha256"`
+	Findings  []string                 `json:"findings"`
+	// Counts says whether it meets the requirement of its type
+	// (recoverybot.Document.Satisfies): false for a type its bytes do
+	// not fit, or hostile findings.
+	Counts bool `json:"counts"`
+	// Messages are the ledger messages that carried it, in order.
+	Messages   []int64   `json:"messages"`
+	ReceivedAt time.Time `json:"received_at"`
+	Purged     bool      `json:"purged,omitempty"`
 }
 
 // MailSummary is one mail we sent or will send about a case. It never
@@ -85,18 +92,17 @@ func (d *Desk) summary(tx *store.Tx, c recoverybot.Case) (Summary, error) {
 	if s.Flags == nil {
 		s.Flags = []string{}
 	}
-	var types []recoverybot.DocumentType
 	for _, doc := range docs {
 		findings := doc.Findings
 		if findings == nil {
 			findings = []string{}
 		}
 		s.Documents = append(s.Documents, DocumentSummary{Type: doc.Type, Filename: doc.Filename, MediaType: doc.MediaType,
-			Size: doc.Size, SHA256: doc.SHA256, Findings: findings, ReceivedAt: doc.ReceivedAt, Purged: doc.Purged})
-		types = append(types, doc.Type)
+			Size: doc.Size, SHA256: doc.SHA256, Findings: findings, Counts: doc.Satisfies(), Messages: nonNilIDs(doc.Messages),
+			ReceivedAt: doc.ReceivedAt, Purged: doc.Purged})
 	}
 	s.Missing = recoverybot.Missing(c.Kind, p.HolderKind, recoverybot.Progress{
-		Documents: types, SenderStatus: c.SenderStatus, CodeVerified: c.CodeVerified,
+		Documents: docs, SenderStatus: c.SenderStatus, CodeVerified: c.CodeVerified,
 		UnverifiedSenderCounts: d.opts.UnverifiedSenderCounts,
 	})
 	if c.Kind.NeedsCode() && c.State.Open() && !c.CodeVerified {
@@ -105,6 +111,13 @@ func (d *Desk) summary(tx *store.Tx, c recoverybot.Case) (Summary, error) {
 		}
 	}
 	return s, nil
+}
+
+func nonNilIDs(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
 }
 
 // Show returns one case with its history and its mail.

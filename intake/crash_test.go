@@ -96,12 +96,12 @@ func TestKilledAtRandomProcessesEverythingOnce(t *testing.T) {
 	conf := writeConfig(t, tmp, dataDir, dc, sink.Addr())
 
 	// Cases opened by an agent before the daemon first runs.
-	st, key := openStore(t, dataDir)
+	st, key, midKey := openStore(t, dataDir)
 	cfg, err := config.Load(conf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := openLostEmail(t, daemon.NewDesk(cfg, st, key, nil), st, "crash", 20)
+	cases := openLostEmail(t, daemon.NewDesk(cfg, st, key, midKey, nil), st, "crash", 20)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestKilledAtRandomProcessesEverythingOnce(t *testing.T) {
 	t.Logf("%d messages (%d about a case, %d delivered twice); the final run --once: %v",
 		len(tied)+len(ignored), len(tied), len(twice), counts)
 
-	st, _ = openStore(t, dataDir)
+	st, _, _ = openStore(t, dataDir)
 	defer st.Close()
 	checkExactlyOnce(t, dc, st, expectation{user: user, cases: cases, tied: tied, ignored: ignored,
 		duplicates: twice, copies: twice})
@@ -225,7 +225,7 @@ func TestKilledAtRandomProcessesEverythingOnce(t *testing.T) {
 
 // killProgress says where a killed process left the ledger.
 func killProgress(t *testing.T, dataDir string) string {
-	st, _ := openStore(t, dataDir)
+	st, _, _ := openStore(t, dataDir)
 	defer st.Close()
 	decided, pending := 0, 0
 	es := ledger(t, st)

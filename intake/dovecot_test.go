@@ -21,6 +21,7 @@ import (
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/internal/testfiles"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -108,7 +109,7 @@ func (c *corpus) junk(n int) []byte {
 // subject, as a lost-email case asks.
 func (c *corpus) caseMail(lc lostCase, attach int) mail {
 	id := c.nextID()
-	img := append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, c.junk(max(attach, 64))...)
+	img := testfiles.JPEG(c.junk(max(attach-4000, 64)))
 	raw := compose(id, "Client <"+lc.Contact+">", "Re: ["+lc.Ref+"] récupération de mon compte",
 		"Bonjour,\r\nvoici ma carte d'identité.\r\nCordialement", map[string][]byte{"cni-" + strconv.Itoa(c.n) + ".jpg": img})
 	return mail{MessageID: id, Case: lc.Ref, Raw: raw}
@@ -416,7 +417,9 @@ func checkExactlyOnce(t testing.TB, s doveadmer, st *store.Store, want expectati
 }
 
 // openStore opens the database of a data directory as the binary does.
-func openStore(t testing.TB, dataDir string) (*store.Store, recoverybot.CodeKey) {
+// openStore opens the store of dataDir, with its code key and the key of
+// our Message-IDs.
+func openStore(t testing.TB, dataDir string) (*store.Store, recoverybot.CodeKey, []byte) {
 	t.Helper()
 	v, err := vault.Open(dataDir)
 	if err != nil {
@@ -430,7 +433,7 @@ func openStore(t testing.TB, dataDir string) (*store.Store, recoverybot.CodeKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, key
+	return st, key, v.Key(vault.PurposeMessageID)
 }
 
 // median of durations.

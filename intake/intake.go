@@ -1126,9 +1126,7 @@ func caseFile(tx *store.Tx, c recoverybot.Case, via string) (rules.CaseFile, err
 	if err != nil {
 		return cf, err
 	}
-	for _, d := range docs {
-		cf.Documents = append(cf.Documents, d.Type)
-	}
+	cf.Documents = docs
 	if c.LastAutoReplyAt != nil {
 		cf.LastAutoReply = *c.LastAutoReplyAt
 	}
@@ -1235,9 +1233,9 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 }
 
 func progress(d rules.Decision, pol rules.Policy) recoverybot.Progress {
-	docs := append([]recoverybot.DocumentType{}, d.Case.Documents...)
+	docs := append([]recoverybot.Document{}, d.Case.Documents...)
 	for _, doc := range d.Documents {
-		docs = append(docs, doc.Type)
+		docs = append(docs, rules.DocumentOf(doc))
 	}
 	return recoverybot.Progress{Documents: docs, SenderStatus: d.After.SenderStatus, CodeVerified: d.After.CodeVerified,
 		UnverifiedSenderCounts: !pol.RequireAuthenticatedSender}

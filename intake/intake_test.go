@@ -18,6 +18,7 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/intake"
 	"github.com/recoverybot/recoverybot/internal/dovecottest"
+	"github.com/recoverybot/recoverybot/internal/testfiles"
 	"github.com/recoverybot/recoverybot/mailbox"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/rules"
@@ -59,8 +60,9 @@ func newWorldWith(t *testing.T, tune func(*intake.Options)) *world {
 	}
 	t.Cleanup(func() { w.st.Close() })
 	w.key, _ = recoverybot.NewCodeKey(v.CodeKey())
-	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour}
-	w.desk = desk.New(w.st, w.key, desk.Options{From: letters.From, Provider: letters.Provider})
+	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour,
+		MessageIDKey: v.Key(vault.PurposeMessageID)}
+	w.desk = desk.New(w.st, w.key, desk.Options{From: letters.From, Provider: letters.Provider, MessageIDKey: letters.MessageIDKey})
 	opts := intake.Options{
 		Mailbox: "INBOX", ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
 		Policy:  rules.Policy{TrustedAuthservIDs: []string{trustedID}, RequireAuthenticatedSender: true, ReplyInterval: time.Hour, CodeKey: w.key},
@@ -134,7 +136,7 @@ func customerMail(from, subject, body string, auth string, attachments map[strin
 	return []byte(b.String())
 }
 
-var jpeg = append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{0x42}, 2000)...)
+var jpeg = testfiles.JPEG(bytes.Repeat([]byte{0x42}, 2000))
 
 func TestDrainTiesProcessesAndMoves(t *testing.T) {
 	var commits atomic.Int32

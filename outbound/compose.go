@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
@@ -319,21 +320,29 @@ func boundary(m Mail, text, html string) string {
 
 // MessageID returns the message identifier, without angle brackets, of the
 // mail that event causes on case ref, e.g.
-// "rc-7kq2m9.instructions-1.3x7a2kqd@example.net". It depends on its
-// arguments alone, so a retried send, or the same outbox entry composed
-// twice, carries the same identifier and a receiving server can tell it is
-// one message. event is a key unique within the case, such as
-// "instructions-1" or "ack-<ledger id>". domain is the right-hand side; an
-// address is accepted and its domain used.
-func MessageID(ref, event, domain string) string {
+// "rc-7kq2m9.instructions-1.3x7a2kqdm4nq2b7c@example.net". It depends on
+// its arguments alone, so a retried send, or the same outbox entry
+// composed twice, carries the same identifier and a receiving server can
+// tell it is one message. The hash is an HMAC under key (the data
+// directory's vault.PurposeMessageID key): without the key nobody can
+// compute the identifier of our mail from a case reference, so a bounce
+// or a reply naming it proves it saw our mail. event is a key unique
+// within the case, such as "instructions-1" or "reply-<ledger id>".
+// domain is the right-hand side; an address is accepted and its domain
+// used.
+func MessageID(key []byte, ref, event, domain string) string {
 	if at := strings.LastIndexByte(domain, '@'); at >= 0 {
 		domain = domain[at+1:]
 	}
 	domain = strings.ToLower(strings.TrimSpace(domain))
-	sum := sha256.Sum256([]byte("recoverybot message-id v1\x00" + ref + "\x00" + event + "\x00" + domain))
-	hash := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:5]))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("recoverybot message-id v2\x00" + ref + "\x00" + event + "\x00" + domain))
+	hash := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil)[:10]))
 	return idPart(ref) + "." + idPart(event) + "." + hash + "@" + domain
 }
+
+// MinMessageIDKey is the shortest key MessageID is given.
+const MinMessageIDKey = 16
 
 // idPart keeps letters, digits and dashes of s, lower-cased, so that the
 // left-hand side of a message identifier is always a valid dot-atom. The

@@ -438,14 +438,20 @@ func TestComposeNormalizesNewlines(t *testing.T) {
 }
 
 func TestMessageID(t *testing.T) {
-	a := MessageID("RC-7KQ2M9", "instructions-1", "example.net")
-	if a != MessageID("RC-7KQ2M9", "instructions-1", "example.net") {
+	key := bytes.Repeat([]byte{7}, 32)
+	a := MessageID(key, "RC-7KQ2M9", "instructions-1", "example.net")
+	if a != MessageID(key, "RC-7KQ2M9", "instructions-1", "example.net") {
 		t.Error("MessageID is not deterministic")
+	}
+	// Keyed: another key, another identifier (a bounce cannot be forged
+	// from the reference alone).
+	if b := MessageID(bytes.Repeat([]byte{8}, 32), "RC-7KQ2M9", "instructions-1", "example.net"); b == a {
+		t.Errorf("two keys give the same identifier %q", a)
 	}
 	if !strings.HasPrefix(a, "rc-7kq2m9.instructions-1.") || !strings.HasSuffix(a, "@example.net") {
 		t.Errorf("MessageID = %q", a)
 	}
-	if b := MessageID("RC-7KQ2M9", "contact@example.net", "contact@Example.NET"); !strings.HasSuffix(b, "@example.net") {
+	if b := MessageID(key, "RC-7KQ2M9", "contact@example.net", "contact@Example.NET"); !strings.HasSuffix(b, "@example.net") {
 		t.Errorf("an address as domain: %q", b)
 	}
 	seen := map[string]string{}
@@ -459,7 +465,7 @@ func TestMessageID(t *testing.T) {
 		{"RC-7KQ2M9", "ack-<12>", "example.net"},
 		{"", "", "example.net"},
 	} {
-		id := MessageID(args[0], args[1], args[2])
+		id := MessageID(key, args[0], args[1], args[2])
 		if prev, ok := seen[id]; ok {
 			t.Errorf("%v and %v give the same identifier %q", args, prev, id)
 		}

@@ -19,7 +19,14 @@ type Letters struct {
 	FromName string
 	Provider string // the provider's name, in signatures
 	CodeTTL  time.Duration
+	// MessageIDKey keys the Message-IDs of our mail (MessageID): the
+	// data directory's vault.PurposeMessageID key. Queue refuses to
+	// work without one.
+	MessageIDKey []byte
 }
+
+// ErrNoMessageIDKey is returned by Queue when Letters has no MessageIDKey.
+var ErrNoMessageIDKey = errors.New("outbound: no Message-ID key")
 
 // Letter is one mail to queue.
 type Letter struct {
@@ -42,6 +49,9 @@ type Letter struct {
 // Queue renders l for case c of profile p and puts it in the outbox. A
 // mail whose event was already queued is not queued again.
 func (ls Letters) Queue(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile, l Letter) error {
+	if len(ls.MessageIDKey) < MinMessageIDKey {
+		return ErrNoMessageIDKey
+	}
 	data := Data{
 		Locale: p.Locale, Ref: c.Ref, Kind: c.Kind, HolderKind: p.HolderKind, HolderName: p.HolderName,
 		Required: recoverybot.RequiredDocuments(p.HolderKind), CodeTTL: ls.CodeTTL,
@@ -61,7 +71,7 @@ func (ls Letters) Queue(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile,
 	}
 	m := Mail{
 		From: ls.From, FromName: ls.FromName, To: l.To, Subject: subject, Text: text, HTML: html,
-		MessageID: MessageID(c.Ref, l.EventKey, domain), InReplyTo: l.InReplyTo, References: l.References,
+		MessageID: MessageID(ls.MessageIDKey, c.Ref, l.EventKey, domain), InReplyTo: l.InReplyTo, References: l.References,
 		AutoSubmitted: auto, Date: tx.Now(),
 	}
 	raw, err := Compose(m)

@@ -375,3 +375,15 @@ func assignFromMessage(docs []*docWork, mentions map[recoverybot.DocumentType]st
 		}
 	}
 }
+
+// requireMediaType makes a document whose bytes are not what its type
+// needs (recoverybot.AcceptsMediaType: an image or a PDF) DocOther,
+// whatever its name or text say: a text file named cni.jpg is no
+// identity document. The signals keep what pointed to the type.
+func requireMediaType(doc *Document) {
+	if doc.Type == recoverybot.DocOther || recoverybot.AcceptsMediaType(doc.Type, doc.MediaType) {
+		return
+	}
+	doc.Signals = append(doc.Signals, fmt.Sprintf("content is %s, not an image or a PDF: not a %s", doc.MediaType, doc.Type))
+	doc.Type = recoverybot.DocOther
+}

@@ -139,3 +139,34 @@ func TestMessageMentions(t *testing.T) {
 		})
 	}
 }
+
+// TestTypeNeedsItsBytes: a document's type requires bytes that are what
+// the type needs (an image or a PDF), whatever its name, its text or the
+// message say; what pointed to the type stays in the signals.
+func TestTypeNeedsItsBytes(t *testing.T) {
+	attach := func(name, ctype string, data []byte) string {
+		return "--b\nContent-Type: " + ctype + "\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"" + name + "\"\n\n" + b64(data)
+	}
+	tests := []struct {
+		name, subject, part string
+		want                recoverybot.DocumentType
+	}{
+		{"text named cni.jpg", "Mes documents", attach("cni.jpg", "image/jpeg", []byte("this is not a photo of anything\n")), recoverybot.DocOther},
+		{"text declared as text", "Mes documents", attach("cni.jpg", "text/plain", []byte("carte nationale d'identité\n")), recoverybot.DocOther},
+		{"a text layer naming the type", "Mes documents", attach("scan.txt", "text/plain", []byte("Extrait Kbis\nGreffe du tribunal de commerce\n")), recoverybot.DocOther},
+		{"HTML named kbis.pdf", "Mes documents", attach("kbis.pdf", "application/pdf", []byte("<html><body>Extrait Kbis</body></html>")), recoverybot.DocOther},
+		{"a zip the message calls statuts", "Voici nos statuts", attach("docs.zip", "application/zip", []byte("PK\x03\x04rest of a zip")), recoverybot.DocOther},
+		{"a real JPEG named cni.jpg", "Mes documents", attach("cni.jpg", "image/jpeg", jpegBytes(400, 300)), recoverybot.DocIdentity},
+		{"a real PNG the message calls a passport", "Mon passeport", attach("IMG_0001.png", "image/png", pngBytes(400, 300)), recoverybot.DocIdentity},
+	}
+	for _, tt := range tests {
+		m := parseString(t, "From: a@example.org\nSubject: "+tt.subject+"\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nBonjour\n"+tt.part+"--b--\n")
+		if len(m.Documents) != 1 {
+			t.Fatalf("%s: %d documents", tt.name, len(m.Documents))
+		}
+		d := m.Documents[0]
+		if d.Type != tt.want {
+			t.Errorf("%s: type %s (media type %s, signals %q), want %s", tt.name, d.Type, d.MediaType, d.Signals, tt.want)
+		}
+	}
+}

@@ -182,6 +182,7 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 	}
 	doc.Type = e.decide()
 	doc.Signals = append(doc.Signals, e.signals...)
+	requireMediaType(doc)
 	doc.Findings = dedupe(doc.Findings)
 	return d
 }

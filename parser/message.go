@@ -172,19 +172,20 @@ const (
 )
 
 // Document findings. Each finding starts with one of these, followed by
-// ": " and details when there are any.
+// ": " and details when there are any. They are the domain's
+// (recoverybot.HostileFindings says which keep a document from counting).
 const (
-	FindingEmpty          = "empty"            // no bytes
-	FindingTruncated      = "truncated"        // the file ends early
-	FindingUndecodable    = "undecodable"      // transfer encoding or structure unreadable
-	FindingTooManyPixels  = "too_many_pixels"  // the image header announces more than Options.MaxImagePixels
-	FindingTooManyPages   = "too_many_pages"   // more pages than Options.MaxPDFPages
-	FindingEncrypted      = "encrypted"        // encrypted PDF or message
-	FindingActiveContent  = "active_content"   // PDF JavaScript, launch, embedded file, open action…
-	FindingTypeMismatch   = "type_mismatch"    // declared type or extension disagrees with the bytes
-	FindingExecutable     = "executable"       // a program or script
-	FindingLimitReached   = "limit_reached"    // analysis stopped at a limit: the rest was not read
-	FindingNestedTooDeep  = "nested_too_deep"  // a forwarded message beyond Options.MaxMessageDepth, kept whole
-	FindingPartial        = "partial"          // message/partial or message/external-body: not the whole file
-	FindingFilenameChange = "filename_changed" // the name was sanitised
+	FindingEmpty          = recoverybot.FindingEmpty          // no bytes
+	FindingTruncated      = recoverybot.FindingTruncated      // the file ends early
+	FindingUndecodable    = recoverybot.FindingUndecodable    // transfer encoding or structure unreadable
+	FindingTooManyPixels  = recoverybot.FindingTooManyPixels  // the image header announces more than Options.MaxImagePixels
+	FindingTooManyPages   = recoverybot.FindingTooManyPages   // more pages than Options.MaxPDFPages
+	FindingEncrypted      = recoverybot.FindingEncrypted      // encrypted PDF or message
+	FindingActiveContent  = recoverybot.FindingActiveContent  // PDF JavaScript, launch, embedded file, open action…
+	FindingTypeMismatch   = recoverybot.FindingTypeMismatch   // declared type or extension disagrees with the bytes
+	FindingExecutable     = recoverybot.FindingExecutable     // a program or script
+	FindingLimitReached   = recoverybot.FindingLimitReached   // analysis stopped at a limit: the rest was not read
+	FindingNestedTooDeep  = recoverybot.FindingNestedTooDeep  // a forwarded message beyond Options.MaxMessageDepth, kept whole
+	FindingPartial        = recoverybot.FindingPartial        // message/partial or message/external-body: not the whole file
+	FindingFilenameChange = recoverybot.FindingFilenameChange // the name was sanitised
 )

@@ -500,6 +500,7 @@ func (w *walker) finish() {
 
 	assignFromMessage(w.docs, messageMentions(m.Subject, m.NewText))
 	for _, d := range w.docs {
+		requireMediaType(&d.doc)
 		m.Documents = append(m.Documents, d.doc)
 	}
 }

@@ -12,10 +12,12 @@ import (
 
 // CaseFile is what the store knows of a case that a message may be about.
 type CaseFile struct {
-	Case      recoverybot.Case
-	Profile   recoverybot.Profile
-	Code      *recoverybot.IssuedCode // the current code; nil for lost-email
-	Documents []recoverybot.DocumentType
+	Case    recoverybot.Case
+	Profile recoverybot.Profile
+	Code    *recoverybot.IssuedCode // the current code; nil for lost-email
+	// Documents are the case's documents so far, each SHA-256 once,
+	// with their media types and findings.
+	Documents []recoverybot.Document
 	// LastAutoReply is when we last replied automatically about the case.
 	LastAutoReply time.Time
 	// Via says how the intake found it: "ref", "sender", "thread" (our
@@ -29,7 +31,29 @@ type Policy struct {
 	RequireAuthenticatedSender bool
 	ReplyInterval              time.Duration
 	CodeKey                    recoverybot.CodeKey
+	// MaxCodeCandidates is the most distinct code candidates a message
+	// may carry and still be checked (SPEC §3); 0 means
+	// DefaultMaxCodeCandidates.
+	MaxCodeCandidates int
+	// MaxDocumentsPerMessage and MaxDocumentsPerCase bound the distinct
+	// documents (by SHA-256) of a message and of a case; a message beyond
+	// either goes to review and adds nothing. 0 means the defaults.
+	MaxDocumentsPerMessage int
+	MaxDocumentsPerCase    int
 }
+
+// The defaults of the document bounds.
+const (
+	DefaultMaxDocumentsPerMessage = 20
+	DefaultMaxDocumentsPerCase    = 50
+)
+
+// DefaultMaxCodeCandidates is Policy.MaxCodeCandidates' default.
+const DefaultMaxCodeCandidates = 3
+
+// DateSkew is how far a message's Date may be before the code was
+// issued and still be checked: the customer's clock may be slow.
+const DateSkew = 10 * time.Minute
 
 // Input is everything Decide looks at.
 type Input struct {
@@ -168,6 +192,11 @@ func Decide(in Input) Decision {
 		return d
 	}
 
+	if reason := overDocumentBounds(in.Policy, cf, m.Documents); reason != "" {
+		d.Outcome, d.Reason = Review, reason
+		return d
+	}
+
 	d.Outcome = Apply
 	d.After.UpdatedAt = in.Now
 	if rank(sender.Status) > rank(d.After.SenderStatus) && (c.Kind.NeedsProfileAddress() || sender.Address == c.Contact) {
@@ -176,19 +205,26 @@ func Decide(in Input) Decision {
 	d.Documents = m.Documents
 	docs := slices.Clone(cf.Documents)
 	for _, doc := range m.Documents {
-		docs = append(docs, doc.Type)
+		docs = append(docs, DocumentOf(doc))
 	}
 
 	if c.Kind.NeedsCode() && !c.CodeVerified && c.State == recoverybot.StateAwaitingEvidence {
-		d.Code, d.FailedAttempt = checkCodes(in, cf)
+		var note string
+		d.Code, d.FailedAttempt, note = checkCodes(in, cf, sender)
+		if note != "" && !d.FailedAttempt {
+			d.Events = append(d.Events, Event{Action: "code_not_checked", Details: map[string]string{"reason": note}})
+		}
 		switch {
 		case d.Code == recoverybot.CodeMatch:
 			d.After.CodeVerified = true
 			d.Events = append(d.Events, Event{Action: "code_verified"})
 		case d.FailedAttempt:
 			d.After.FailedCodeAttempts++
-			d.Events = append(d.Events, Event{Action: "code_rejected", Details: map[string]string{
-				"failed_code_attempts": fmt.Sprint(d.After.FailedCodeAttempts)}})
+			details := map[string]string{"failed_code_attempts": fmt.Sprint(d.After.FailedCodeAttempts)}
+			if note != "" {
+				details["reason"] = note
+			}
+			d.Events = append(d.Events, Event{Action: "code_rejected", Details: details})
 		case d.Code == recoverybot.CodeExpired:
 			d.Events = append(d.Events, Event{Action: "code_expired"})
 		}
@@ -210,6 +246,48 @@ func Decide(in Input) Decision {
 
 	d.Reply = reply(in, cf, d, missing)
 	return d
+}
+
+// DocumentOf is what the domain knows of a document the parser found: what
+// recoverybot.Document.Satisfies looks at.
+func DocumentOf(d parser.Document) recoverybot.Document {
+	return recoverybot.Document{Type: d.Type, Filename: d.Filename, DeclaredType: d.DeclaredType, MediaType: d.MediaType,
+		Size: d.Size, SHA256: d.SHA256, Signals: d.Signals, Findings: d.Findings}
+}
+
+// overDocumentBounds says why a message's documents would take it or its
+// case beyond the policy's bounds, "" when they do not. Documents count by
+// SHA-256: the same bytes sent twice count once.
+func overDocumentBounds(p Policy, cf *CaseFile, docs []parser.Document) string {
+	perMessage, perCase := p.MaxDocumentsPerMessage, p.MaxDocumentsPerCase
+	if perMessage <= 0 {
+		perMessage = DefaultMaxDocumentsPerMessage
+	}
+	if perCase <= 0 {
+		perCase = DefaultMaxDocumentsPerCase
+	}
+	inCase := map[string]bool{}
+	for _, d := range cf.Documents {
+		inCase[d.SHA256] = true
+	}
+	inMessage := map[string]bool{}
+	added := 0
+	for _, d := range docs {
+		if inMessage[d.SHA256] {
+			continue
+		}
+		inMessage[d.SHA256] = true
+		if !inCase[d.SHA256] {
+			added++
+		}
+	}
+	switch {
+	case len(inMessage) > perMessage:
+		return fmt.Sprintf("%d documents in one message, more than %d: none added", len(inMessage), perMessage)
+	case added > 0 && len(inCase)+added > perCase:
+		return fmt.Sprintf("%d new documents would bring the case to %d, more than %d: none added", added, len(inCase)+added, perCase)
+	}
+	return ""
 }
 
 // pick chooses the case a message is about, or explains why it cannot.
@@ -280,39 +358,85 @@ func rank(s recoverybot.SenderStatus) int {
 	return 0
 }
 
-// checkCodes compares every candidate with the case's code. A match
-// anywhere wins (a quoted reply to our mail counts, SPEC §3). A message
-// whose new text (subject or body, not a quote nor a forwarded message)
-// carries something code-shaped that does not match is one failed
-// attempt, however many candidates it has.
-func checkCodes(in Input, cf *CaseFile) (recoverybot.CodeResult, bool) {
+// checkCodes compares the candidates of a message with the case's code
+// and says whether the message is a failed attempt (SPEC §3). note, when
+// set, says why the code was not checked or counted as it might seem.
+//
+//   - Only mail dated after the code was issued (DateSkew allowed) is
+//     checked at all: a message with no Date, or dated before, neither
+//     matches nor fails, so an older message, or an old code quoted,
+//     never counts against the customer, and the Date an attacker
+//     writes buys no free guess. A Date in the future is not believed
+//     and changes nothing: the message is checked as if dated now.
+//   - A message with more distinct candidates than the policy allows
+//     (new, quoted and forwarded text together) matches none of them, and is one
+//     failed attempt when any was in its new text: the lock after
+//     MaxCodeAttempts failures bounds the guesses.
+//   - Otherwise a match anywhere wins (a quoted reply to our mail
+//     counts, and so does our mail forwarded back); a wrong candidate
+//     fails only in the new text (subject, plain or HTML body; not a
+//     quote nor a forwarded message), and
+//     only from a sender that may speak for the case: verified, or
+//     unverified when the policy allows it, never failed.
+func checkCodes(in Input, cf *CaseFile, sender SenderCheck) (_ recoverybot.CodeResult, failed bool, note string) {
 	if cf.Code == nil {
-		return "", false
+		return "", false, ""
 	}
+	date := in.Message.Date
+	switch {
+	case date.IsZero():
+		return "", false, "the message has no Date: codes not checked"
+	case date.Before(cf.Code.IssuedAt.Add(-DateSkew)):
+		return "", false, "the message is dated before the code was issued: codes not checked"
+	}
+	mayFail := sender.Status == recoverybot.SenderVerified ||
+		(sender.Status == recoverybot.SenderUnverified && !in.Policy.RequireAuthenticatedSender)
+
+	limit := in.Policy.MaxCodeCandidates
+	if limit <= 0 {
+		limit = DefaultMaxCodeCandidates
+	}
+	distinct := map[string]bool{}
+	inNewText := false
+	for _, f := range in.Message.Codes {
+		switch f.Where {
+		case parser.WhereSubject, parser.WhereBody, parser.WhereHTML:
+			inNewText = true
+		}
+		distinct[f.Value] = true
+	}
+	if len(distinct) > limit {
+		note = fmt.Sprintf("%d distinct code candidates, more than %d: none checked", len(distinct), limit)
+		if inNewText && mayFail {
+			return recoverybot.CodeMismatch, true, note
+		}
+		return "", false, note
+	}
+
 	var result recoverybot.CodeResult
 	wrong := false
 	for _, f := range in.Message.Codes {
 		switch r := in.Policy.CodeKey.Check(*cf.Code, cf.Case.Ref, f.Value, in.Now); r {
 		case recoverybot.CodeMatch:
-			return r, false
+			return r, false, ""
 		case recoverybot.CodeExpired, recoverybot.CodeUsed:
 			result = r
 		case recoverybot.CodeMismatch:
-			// Only what the customer wrote this time counts against
-			// them: not the quote of an earlier mail, nor a forwarded one.
 			switch f.Where {
 			case parser.WhereSubject, parser.WhereBody, parser.WhereHTML:
 				wrong = true
 			}
 		}
 	}
-	if result != "" {
-		return result, false
+	switch {
+	case result != "":
+		return result, false, ""
+	case wrong && mayFail:
+		return recoverybot.CodeMismatch, true, ""
+	case wrong:
+		return "", false, "the sender may not speak for the case: its codes are not counted"
 	}
-	if wrong {
-		return recoverybot.CodeMismatch, true
-	}
-	return "", false
+	return "", false, ""
 }
 
 // reply says what to tell the customer: nothing to a sender that failed

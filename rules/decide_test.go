@@ -2,6 +2,10 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -39,13 +43,20 @@ func lostCase(ref string) CaseFile {
 }
 
 func msg(from string, auth ...parser.AuthResult) *parser.Message {
-	return &parser.Message{From: []string{from}, Sender: from, AuthResults: auth, Subject: "Re: recovery", MessageID: "m1@example.org"}
+	return &parser.Message{From: []string{from}, Sender: from, AuthResults: auth, Subject: "Re: recovery", MessageID: "m1@example.org", Date: now}
 }
 
 var pass = ar("mx.hosting.example", dmarc("pass", "example.org"))
 
 func id(name string) parser.Document {
-	return parser.Document{Filename: name, Type: recoverybot.DocIdentity}
+	return doc(name, recoverybot.DocIdentity, "image/jpeg")
+}
+
+// doc is a document of the given type and media type; its SHA-256 is its
+// name's.
+func doc(name string, t recoverybot.DocumentType, mediaType string, findings ...string) parser.Document {
+	sum := sha256.Sum256([]byte(name))
+	return parser.Document{Filename: name, Type: t, MediaType: mediaType, SHA256: hex.EncodeToString(sum[:]), Findings: findings}
 }
 
 func code(v, where string) parser.Found {
@@ -176,11 +187,11 @@ func TestProgressAndReplies(t *testing.T) {
 		!slices.Equal(d.Reply.Missing, []recoverybot.Requirement{"company_registration"}) {
 		t.Fatalf("first message: %+v reply %+v", d, d.Reply)
 	}
-	cf.Documents = []recoverybot.DocumentType{recoverybot.DocIdentity}
+	cf.Documents = []recoverybot.Document{DocumentOf(id("cni.jpg"))}
 	cf.LastAutoReply = now.Add(-time.Minute)
 	m2 := msg("new@acme.example")
 	m2.ReplyTo = []string{"attacker@evil.example"}
-	m2.Documents = []parser.Document{{Filename: "kbis.pdf", Type: recoverybot.DocCompanyRegistration}}
+	m2.Documents = []parser.Document{doc("kbis.pdf", recoverybot.DocCompanyRegistration, "application/pdf")}
 	d = Decide(Input{Message: m2, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
 	if d.After.State != recoverybot.StateReadyForReview || d.Reply == nil || d.Reply.Template != "under_review" || d.Reply.To != "new@acme.example" {
 		t.Fatalf("second message: state %s reply %+v", d.After.State, d.Reply)
@@ -216,6 +227,267 @@ func TestProgressAndReplies(t *testing.T) {
 	d = Decide(Input{Message: bounce, Candidates: []CaseFile{bcf}, BouncedTemplate: "instructions", Now: now, Policy: policy})
 	if d.Outcome != Record || !slices.Contains(d.After.Flags, "code email bounced") || d.Reply != nil {
 		t.Errorf("bounce: %+v", d)
+	}
+	// A report that names none of our mail, tied by the reference it
+	// quotes: recorded, no flag.
+	rcf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	d = Decide(Input{Message: bounce, Candidates: []CaseFile{rcf}, Now: now, Policy: policy})
+	if d.Outcome != Record || len(d.After.Flags) != 0 || len(d.Events) != 0 {
+		t.Errorf("bounce tied by reference: %+v", d)
+	}
+}
+
+// TestCodeAttempts pins what may count as a guess at the code (SPEC §3):
+// only a sender that may speak for the case, only its new text, only mail
+// dated after the code was issued, and at most a few candidates a message.
+func TestCodeAttempts(t *testing.T) {
+	many := func(n int, right bool, where string) []parser.Found {
+		var fs []parser.Found
+		for i := range n {
+			c, _ := recoverybot.NormalizeCode(fmt.Sprintf("AAAA-%04d", 2000+i))
+			fs = append(fs, parser.Found{Value: c, Where: where})
+		}
+		if right {
+			fs[n/2] = code(theCode, where)
+		}
+		return fs
+	}
+	issued := now.Add(-time.Hour) // codeCase's IssuedAt
+	tests := []struct {
+		name   string
+		codes  []parser.Found
+		date   time.Time
+		result recoverybot.CodeResult
+		failed bool
+	}{
+		{"50 candidates with the right one match none", many(50, true, "body"), now, recoverybot.CodeMismatch, true},
+		{"4 candidates with the right one match none", many(4, true, "body"), now, recoverybot.CodeMismatch, true},
+		{"4 candidates, the right one quoted, match none", append(many(3, false, "body"), code(theCode, "quoted")), now, recoverybot.CodeMismatch, true},
+		{"4 wrong candidates in the quote alone: no attempt", many(4, false, "quoted"), now, "", false},
+		{"50 candidates in a forwarded message with the right one", many(50, true, "forwarded"), now, "", false},
+		{"3 candidates with the right one still match", many(3, true, "body"), now, recoverybot.CodeMatch, false},
+		{"our mail forwarded back matches", []parser.Found{code(theCode, "forwarded")}, now, recoverybot.CodeMatch, false},
+		{"a wrong code forwarded is no attempt", []parser.Found{code("AAAA-1111", "forwarded")}, now, "", false},
+		{"the same candidate 5 times is one", []parser.Found{code("AAAA-1111", "body"), code("AAAA-1111", "subject"), code("AAAA-1111", "html"), code("AAAA-1111", "quoted"), code(theCode, "quoted")}, now, recoverybot.CodeMatch, false},
+		{"wrong code dated before the code was issued", []parser.Found{code("AAAA-1111", "body")}, issued.Add(-time.Hour), "", false},
+		{"right code dated before the code was issued", []parser.Found{code(theCode, "body")}, issued.Add(-time.Hour), "", false},
+		{"wrong code with no Date", []parser.Found{code("AAAA-1111", "body")}, time.Time{}, "", false},
+		{"right code with no Date", []parser.Found{code(theCode, "body")}, time.Time{}, "", false},
+		{"wrong code dated a little before issue (clock skew)", []parser.Found{code("AAAA-1111", "body")}, issued.Add(-time.Minute), recoverybot.CodeMismatch, true},
+		{"right code dated a little before issue (clock skew)", []parser.Found{code(theCode, "body")}, issued.Add(-time.Minute), recoverybot.CodeMatch, false},
+		{"wrong code dated far in the future still fails", []parser.Found{code("AAAA-1111", "body")}, now.Add(24 * 365 * time.Hour), recoverybot.CodeMismatch, true},
+		{"right code dated far in the future still matches", []parser.Found{code(theCode, "body")}, now.Add(24 * 365 * time.Hour), recoverybot.CodeMatch, false},
+	}
+	for _, tt := range tests {
+		cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+		m := msg("jean@example.org", pass)
+		m.Date = tt.date
+		m.Codes = tt.codes
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+		if d.Code != tt.result || d.FailedAttempt != tt.failed {
+			t.Errorf("%s: code %q failed %v; want %q %v", tt.name, d.Code, d.FailedAttempt, tt.result, tt.failed)
+		}
+		if d.After.CodeVerified != (tt.result == recoverybot.CodeMatch) {
+			t.Errorf("%s: code verified %v", tt.name, d.After.CodeVerified)
+		}
+	}
+}
+
+// TestCodeCandidateLimit: max_code_candidates is honoured, and the lock
+// at 5 failed attempts bounds the guesses to 5 × the limit.
+func TestCodeCandidateLimit(t *testing.T) {
+	p := policy
+	p.MaxCodeCandidates = 1
+	cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	m := msg("jean@example.org", pass)
+	m.Date = now
+	m.Codes = []parser.Found{code("AAAA-1111", "body"), code(theCode, "body")}
+	d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: p})
+	if d.Code != recoverybot.CodeMismatch || !d.FailedAttempt || d.After.CodeVerified {
+		t.Errorf("2 candidates over a limit of 1: code %q failed %v verified %v", d.Code, d.FailedAttempt, d.After.CodeVerified)
+	}
+	// 5 messages of 50 guesses each: locked after the fifth, 5 attempts.
+	for i := range recoverybot.MaxCodeAttempts {
+		m := msg("jean@example.org", pass)
+		m.Date = now
+		for j := range 50 {
+			c, _ := recoverybot.NormalizeCode(fmt.Sprintf("BBBB-%04d", 2000+50*i+j))
+			m.Codes = append(m.Codes, parser.Found{Value: c, Where: "body"})
+		}
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+		cf.Case = d.After
+	}
+	if cf.Case.State != recoverybot.StateLocked || cf.Case.FailedCodeAttempts != recoverybot.MaxCodeAttempts {
+		t.Errorf("after 5 messages of 50 guesses: %s, %d attempts", cf.Case.State, cf.Case.FailedCodeAttempts)
+	}
+}
+
+// TestCodeSender: only a sender that may speak for the case can fail a
+// code, whatever the path that brought its message to checkCodes.
+func TestCodeSender(t *testing.T) {
+	cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	tests := []struct {
+		name    string
+		status  recoverybot.SenderStatus
+		require bool
+		failed  bool
+	}{
+		{"verified", recoverybot.SenderVerified, true, true},
+		{"unverified, authentication required", recoverybot.SenderUnverified, true, false},
+		{"unverified, authentication not required", recoverybot.SenderUnverified, false, true},
+		{"failed, authentication not required", recoverybot.SenderFailed, false, false},
+		{"failed", recoverybot.SenderFailed, true, false},
+		{"none", recoverybot.SenderNone, false, false},
+	}
+	for _, tt := range tests {
+		p := policy
+		p.RequireAuthenticatedSender = tt.require
+		m := msg("jean@example.org", pass)
+		m.Date = now
+		m.Codes = []parser.Found{code("AAAA-1111", "body")}
+		in := Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: p}
+		_, failed, _ := checkCodes(in, &cf, SenderCheck{Address: "jean@example.org", Status: tt.status})
+		if failed != tt.failed {
+			t.Errorf("%s: failed attempt %v, want %v", tt.name, failed, tt.failed)
+		}
+	}
+}
+
+// TestDocumentsThatCount: a document meets a requirement only with bytes
+// its type needs and no hostile finding; it is still added to the case,
+// for the agent to see.
+func TestDocumentsThatCount(t *testing.T) {
+	tests := []struct {
+		name     string
+		doc      parser.Document
+		complete bool
+	}{
+		{"JPEG identity document", doc("cni.jpg", recoverybot.DocIdentity, "image/jpeg"), true},
+		{"PDF identity document", doc("cni.pdf", recoverybot.DocIdentity, "application/pdf"), true},
+		{"text named cni.jpg", doc("cni.jpg", recoverybot.DocIdentity, "text/plain"), false},
+		{"encrypted PDF", doc("cni.pdf", recoverybot.DocIdentity, "application/pdf", "encrypted"), false},
+		{"PDF with JavaScript", doc("cni.pdf", recoverybot.DocIdentity, "application/pdf", "active_content: /JavaScript"), false},
+		{"PNG named .jpg", doc("cni.jpg", recoverybot.DocIdentity, "image/png", "type_mismatch: name ends in .jpg, content is image/png"), false},
+		{"truncated JPEG", doc("cni.jpg", recoverybot.DocIdentity, "image/jpeg", "truncated"), false},
+		{"image bomb", doc("cni.png", recoverybot.DocIdentity, "image/png", "too_many_pixels: 50000×50000"), false},
+		{"renamed", doc("cni.jpg", recoverybot.DocIdentity, "image/jpeg", "filename_changed: control characters removed"), true},
+	}
+	for _, tt := range tests {
+		cf := lostCase("RC-BBBBBB")
+		cf.Profile = jean
+		m := msg("new@acme.example")
+		m.Documents = []parser.Document{tt.doc}
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+		if d.Outcome != Apply || len(d.Documents) != 1 {
+			t.Errorf("%s: %s %q, %d documents added", tt.name, d.Outcome, d.Reason, len(d.Documents))
+		}
+		if got := d.After.State == recoverybot.StateReadyForReview; got != tt.complete {
+			t.Errorf("%s: complete %v, want %v (state %s)", tt.name, got, tt.complete, d.After.State)
+		}
+		if !tt.complete && (d.Reply == nil || !slices.Contains(d.Reply.Missing, "identity_document")) {
+			t.Errorf("%s: the reply does not ask for the identity document again: %+v", tt.name, d.Reply)
+		}
+	}
+	// A hostile copy already in the case does not count either.
+	cf := lostCase("RC-BBBBBB")
+	cf.Profile = jean
+	cf.Documents = []recoverybot.Document{DocumentOf(doc("cni.pdf", recoverybot.DocIdentity, "application/pdf", "encrypted"))}
+	d := Decide(Input{Message: msg("new@acme.example"), Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+	if d.After.State != recoverybot.StateAwaitingEvidence {
+		t.Errorf("a stored encrypted PDF completed the case: %s", d.After.State)
+	}
+}
+
+// TestDocumentBounds: a message with more documents than the policy
+// allows, or one that would take its case beyond its bound, goes to
+// review and adds nothing; the same bytes count once.
+func TestDocumentBounds(t *testing.T) {
+	docs := func(prefix string, n int) []parser.Document {
+		var ds []parser.Document
+		for i := range n {
+			ds = append(ds, doc(fmt.Sprintf("%s-%d.jpg", prefix, i), recoverybot.DocIdentity, "image/jpeg"))
+		}
+		return ds
+	}
+	stored := func(n int) []recoverybot.Document {
+		var ds []recoverybot.Document
+		for _, d := range docs("old", n) {
+			ds = append(ds, DocumentOf(d))
+		}
+		return ds
+	}
+	p := policy
+	p.MaxDocumentsPerMessage, p.MaxDocumentsPerCase = 3, 5
+	tests := []struct {
+		name    string
+		inCase  []recoverybot.Document
+		docs    []parser.Document
+		policy  Policy
+		outcome Outcome
+		reason  string
+	}{
+		{"within both bounds", stored(2), docs("new", 3), p, Apply, ""},
+		{"one too many in the message", nil, docs("new", 4), p, Review, "4 documents in one message, more than 3"},
+		{"the same bytes four times are one", nil, []parser.Document{id("a.jpg"), id("a.jpg"), id("a.jpg"), id("a.jpg")}, p, Apply, ""},
+		{"one too many for the case", stored(3), docs("new", 3), p, Review, "would bring the case to 6, more than 5"},
+		{"bytes the case has do not count again", stored(5), docs("old", 3), p, Apply, ""},
+		{"a full case still takes mail without documents", stored(5), nil, p, Apply, ""},
+		{"the default bound of a message", nil, docs("new", DefaultMaxDocumentsPerMessage+1), policy, Review, "more than 20"},
+		{"the default bound of a case", stored(DefaultMaxDocumentsPerCase), docs("new", 1), policy, Review, "more than 50"},
+	}
+	for _, tt := range tests {
+		cf := lostCase("RC-BBBBBB")
+		cf.Documents = tt.inCase
+		m := msg("new@acme.example")
+		m.Documents = tt.docs
+		m.Codes = []parser.Found{code("AAAA-1111", "body")}
+		d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: tt.policy})
+		if d.Outcome != tt.outcome || !strings.Contains(d.Reason, tt.reason) {
+			t.Errorf("%s: %s %q, want %s %q", tt.name, d.Outcome, d.Reason, tt.outcome, tt.reason)
+		}
+		if d.Outcome == Review && (len(d.Documents) != 0 || d.Reply != nil || d.After.State != cf.Case.State) {
+			t.Errorf("%s: a message over the bounds added %d documents, reply %v, state %s", tt.name, len(d.Documents), d.Reply, d.After.State)
+		}
+	}
+	// Over the bound, a code case's wrong code does not count either.
+	cf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
+	m := msg("jean@example.org", pass)
+	m.Documents = docs("new", 21)
+	m.Codes = []parser.Found{code("AAAA-1111", "body")}
+	if d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy}); d.Outcome != Review || d.FailedAttempt || d.After.FailedCodeAttempts != 0 {
+		t.Errorf("code case over the bound: %s, failed %v", d.Outcome, d.FailedAttempt)
+	}
+}
+
+// TestClosedCasesChangeNothing: mail about an expired or a cancelled
+// case (or any closed one) is recorded and changes nothing: no document,
+// no code checked or counted, no sender status, no reply.
+func TestClosedCasesChangeNothing(t *testing.T) {
+	for _, state := range []recoverybot.State{recoverybot.StateExpired, recoverybot.StateCancelled, recoverybot.StateApproved, recoverybot.StateRejected} {
+		for _, via := range []string{"ref", "thread", "sender"} {
+			cf := codeCase("RC-AAAAAA", state)
+			cf.Via = via
+			m := msg("jean@example.org", pass)
+			m.Documents = []parser.Document{id("cni.jpg")}
+			for _, c := range []string{theCode, "AAAA-1111"} {
+				m.Codes = []parser.Found{code(c, "body")}
+				d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
+				if via == "sender" {
+					// A closed case is no candidate by sender alone.
+					if d.Outcome != Ignore {
+						t.Errorf("%s by sender: %s", state, d.Outcome)
+					}
+					continue
+				}
+				if d.Outcome != Record || !strings.Contains(d.Reason, string(state)) {
+					t.Errorf("%s by %s: %s %q", state, via, d.Outcome, d.Reason)
+				}
+				if len(d.Documents) != 0 || d.Code != "" || d.FailedAttempt || d.Reply != nil || len(d.Events) != 0 ||
+					!reflect.DeepEqual(d.After, cf.Case) {
+					t.Errorf("%s by %s: the decision changes the case: %+v", state, via, d)
+				}
+			}
+		}
 	}
 }
 

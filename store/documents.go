@@ -1,29 +1,53 @@
 package store
 
 import (
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/recoverybot/recoverybot"
 )
 
-// AddDocument stores a document of a case with its sealed bytes and sets
-// d.ID. messageID is the ledger row it came from (0: none).
+// AddDocument stores a document of a case and sets d.ID. messageID is the
+// ledger row it came from (0: none). A document is unique per case,
+// message and SHA-256: adding it again changes nothing and sets d.ID to
+// the row there is. The bytes are sealed once per case: a second message
+// with the same bytes shares the first one's.
 func (t *Tx) AddDocument(caseID, messageID int64, parserVersion int, d *recoverybot.Document, data []byte) error {
-	blobID, sum, err := t.PutBlob(BlobDocument, data)
-	if err != nil {
-		return err
-	}
-	if d.SHA256 == "" {
-		d.SHA256 = sum
-	}
-	if d.SHA256 != sum {
-		return fmt.Errorf("add document %s: sha256 does not match its bytes", d.Filename)
-	}
 	if !d.Type.Valid() {
 		return fmt.Errorf("add document %s: bad type %q", d.Filename, d.Type)
+	}
+	sum := sha256.Sum256(data)
+	hexSum := hex.EncodeToString(sum[:])
+	if d.SHA256 == "" {
+		d.SHA256 = hexSum
+	}
+	if d.SHA256 != hexSum {
+		return fmt.Errorf("add document %s: sha256 does not match its bytes", d.Filename)
+	}
+	err := t.tx.QueryRow(`SELECT id FROM documents WHERE case_id = ? AND COALESCE(message_id, 0) = ? AND sha256 = ?`,
+		caseID, messageID, d.SHA256).Scan(&d.ID)
+	switch {
+	case err == nil:
+		d.MessageID = messageID
+		return nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("add document %s: %w", d.Filename, err)
+	}
+	var blobID int64
+	err = t.tx.QueryRow(`SELECT blob_id FROM documents WHERE case_id = ? AND sha256 = ? AND blob_id IS NOT NULL
+		ORDER BY id LIMIT 1`, caseID, d.SHA256).Scan(&blobID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if blobID, _, err = t.PutBlob(BlobDocument, data); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("add document %s: %w", d.Filename, err)
 	}
 	signals, _ := json.Marshal(nonNil(d.Signals))
 	findings, _ := json.Marshal(nonNil(d.Findings))
@@ -38,6 +62,7 @@ func (t *Tx) AddDocument(caseID, messageID int64, parserVersion int, d *recovery
 	}
 	d.ID, err = res.LastInsertId()
 	d.MessageID = messageID
+	d.Messages = []int64{messageID}
 	return err
 }
 
@@ -63,7 +88,10 @@ func scanDocument(row interface{ Scan(...any) error }) (recoverybot.Document, er
 	return d, err
 }
 
-// Documents returns the documents of a case in the order they arrived.
+// Documents returns the documents of a case in the order they arrived,
+// each SHA-256 once: the same bytes sent in several messages are one
+// document, described as first received, with Messages listing every
+// ledger message that carried it.
 func (t *Tx) Documents(caseID int64) ([]recoverybot.Document, error) {
 	rows, err := t.tx.Query(`SELECT `+documentColumns+` FROM documents WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
@@ -71,10 +99,21 @@ func (t *Tx) Documents(caseID int64) ([]recoverybot.Document, error) {
 	}
 	defer rows.Close()
 	out := []recoverybot.Document{}
+	at := map[string]int{}
 	for rows.Next() {
 		d, err := scanDocument(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list documents: %w", err)
+		}
+		if i, ok := at[d.SHA256]; ok {
+			if d.MessageID != 0 && !slices.Contains(out[i].Messages, d.MessageID) {
+				out[i].Messages = append(out[i].Messages, d.MessageID)
+			}
+			continue
+		}
+		at[d.SHA256] = len(out)
+		if d.MessageID != 0 {
+			d.Messages = []int64{d.MessageID}
 		}
 		out = append(out, d)
 	}

@@ -331,12 +331,12 @@ func openCases(ctx context.Context, conf, dataDir string, n, later int) ([]openC
 	if err != nil {
 		return nil, nil, err
 	}
-	st, key, err := openStore(ctx, dataDir)
+	st, key, midKey, err := openStore(ctx, dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer st.Close()
-	d := daemon.NewDesk(cfg, st, key, nil)
+	d := daemon.NewDesk(cfg, st, key, midKey, nil)
 	profiles := make([]recoverybot.Profile, n+later)
 	for i := range profiles {
 		profiles[i] = recoverybot.Profile{ID: fmt.Sprintf("p-%d", 1000+i), Email: fmt.Sprintf("owner%d@old-isp.example", i),
@@ -367,20 +367,22 @@ func openCases(ctx context.Context, conf, dataDir string, n, later int) ([]openC
 	return cases[:n], cases[n:], err
 }
 
-func openStore(ctx context.Context, dataDir string) (*store.Store, recoverybot.CodeKey, error) {
+// openStore opens the data directory's store, with its code key and the
+// key of our Message-IDs.
+func openStore(ctx context.Context, dataDir string) (*store.Store, recoverybot.CodeKey, []byte, error) {
 	v, err := vault.Open(dataDir)
 	if err != nil {
-		return nil, recoverybot.CodeKey{}, err
+		return nil, recoverybot.CodeKey{}, nil, err
 	}
 	st, err := store.Open(ctx, filepath.Join(dataDir, "recoverybot.db"), v, store.Options{})
 	if err != nil {
-		return nil, recoverybot.CodeKey{}, err
+		return nil, recoverybot.CodeKey{}, nil, err
 	}
 	key, err := recoverybot.NewCodeKey(v.CodeKey())
 	if err != nil {
 		st.Close()
 	}
-	return st, key, err
+	return st, key, v.Key(vault.PurposeMessageID), err
 }
 
 // seed writes the backlog into INBOX, shuffled, in chunks so that the
@@ -605,7 +607,7 @@ func lastLines(s string, n int) string {
 // over LMTP of the customer's complete message until the case is ready
 // for review, read from the database as an agent's dashboard would.
 func delays(ctx context.Context, bin, conf string, log io.Writer, dataDir string, dc *dovecottest.Server, cases []openCase) ([]time.Duration, error) {
-	st, _, err := openStore(ctx, dataDir)
+	st, _, _, err := openStore(ctx, dataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/recoverybot/recoverybot/internal/testfiles"
 )
 
 // corpus writes the benchmark's mail: deterministic, each message with its
@@ -64,7 +66,7 @@ func (c *corpus) text(n int) string {
 // address, its reference in the subject, with a scan of an identity card
 // of about attach bytes.
 func (c *corpus) caseMail(ref, contact string, attach int) []byte {
-	img := append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, c.junk(attach)...)
+	img := testfiles.JPEG(c.junk(max(attach-4000, 64)))
 	return compose(c.messageID(), "Client <"+contact+">", "Re: ["+ref+"] récupération de mon compte",
 		"Bonjour,\r\nvoici ma carte d'identité, comme demandé.\r\nCordialement\r\n",
 		attachment{"carte-identite.jpg", "image/jpeg", img})

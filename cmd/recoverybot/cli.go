@@ -290,6 +290,7 @@ func (a *app) desk(ctx context.Context) (*desk.Desk, error) {
 		return nil, err
 	}
 	return desk.New(a.st, key, desk.Options{
+		MessageIDKey:           a.vault.Key(vault.PurposeMessageID),
 		CodeTTL:                a.cfg.Policy.CodeTTL.D(),
 		UnverifiedSenderCounts: !a.cfg.Auth.RequireAuthenticatedSender,
 		From:                   a.cfg.SMTP.From,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/daemon"
+	"github.com/recoverybot/recoverybot/vault"
 )
 
 func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, error) {
@@ -16,7 +17,7 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 	if err != nil {
 		return nil, err
 	}
-	o.Config, o.Store, o.CodeKey = a.cfg, a.st, key
+	o.Config, o.Store, o.CodeKey, o.MessageIDKey = a.cfg, a.st, key, a.vault.Key(vault.PurposeMessageID)
 	if o.Logger == nil {
 		o.Logger = newLogger(a.stderr, a.cfg.LogLevel, false)
 	}
