@@ -243,8 +243,14 @@ func TestConfigCommands(t *testing.T) {
 	c := newCLI(t)
 	ex := c.ok("config", "example")
 	c.fails("imap.username is empty", "config", "check")
+	ex = strings.Replace(ex, `data_dir = "var"`, `data_dir = "`+filepath.Join(c.dir, "data")+`"`, 1)
 	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
 	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
+	noMX := c.file("no-mx.toml", filled)
+	c.fails("auth.trusted_authserv_ids is empty", "--config", noMX, "config", "check")
+	c.fails("auth.trusted_authserv_ids is empty", "--config", noMX, "run", "--once")
+	c.fails("auth.trusted_authserv_ids is empty", "--config", noMX, "serve")
+	filled = strings.Replace(filled, `trusted_authserv_ids = []`, `trusted_authserv_ids = ["mx.example.net"]`, 1)
 	if out := c.ok("--config", c.file("filled.toml", filled), "config", "check"); !strings.Contains(out, "valid") {
 		t.Errorf("config check said %q", out)
 	}
