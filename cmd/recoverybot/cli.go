@@ -59,6 +59,7 @@ func commands() []command {
 		{"cases resend-code", "REF --by AGENT [--json]", "issue and mail a new code", cmdCasesResendCode},
 		{"cases reopen", "REF --by AGENT [--json]", "reopen a locked case", cmdCasesReopen},
 		{"cases document", "REF SHA256 [--out FILE] [--by AGENT]", "write one document's bytes, for review", cmdCasesDocument},
+		{"audit verify", "", "check the audit log's hash chain", cmdAuditVerify},
 		{"inspect", "FILE.eml [--json]", "what the parser sees in one message (codes masked)", cmdInspect},
 		{"config example", "", "print a complete annotated configuration", cmdConfigExample},
 		{"config check", "", "check the configuration", cmdConfigCheck},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
 )
 
 // cli runs the whole command line in-process against one data directory.
@@ -288,4 +291,28 @@ func TestBinary(t *testing.T) {
 	if !strings.Contains(stderr.String(), "--profile ID is required") {
 		t.Errorf("stderr = %q", stderr.String())
 	}
+}
+
+func TestAuditVerify(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("audit", "verify"); out != "audit log: 0 events verify\n" {
+		t.Errorf("audit verify of an empty log = %q", out)
+	}
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV), "--by", "alice")
+	c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice")
+	out := c.ok("audit", "verify")
+	if !regexp.MustCompile(`^audit log: [2-9] events verify\n$`).MatchString(out) {
+		t.Errorf("audit verify = %q", out)
+	}
+	db, err := sql.Open("sqlite3", filepath.Join(c.dir, "data", "recoverybot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`DROP TRIGGER audit_events_no_update`, `UPDATE audit_events SET actor = 'mallory' WHERE id = 2`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	c.fails("audit log: event 2: its hash does not match", "audit", "verify")
 }
