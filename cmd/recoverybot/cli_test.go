@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
@@ -473,4 +474,27 @@ func openTTY(t *testing.T) *os.File {
 	}
 	t.Cleanup(func() { tty.Close() })
 	return tty
+}
+
+// TestCodeTTLFromConfig: policy.code_ttl reaches the desk that cases
+// open uses.
+func TestCodeTTLFromConfig(t *testing.T) {
+	c := newCLI(t)
+	cfg, err := os.ReadFile(c.env["RECOVERYBOT_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(cfg), `code_ttl = "24h"`, `code_ttl = "2h"`, 1)
+	c.env["RECOVERYBOT_CONFIG"] = c.file("short.toml", body)
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	before := time.Now()
+	var opened struct {
+		CodeExpiresAt time.Time `json:"code_expires_at"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice", "--json")), &opened); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := opened.CodeExpiresAt.Sub(before); ttl < 2*time.Hour-time.Minute || ttl > 2*time.Hour+time.Minute {
+		t.Errorf("code expires %v after opening, want the configured 2h", ttl)
+	}
 }
