@@ -129,7 +129,9 @@ func Default() Config {
 		},
 		SMTP: SMTP{Address: "smtp.example.net:587", Security: "starttls", From: "contact@example.net",
 			FromName: "Example Hosting Support"},
-		Auth: Auth{TrustedAuthservIDs: []string{"mx.example.net"}, RequireAuthenticatedSender: true},
+		// No authserv-id is trusted until the operator names their own MX's:
+		// a guessed one is a name anyone can write in a header.
+		Auth: Auth{TrustedAuthservIDs: []string{}, RequireAuthenticatedSender: true},
 		Web:  Web{Listen: "127.0.0.1:8080"},
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
@@ -290,9 +292,6 @@ func (c Config) Validate() error {
 			return fmt.Errorf("auth.trusted_authserv_ids: %q is not an authserv-id", id)
 		}
 	}
-	if c.Auth.RequireAuthenticatedSender && len(c.Auth.TrustedAuthservIDs) == 0 {
-		return errors.New("auth.trusted_authserv_ids is empty while require_authenticated_sender is true: no sender could ever be verified")
-	}
 	if _, _, err := net.SplitHostPort(c.Web.Listen); err != nil {
 		return fmt.Errorf("web.listen %q: want host:port", c.Web.Listen)
 	}
@@ -307,11 +306,24 @@ func (c Config) Validate() error {
 }
 
 // Complete checks what the daemon needs beyond Validate: credentials for
-// the mailbox. `recoverybot config check`, `serve` and `run` call it.
+// the mailbox and, when senders must be authenticated, the authserv-ids
+// to trust. `recoverybot config check`, `serve` and `run` call it; the
+// agents' commands, which read no mail, need neither.
 func (c Config) Complete() error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if err := c.completeCredentials(); err != nil {
+		return err
+	}
+	if c.Auth.RequireAuthenticatedSender && len(c.Auth.TrustedAuthservIDs) == 0 {
+		return errors.New("auth.trusted_authserv_ids is empty while auth.require_authenticated_sender is true: " +
+			"name the authserv-id your own MX writes in Authentication-Results, or no sender can ever be verified")
+	}
+	return nil
+}
+
+func (c Config) completeCredentials() error {
 	if c.IMAP.Username == "" {
 		return errors.New("imap.username is empty")
 	}

@@ -63,12 +63,50 @@ func TestExampleIsCompleteAndValid(t *testing.T) {
 	}
 	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
 	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
+	// The example names no MX: the credentials alone do not make it pass.
+	c, err = Load(write(t, filled), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Complete(); err == nil || !strings.Contains(err.Error(), "auth.trusted_authserv_ids") {
+		t.Errorf("Complete on the example without trusted_authserv_ids = %v, want it to name the key", err)
+	}
+	filled = strings.Replace(filled, `trusted_authserv_ids = []`, `trusted_authserv_ids = ["mx.example.net"]`, 1)
 	c, err = Load(write(t, filled), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Complete(); err != nil {
 		t.Errorf("filled-in example fails the check: %v", err)
+	}
+}
+
+// TestTrustedAuthservIDsRequired: with require_authenticated_sender, no
+// trusted authserv-id means no sender could ever be verified; without
+// it, none is needed.
+func TestTrustedAuthservIDsRequired(t *testing.T) {
+	creds := "[imap]\nusername = \"u\"\npassword = \"p\"\n"
+	for _, tt := range []struct {
+		name, auth string
+		ok         bool
+	}{
+		{"key absent", "", false},
+		{"empty", "[auth]\ntrusted_authserv_ids = []\n", false},
+		{"empty, explicitly required", "[auth]\ntrusted_authserv_ids = []\nrequire_authenticated_sender = true\n", false},
+		{"set", "[auth]\ntrusted_authserv_ids = [\"mx.example.net\"]\n", true},
+		{"empty, not required", "[auth]\ntrusted_authserv_ids = []\nrequire_authenticated_sender = false\n", true},
+	} {
+		c, err := Load(write(t, creds+tt.auth), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		err = c.Complete()
+		if tt.ok != (err == nil) {
+			t.Errorf("%s: Complete = %v, want ok %v", tt.name, err, tt.ok)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "auth.trusted_authserv_ids") || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("%s: error %q does not name the key in one line", tt.name, err)
+		}
 	}
 }
 
@@ -103,7 +141,6 @@ func TestLoadErrors(t *testing.T) {
 		{"same folders", "[imap]\nreview_folder = \"Recovery/Processed\"", "must differ"},
 		{"bad folder", "[imap]\nreview_folder = \"/Review\"", "imap.review_folder"},
 		{"two passwords", "[imap]\npassword = \"a\"\npassword_file = \"/x\"", "give the password once"},
-		{"no trusted ids", "[auth]\ntrusted_authserv_ids = []", "no sender could ever be verified"},
 		{"log level", `log_level = "loud"`, "log_level"},
 		{"no code candidate", "[policy]\nmax_code_candidates = 0", "policy.max_code_candidates 0 must be between 1 and 20"},
 		{"no document a message", "[policy]\nmax_documents_per_message = 0", "policy.max_documents_per_message"},
@@ -132,14 +169,14 @@ func TestSecretsFromFileAndEnvironment(t *testing.T) {
 		t.Errorf("password_file: %q, %v", c.IMAP.Password, err)
 	}
 	env := map[string]string{EnvIMAPPassword: "from-env", EnvSMTPPassword: "smtp-env"}
-	c, err = Load(write(t, "[imap]\nusername = \"u\""), func(k string) string { return env[k] })
+	c, err = Load(write(t, "[imap]\nusername = \"u\"\n[auth]\ntrusted_authserv_ids = [\"mx.example.net\"]"), func(k string) string { return env[k] })
 	if err != nil || c.IMAP.Password != "from-env" || c.SMTP.Password != "smtp-env" {
 		t.Errorf("environment: %q %q, %v", c.IMAP.Password, c.SMTP.Password, err)
 	}
 	if err := c.Complete(); err != nil {
 		t.Errorf("Complete: %v", err)
 	}
-	c, err = Load(write(t, "[imap]\nusername = \"u\"\ntoken_command = [\"gettoken\"]"), nil)
+	c, err = Load(write(t, "[imap]\nusername = \"u\"\ntoken_command = [\"gettoken\"]\n[auth]\ntrusted_authserv_ids = [\"mx.example.net\"]"), nil)
 	if err != nil || !c.IMAP.OAuth2() || c.Complete() != nil {
 		t.Errorf("XOAUTH2 config: %v / %v", err, c.Complete())
 	}

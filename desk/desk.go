@@ -17,7 +17,7 @@ import (
 
 // Errors of agent actions, for errors.Is.
 var (
-	ErrNoAgent     = errors.New("desk: --by AGENT is required")
+	ErrNoAgent     = errors.New("desk: the agent is required")
 	ErrBadAgent    = errors.New("desk: bad agent name")
 	ErrNoCode      = errors.New("desk: this kind of case has no code")
 	ErrNeedsReason = errors.New("desk: a reason is required")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jhillyerd/enmime/v2"
 
@@ -409,5 +410,59 @@ func TestConcurrentAgents(t *testing.T) {
 	list, _ := f.desk.List(ctx, recoverybot.StateRejected)
 	if len(list) != 40 {
 		t.Errorf("%d rejected cases, want 40", len(list))
+	}
+}
+
+// TestConfiguredCodeTTL: the code a case opens with, and a resent one,
+// expire after Options.CodeTTL, not the default.
+func TestConfiguredCodeTTL(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	v, err := vault.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	st, err := store.Open(ctx, filepath.Join(dir, "recoverybot.db"), v, store.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key, err := recoverybot.NewCodeKey(v.CodeKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 150 * time.Minute
+	d := New(st, key, Options{CodeTTL: ttl, From: "contact@hosting.example", Provider: "Hosting"})
+	if _, err := d.ImportProfiles(ctx, testProfiles, "test", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Open(ctx, OpenRequest{ProfileID: "p-ind", Kind: recoverybot.KindTOTPLockout, By: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() recoverybot.IssuedCode {
+		var code recoverybot.IssuedCode
+		if err := st.View(ctx, func(tx *store.Tx) error {
+			c, err := tx.CaseByRef(s.Ref)
+			if err != nil {
+				return err
+			}
+			code, err = tx.CurrentCode(c.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	if s.CodeExpiresAt == nil || !s.CodeExpiresAt.Equal(now.Add(ttl)) || !stored().ExpiresAt.Equal(now.Add(ttl)) {
+		t.Errorf("code expires at %v (stored %v), want %v", s.CodeExpiresAt, stored().ExpiresAt, now.Add(ttl))
+	}
+	now = now.Add(time.Hour)
+	if _, err := d.ResendCode(ctx, s.Ref, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored().ExpiresAt; !got.Equal(now.Add(ttl)) {
+		t.Errorf("resent code expires at %v, want %v", got, now.Add(ttl))
 	}
 }

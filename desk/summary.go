@@ -2,7 +2,6 @@ package desk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -177,18 +176,14 @@ func (d *Desk) List(ctx context.Context, state recoverybot.State) ([]Summary, er
 	return out, nil
 }
 
-// UnnamedActor is recorded for command-line reads and imports made
-// without --by.
+// UnnamedActor is recorded for imports made without --by.
 const UnnamedActor = "cli"
 
 // Document returns one document of a case, for an agent's review. Reading
-// it is audited: identity documents are sensitive (SPEC §8). by may be
-// empty.
+// it is audited under the agent's name, which is required (ErrNoAgent):
+// identity documents are sensitive (SPEC §8).
 func (d *Desk) Document(ctx context.Context, ref, sha256, by string) (recoverybot.Document, []byte, error) {
 	by, err := CheckAgent(by)
-	if errors.Is(err, ErrNoAgent) {
-		by, err = UnnamedActor, nil
-	}
 	if err != nil {
 		return recoverybot.Document{}, nil, err
 	}

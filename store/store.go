@@ -45,7 +45,9 @@ type Store struct {
 	sr    *sql.DB // the spool's readers
 	ck    *checkpointer
 	vault *vault.Vault
-	now   func() time.Time
+	// auditKey keys the audit log's hash chain (audit.go).
+	auditKey []byte
+	now      func() time.Time
 }
 
 // Options tune Open. The zero value is fine.
@@ -88,7 +90,7 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	w := writerDB(dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, vault: v, now: now}
+	s := &Store{w: w, vault: v, auditKey: v.Key(vault.PurposeAudit), now: now}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", file, describe(err))
@@ -235,6 +237,17 @@ func identify(ctx context.Context, db *sql.DB, appID, known int, what string) (i
 	return version, nil
 }
 
+// afterMigration does, in a migration's transaction, what SQL alone
+// cannot: chaining the audit events written before migration 6 needs the
+// audit key.
+func (s *Store) afterMigration(ctx context.Context, tx *sql.Tx, version int) error {
+	switch version {
+	case 6:
+		return s.chainExistingEvents(ctx, tx)
+	}
+	return nil
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -250,6 +263,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if err := s.afterMigration(ctx, tx, m.version); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}

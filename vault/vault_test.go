@@ -86,3 +86,32 @@ func TestKeyPerPurpose(t *testing.T) {
 		t.Fatal("a derived key does not depend on the code key, or is the code key")
 	}
 }
+
+// TestOpenRefusesKeysOthersCanReach: a key file its group (or anyone)
+// can read or write is refused, for either key; the owner's own bits
+// beyond 0600 do not matter.
+func TestOpenRefusesKeysOthersCanReach(t *testing.T) {
+	for _, name := range []string{CodeKeyFile, StorageKeyFile} {
+		for _, mode := range []os.FileMode{0o640, 0o620, 0o610, 0o604, 0o602, 0o660, 0o644} {
+			dir := t.TempDir()
+			if _, err := Open(dir); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, name)
+			if err := os.Chmod(p, mode); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "0600") {
+				t.Errorf("%s mode %04o: err = %v, want it refused", name, mode, err)
+			}
+		}
+		dir := t.TempDir()
+		if _, err := Open(dir); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(dir, name), 0o400)
+		if _, err := Open(dir); err != nil {
+			t.Errorf("%s mode 0400: %v", name, err)
+		}
+	}
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -192,7 +195,10 @@ func cmdCasesShow(ctx context.Context, a *app, args []string) error {
 
 func (a *app) printSummary(s desk.Summary) {
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
+	// Every value goes through printable: file names, findings, reasons
+	// and history come from customers' mail or agents' typing.
+	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, printable(v)) }
+	q := printable
 	row("ref", s.Ref)
 	row("kind", string(s.Kind))
 	row("state", string(s.State))
@@ -231,7 +237,7 @@ func (a *app) printSummary(s desk.Summary) {
 		fmt.Fprintln(a.stdout, "\ndocuments:")
 		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 		for _, d := range s.Documents {
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\n", d.Type, d.Filename, d.MediaType, d.Size, d.SHA256, strings.Join(d.Findings, "; "))
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\n", d.Type, q(d.Filename), q(d.MediaType), d.Size, d.SHA256, q(strings.Join(d.Findings, "; ")))
 		}
 		w.Flush()
 	}
@@ -239,7 +245,7 @@ func (a *app) printSummary(s desk.Summary) {
 		fmt.Fprintln(a.stdout, "\nmail:")
 		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 		for _, m := range s.Mail {
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", m.Template, m.To, m.State, m.LastError)
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", m.Template, q(m.To), m.State, q(m.LastError))
 		}
 		w.Flush()
 	}
@@ -253,7 +259,7 @@ func (a *app) printSummary(s desk.Summary) {
 					details = append(details, k+"="+e.Details[k])
 				}
 			}
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), e.Actor, e.Action, strings.Join(details, " "))
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), q(e.Actor), q(e.Action), q(strings.Join(details, " ")))
 		}
 		w.Flush()
 	}
@@ -344,8 +350,9 @@ func cmdCasesReopen(ctx context.Context, a *app, args []string) error {
 
 func cmdCasesDocument(ctx context.Context, a *app, args []string) error {
 	f := a.flags("cases document")
-	out := f.String("out", "", "write the bytes to this file (default: standard output)")
-	by := f.String("by", "", "the agent reading it")
+	out := f.String("out", "", "write the bytes to this new file, mode 0600 (default: standard output, not a terminal)")
+	force := f.Bool("force", false, "with --out: replace the file if it exists (atomically; a symlink is replaced, never followed)")
+	by := f.String("by", "", "the agent reading it (recorded)")
 	pos, err := f.parse(args, "REF", "SHA256")
 	if err != nil {
 		return err
@@ -355,7 +362,21 @@ func cmdCasesDocument(ctx context.Context, a *app, args []string) error {
 	}
 	sum := strings.ToLower(pos[1])
 	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
-		return usagef("cases document: %q is not a SHA-256 (64 hex digits)", pos[1])
+		return usagef("cases document: %q is not a SHA-256 (64 hex digits)", printable(pos[1]))
+	}
+	if _, err := desk.CheckAgent(*by); err != nil {
+		return usagef("cases document: %s", agentMessage(err))
+	}
+	switch {
+	case *out == "" && *force:
+		return usagef("cases document: --force needs --out FILE")
+	case *out == "" && isTerminal(a.stdout):
+		return usagef("cases document: standard output is a terminal: give --out FILE or redirect it")
+	case *out != "" && !*force:
+		// Checked again, without a race, when the file is created.
+		if _, err := os.Lstat(*out); err == nil {
+			return fmt.Errorf("cases document: %s exists (--force replaces it)", printable(*out))
+		}
 	}
 	d, err := a.desk(ctx)
 	if err != nil {
@@ -369,8 +390,76 @@ func cmdCasesDocument(ctx context.Context, a *app, args []string) error {
 		_, err = a.stdout.Write(data)
 		return err
 	}
-	if err := os.WriteFile(*out, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", *out, err)
+	if *force {
+		err = replaceFile(*out, data)
+	} else {
+		err = createFile(*out, data)
+	}
+	if err != nil {
+		return fmt.Errorf("cases document: %w", err)
 	}
 	return nil
+}
+
+// createFile writes data to a new file of mode 0600, whatever the umask.
+// An existing file or symlink, even a dangling one, is refused (O_EXCL,
+// O_NOFOLLOW): an ID scan is never written through a link or into a
+// file that others may already read.
+func createFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists (--force replaces it)", printable(path))
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", printable(path), err)
+	}
+	if err := writePrivate(f, data); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", printable(path), err)
+	}
+	return nil
+}
+
+// replaceFile writes data to a new private file in path's directory and
+// renames it over path: whatever path was (a file of another mode, a
+// symlink), it becomes this file, and a reader never sees it half
+// written.
+func replaceFile(path string, data []byte) error {
+	if st, err := os.Lstat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", printable(path))
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create a file next to %s: %w", printable(path), err)
+	}
+	tmp := f.Name()
+	if err := writePrivate(f, data); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", printable(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("replace %s: %w", printable(path), err)
+	}
+	return nil
+}
+
+// writePrivate makes f mode 0600 (the umask may have taken bits away, never
+// added any: this puts back the owner's), writes data, syncs and closes f.
+func writePrivate(f *os.File, data []byte) error {
+	err := f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,7 +59,8 @@ func commands() []command {
 		{"cases cancel", "REF --by AGENT --reason TEXT [--json]", "withdraw an open case without mail", cmdCasesCancel},
 		{"cases resend-code", "REF --by AGENT [--json]", "issue and mail a new code", cmdCasesResendCode},
 		{"cases reopen", "REF --by AGENT [--json]", "reopen a locked case", cmdCasesReopen},
-		{"cases document", "REF SHA256 [--out FILE] [--by AGENT]", "write one document's bytes, for review", cmdCasesDocument},
+		{"cases document", "REF SHA256 --by AGENT [--out FILE [--force]]", "write one document's bytes, for review (audited)", cmdCasesDocument},
+		{"audit verify", "", "check the audit log's hash chain", cmdAuditVerify},
 		{"inspect", "FILE.eml [--json]", "what the parser sees in one message (codes masked)", cmdInspect},
 		{"config example", "", "print a complete annotated configuration", cmdConfigExample},
 		{"config check", "", "check the configuration", cmdConfigCheck},
@@ -300,11 +302,18 @@ func (a *app) desk(ctx context.Context) (*desk.Desk, error) {
 	}), nil
 }
 
+// printJSON prints v as indented JSON, with the runes a terminal would
+// obey written as escapes (escapeJSON): a script reads the same strings.
 func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := a.stdout.Write(escapeJSON(b.Bytes()))
+	return err
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -2,13 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/store"
+	"github.com/recoverybot/recoverybot/vault"
 )
 
 // cli runs the whole command line in-process against one data directory.
@@ -243,8 +255,14 @@ func TestConfigCommands(t *testing.T) {
 	c := newCLI(t)
 	ex := c.ok("config", "example")
 	c.fails("imap.username is empty", "config", "check")
+	ex = strings.Replace(ex, `data_dir = "var"`, `data_dir = "`+filepath.Join(c.dir, "data")+`"`, 1)
 	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
 	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
+	noMX := c.file("no-mx.toml", filled)
+	c.fails("auth.trusted_authserv_ids is empty", "--config", noMX, "config", "check")
+	c.fails("auth.trusted_authserv_ids is empty", "--config", noMX, "run", "--once")
+	c.fails("auth.trusted_authserv_ids is empty", "--config", noMX, "serve")
+	filled = strings.Replace(filled, `trusted_authserv_ids = []`, `trusted_authserv_ids = ["mx.example.net"]`, 1)
 	if out := c.ok("--config", c.file("filled.toml", filled), "config", "check"); !strings.Contains(out, "valid") {
 		t.Errorf("config check said %q", out)
 	}
@@ -281,5 +299,202 @@ func TestBinary(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "--profile ID is required") {
 		t.Errorf("stderr = %q", stderr.String())
+	}
+}
+
+func TestAuditVerify(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("audit", "verify"); out != "audit log: 0 events verify\n" {
+		t.Errorf("audit verify of an empty log = %q", out)
+	}
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV), "--by", "alice")
+	c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice")
+	out := c.ok("audit", "verify")
+	if !regexp.MustCompile(`^audit log: [2-9] events verify\n$`).MatchString(out) {
+		t.Errorf("audit verify = %q", out)
+	}
+	db, err := sql.Open("sqlite3", filepath.Join(c.dir, "data", "recoverybot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`DROP TRIGGER audit_events_no_update`, `UPDATE audit_events SET actor = 'mallory' WHERE id = 2`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	c.fails("audit log: event 2: its hash does not match", "audit", "verify")
+}
+
+// caseWithDocument opens a case and stores one document in it, as intake
+// would, and returns the case's reference and the document's SHA-256.
+func caseWithDocument(t *testing.T, c *cli, data []byte) (string, string) {
+	t.Helper()
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	var cj caseJSON
+	if err := json.Unmarshal([]byte(c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice", "--json")), &cj); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(c.dir, "data")
+	v, err := vault.Open(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dataDir, "recoverybot.db"), v, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	doc := recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg"}
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		cs, err := tx.CaseByRef(cj.Ref)
+		if err != nil {
+			return err
+		}
+		return tx.AddDocument(cs.ID, 0, 1, &doc, data)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return cj.Ref, doc.SHA256
+}
+
+func TestCasesDocumentOut(t *testing.T) {
+	c := newCLI(t)
+	scan := []byte("\xff\xd8\xff\xe0 an identity card \xff\xd9")
+	ref, sum := caseWithDocument(t, c, scan)
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	mode := func(p string) os.FileMode {
+		st, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode()
+	}
+	content := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	// The reader is required and recorded.
+	out := filepath.Join(c.dir, "scan.jpg")
+	c.fails("--by AGENT is required", "cases", "document", ref, sum, "--out", out)
+	if _, err := os.Lstat(out); err == nil {
+		t.Error("a document was written without --by")
+	}
+	// A new file: 0600 whatever the umask (0 here, then 0277).
+	c.ok("cases", "document", ref, sum, "--out", out, "--by", "bob")
+	if content(out) != string(scan) || mode(out) != 0o600 {
+		t.Errorf("--out wrote %q mode %v, want the scan, mode 0600", content(out), mode(out))
+	}
+	syscall.Umask(0o277)
+	out2 := filepath.Join(c.dir, "scan2.jpg")
+	c.ok("cases", "document", ref, sum, "--out", out2, "--by", "bob")
+	if mode(out2) != 0o600 {
+		t.Errorf("under umask 0277 the file is mode %v, want 0600", mode(out2))
+	}
+	syscall.Umask(0)
+	if !strings.Contains(c.ok("cases", "show", ref), "bob") {
+		t.Error("the reading is not in the case's history under the agent's name")
+	}
+
+	// An existing file is refused, kept as it was, unless --force.
+	world := c.file("world-readable.jpg", "old")
+	os.Chmod(world, 0o644)
+	c.fails("exists (--force replaces it)", "cases", "document", ref, sum, "--out", world, "--by", "bob")
+	if content(world) != "old" || mode(world) != 0o644 {
+		t.Errorf("refused file changed: %q %v", content(world), mode(world))
+	}
+	c.ok("cases", "document", ref, sum, "--out", world, "--by", "bob", "--force")
+	if content(world) != string(scan) || mode(world) != 0o600 {
+		t.Errorf("--force wrote %q mode %v, want the scan, mode 0600", content(world), mode(world))
+	}
+
+	// A symlink is never followed: refused, dangling or not; with --force
+	// the link itself is replaced and its target untouched.
+	target := c.file("target", "precious")
+	link := filepath.Join(c.dir, "link.jpg")
+	os.Symlink(target, link)
+	c.fails("exists", "cases", "document", ref, sum, "--out", link, "--by", "bob")
+	dangling := filepath.Join(c.dir, "dangling.jpg")
+	os.Symlink(filepath.Join(c.dir, "created-through-link"), dangling)
+	c.fails("exists", "cases", "document", ref, sum, "--out", dangling, "--by", "bob")
+	if _, err := os.Lstat(filepath.Join(c.dir, "created-through-link")); err == nil {
+		t.Error("a file was created through a dangling symlink")
+	}
+	c.ok("cases", "document", ref, sum, "--out", link, "--by", "bob", "--force")
+	if content(target) != "precious" || mode(link)&os.ModeSymlink != 0 || content(link) != string(scan) || mode(link) != 0o600 {
+		t.Errorf("--force over a symlink: target %q, link mode %v", content(target), mode(link))
+	}
+	entries, _ := os.ReadDir(c.dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+	c.fails("--force needs --out", "cases", "document", ref, sum, "--by", "bob", "--force")
+	c.fails("is a directory", "cases", "document", ref, sum, "--by", "bob", "--force", "--out", c.dir)
+
+	// Without --out the bytes go to standard output, unless it is a
+	// terminal.
+	if got := c.ok("cases", "document", ref, sum, "--by", "bob"); got != string(scan) {
+		t.Errorf("standard output = %q", got)
+	}
+	tty := openTTY(t)
+	var errOut bytes.Buffer
+	code := run([]string{"cases", "document", ref, sum, "--by", "bob"},
+		env{stdin: strings.NewReader(""), stdout: tty, stderr: &errOut, getenv: func(k string) string { return c.env[k] }})
+	if code == 0 || !strings.Contains(errOut.String(), "standard output is a terminal") {
+		t.Errorf("to a terminal: exit %d, %q; want it refused", code, errOut.String())
+	}
+}
+
+// openTTY opens a pseudo-terminal and returns its terminal side.
+func openTTY(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pseudo-terminal number: %v", err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return tty
+}
+
+// TestCodeTTLFromConfig: policy.code_ttl reaches the desk that cases
+// open uses.
+func TestCodeTTLFromConfig(t *testing.T) {
+	c := newCLI(t)
+	cfg, err := os.ReadFile(c.env["RECOVERYBOT_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(cfg), `code_ttl = "24h"`, `code_ttl = "2h"`, 1)
+	c.env["RECOVERYBOT_CONFIG"] = c.file("short.toml", body)
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	before := time.Now()
+	var opened struct {
+		CodeExpiresAt time.Time `json:"code_expires_at"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice", "--json")), &opened); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := opened.CodeExpiresAt.Sub(before); ttl < 2*time.Hour-time.Minute || ttl > 2*time.Hour+time.Minute {
+		t.Errorf("code expires %v after opening, want the configured 2h", ttl)
 	}
 }

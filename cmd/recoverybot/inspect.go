@@ -35,13 +35,37 @@ func cmdInspect(ctx context.Context, a *app, args []string) error {
 	}
 	m, perr := parser.Parse(raw, o)
 	if errors.Is(perr, parser.ErrNotMessage) {
-		return fmt.Errorf("%s: not a mail message (no header at the start)", path)
+		return fmt.Errorf("%s: not a mail message (no header at the start)", printable(path))
+	}
+	// Everything shown comes from the sender: codes masked wherever they
+	// are, and (printJSON, printInspect) nothing a terminal would obey.
+	shown := redactMessage(m)
+	perrText := ""
+	if perr != nil {
+		perrText = maskCodes(oneLine(perr.Error()), codeSet(m))
 	}
 	if *asJSON {
-		return a.printJSON(inspectJSON(m, perr))
+		return a.printJSON(inspectJSON(shown, perrText))
 	}
-	printInspect(a.stdout, path, m, perr)
+	var b bytes.Buffer
+	printInspect(&b, path, shown, perrText)
+	// The fields are escaped one by one; this catches any that was not.
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if body, ok := strings.CutSuffix(line, "\n"); ok {
+			fmt.Fprintln(a.stdout, printable(body))
+		} else if line != "" {
+			fmt.Fprint(a.stdout, printable(line))
+		}
+	}
 	return nil
+}
+
+func codeSet(m *parser.Message) map[string]bool {
+	s := map[string]bool{}
+	for _, c := range m.Codes {
+		s[c.Value] = true
+	}
+	return s
 }
 
 // readLimited reads a file, but no more than the parser would read in
@@ -69,7 +93,7 @@ func readLimited(path string, o parser.Options) ([]byte, error) {
 
 // inspectJSON is the Message as SPEC §6 describes `inspect --json`, with
 // "parse_error" added when the message could not be read completely.
-func inspectJSON(m *parser.Message, perr error) json.RawMessage {
+func inspectJSON(m *parser.Message, perrText string) json.RawMessage {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -77,21 +101,29 @@ func inspectJSON(m *parser.Message, perr error) json.RawMessage {
 		return json.RawMessage(`{}`)
 	}
 	out := bytes.TrimRight(b.Bytes(), "\n")
-	if perr != nil {
-		msg, _ := json.Marshal(oneLine(perr.Error()))
+	if perrText != "" {
+		msg, _ := json.Marshal(perrText)
 		out = append(append(append(out[:len(out)-1], `,"parse_error":`...), msg...), '}')
 	}
 	return json.RawMessage(out)
 }
 
-func printInspect(w io.Writer, path string, m *parser.Message, perr error) {
+// printInspect writes m, already redacted, for a person. Every string
+// from the message goes through printable.
+func printInspect(w io.Writer, path string, m *parser.Message, perrText string) {
 	p := func(label, format string, args ...any) {
+		for i, a := range args {
+			if s, ok := a.(string); ok {
+				args[i] = printable(s)
+			}
+		}
 		fmt.Fprintf(w, "%-14s %s\n", label+":", fmt.Sprintf(format, args...))
 	}
+	q := printable
 	p("file", "%s", path)
 	p("parser", "version %d", m.ParserVersion)
-	if perr != nil {
-		p("parse error", "%s", oneLine(perr.Error()))
+	if perrText != "" {
+		p("parse error", "%s", perrText)
 	}
 	switch {
 	case m.Sender != "":
@@ -139,7 +171,7 @@ func printInspect(w io.Writer, path string, m *parser.Message, perr error) {
 				note = append(note, "no authserv-id: never trusted")
 			}
 			if ar.Error != "" {
-				note = append(note, "unreadable: "+ar.Error)
+				note = append(note, "unreadable: "+q(ar.Error))
 			}
 			var results []string
 			for _, r := range ar.Results {
@@ -158,7 +190,7 @@ func printInspect(w io.Writer, path string, m *parser.Message, perr error) {
 				}
 				results = append(results, s)
 			}
-			line := fmt.Sprintf("  %d. %s: %s", i+1, id, orNone(strings.Join(results, "; ")))
+			line := fmt.Sprintf("  %d. %s: %s", i+1, q(id), q(orNone(strings.Join(results, "; "))))
 			if len(note) > 0 {
 				line += " [" + strings.Join(note, ", ") + "]"
 			}
@@ -189,24 +221,24 @@ func printInspect(w io.Writer, path string, m *parser.Message, perr error) {
 			case d.Pages > 1:
 				size += fmt.Sprintf(", %d pages", d.Pages)
 			}
-			fmt.Fprintf(w, "  %d. %-21s %q\n", i+1, d.Type, d.Filename)
+			fmt.Fprintf(w, "  %d. %-21s \"%s\"\n", i+1, q(string(d.Type)), q(d.Filename))
 			declared := ""
 			if d.DeclaredType != d.MediaType {
-				declared = " (declared " + orNone(d.DeclaredType) + ")"
+				declared = " (declared " + q(orNone(d.DeclaredType)) + ")"
 			}
-			fmt.Fprintf(w, "     %s%s, %s, %s part %s\n", d.MediaType, declared, size, d.Origin, d.Part)
-			fmt.Fprintf(w, "     sha256 %s\n", d.SHA256)
+			fmt.Fprintf(w, "     %s%s, %s, %s part %s\n", q(d.MediaType), declared, size, q(d.Origin), q(d.Part))
+			fmt.Fprintf(w, "     sha256 %s\n", q(d.SHA256))
 			if len(d.SIREN) > 0 || len(d.RNA) > 0 {
-				fmt.Fprintf(w, "     identifiers: %s\n", strings.Join(append(append([]string{}, d.SIREN...), d.RNA...), ", "))
+				fmt.Fprintf(w, "     identifiers: %s\n", q(strings.Join(append(append([]string{}, d.SIREN...), d.RNA...), ", ")))
 			}
-			fmt.Fprintf(w, "     signals: %s\n", orNone(strings.Join(d.Signals, "; ")))
-			fmt.Fprintf(w, "     findings: %s\n", orNone(strings.Join(d.Findings, "; ")))
+			fmt.Fprintf(w, "     signals: %s\n", q(orNone(strings.Join(d.Signals, "; "))))
+			fmt.Fprintf(w, "     findings: %s\n", q(orNone(strings.Join(d.Findings, "; "))))
 		}
 	}
 	if len(m.Findings) > 0 {
 		fmt.Fprintln(w, "findings:")
 		for _, f := range m.Findings {
-			fmt.Fprintf(w, "  - %s\n", f)
+			fmt.Fprintf(w, "  - %s\n", q(f))
 		}
 	}
 }

@@ -10,6 +10,14 @@ import (
 )
 
 func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, error) {
+	// An incomplete configuration is refused before the data directory is
+	// touched.
+	if err := a.loadConfig(); err != nil {
+		return nil, err
+	}
+	if err := a.cfg.Complete(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
