@@ -22,6 +22,9 @@ import (
 type docWork struct {
 	doc    Document
 	pixels int64
+	// stopped says what stopped the document's analysis before its end
+	// (the work budget, the decompression budget); "" when nothing did.
+	stopped string
 }
 
 // candidate reports whether what the message says may decide the
@@ -131,6 +134,7 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 	classifyFilename(e, doc.Filename)
 	if !wb.Spend(documentWork) {
 		add(FindingLimitReached + ": work budget spent, not analysed")
+		d.stopped = "work budget spent, not analysed"
 		doc.Type = e.decide()
 		doc.Signals = append(doc.Signals, e.signals...)
 		doc.Findings = dedupe(doc.Findings)
@@ -139,6 +143,7 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 	// The image header readers read at most every byte once.
 	if imageHeaderTypes[doc.MediaType] && len(data) > 0 && !wb.Spend(int64(len(data))/imageWork) {
 		add(FindingLimitReached + ": work budget spent, image not analysed")
+		d.stopped = "work budget spent, image not analysed"
 	} else if info, ok := inspectImage(doc.MediaType, data); ok && len(data) > 0 {
 		doc.Width, doc.Height = clampInt(info.width), clampInt(info.height)
 		d.pixels = pixels(info.width, info.height)
@@ -184,12 +189,19 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 			if l != "pages" {
 				add(FindingLimitReached + ": PDF " + l)
 			}
+			switch l {
+			case "work":
+				d.stopped = "PDF not read to the end: work budget spent"
+			case "decoded":
+				d.stopped = "PDF not read to the end: decompression limit reached"
+			}
 		}
 		tl := classifyText(e, rep.Text, "pdf text")
 		doc.SIREN, doc.RNA = tl.siren, tl.rna
 	case doc.MediaType == "text/plain" && len(data) <= 1<<20:
 		if !wb.Spend(int64(len(data)) * textWork) {
 			add(FindingLimitReached + ": work budget spent, text not read")
+			d.stopped = "work budget spent, text not read"
 			break
 		}
 		t, _ := textOf(data, "", true)

@@ -166,7 +166,7 @@ func TestManyPDFBombsShareABudget(t *testing.T) {
 	}
 	b.WriteString("--x--\r\n")
 	m, d, alloc, err := measure(t, b.Bytes(), Options{MaxPDFDecoded: 32 << 20})
-	if err != nil || len(m.Documents) != 200 {
+	if !errors.Is(err, ErrStopped) || !strings.HasSuffix(err.Error(), "; 197 documents more") || len(m.Documents) != 200 {
 		t.Fatalf("err %v, %d documents", err, len(m.Documents))
 	}
 	limited := 0

@@ -28,9 +28,9 @@ type Options struct {
 	// MaxWork is the work one message may cost, in units of about one
 	// byte read: bytes scanned, lexed, decompressed and converted,
 	// entries of tables built, parts walked. Its documents (PDF, images,
-	// winmail.dat) share three quarters of it, each taking at most half
-	// of what they have left; a document that spends its share gets a
-	// FindingLimitReached. Reading the message's MIME structure is paid
+	// winmail.dat) share three quarters of it, each taking at most a
+	// quarter; a document that spends its share gets a
+	// FindingLimitReached, and Parse returns ErrStopped. Reading the message's MIME structure is paid
 	// on top, 2 units a byte (MaxBytes bounds it). Default 100 million,
 	// about a second of CPU.
 	MaxWork int64
@@ -88,8 +88,11 @@ var (
 	ErrInternal = errors.New("parser: internal error")
 	// ErrStopped: the work stopped before the end, because the context
 	// was done (the error then also matches the context's error) or the
-	// message itself, outside its documents, spent Options.MaxWork. The
-	// Message holds what was read before, its header always.
+	// message itself, outside its documents, spent Options.MaxWork; the
+	// Message holds what was read before, its header always. Or else a
+	// document's analysis was stopped by its share of the work budget or
+	// by the decompression budget (a bomb): the Message is complete but
+	// for what that document holds, which has a FindingLimitReached.
 	ErrStopped = errors.New("parser: stopped")
 )
 
@@ -123,6 +126,7 @@ func ParseContext(ctx context.Context, raw []byte, o Options) (m *Message, err e
 	// skeleton and enmime) is paid on top of MaxWork, so that every
 	// message MaxBytes admits can be read.
 	wb := work.New(ctx, o.MaxWork+int64(len(raw))*(1+mimeWork))
+	var w *walker
 	defer func() {
 		if r := recover(); r != nil {
 			m.Findings = append(m.Findings, fmt.Sprintf("internal error: %v", r))
@@ -136,6 +140,9 @@ func ParseContext(ctx context.Context, raw []byte, o Options) (m *Message, err e
 			}
 			m.Findings = append(m.Findings, fmt.Sprintf("%s: %v, the message was not read to the end", FindingLimitReached, werr))
 			err = fmt.Errorf("%w: %w", ErrStopped, werr)
+		}
+		if err == nil && w != nil {
+			err = w.stoppedError()
 		}
 	}()
 	if !wb.Check() {
@@ -152,7 +159,7 @@ func ParseContext(ctx context.Context, raw []byte, o Options) (m *Message, err e
 		m.Findings = append(m.Findings, fmt.Sprintf("message of %d bytes is larger than %d: only the header was read", len(raw), o.MaxBytes))
 		return m, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))
 	}
-	w := &walker{o: o, m: m, partsLeft: o.MaxParts, pdfLeft: o.MaxPDFDecoded, work: wb, docWork: wb.Sub(o.MaxWork / 4 * 3)}
+	w = &walker{o: o, m: m, partsLeft: o.MaxParts, pdfLeft: o.MaxPDFDecoded, work: wb, docWork: wb.Sub(o.MaxWork / 4 * 3)}
 	if err := w.top(raw); err != nil {
 		return m, err
 	}

@@ -66,12 +66,36 @@ type walker struct {
 	// work is the message's work budget; docWork the part of it its
 	// documents share.
 	work, docWork *work.Budget
+	// stopped lists the first documents whose analysis a budget
+	// stopped, and why; nStopped counts them all. The message was not
+	// read completely.
+	stopped  []string
+	nStopped int
 }
 
-// docBudget is the work budget of the next document: half of what the
-// documents have left.
+func (w *walker) stop(s string) {
+	w.nStopped++
+	if len(w.stopped) < 3 {
+		w.stopped = append(w.stopped, s)
+	}
+}
+
+// stoppedError is the ErrStopped of documents stopped, or nil.
+func (w *walker) stoppedError() error {
+	if w.nStopped == 0 {
+		return nil
+	}
+	s := strings.Join(w.stopped, "; ")
+	if more := w.nStopped - len(w.stopped); more > 0 {
+		s += fmt.Sprintf("; %d documents more", more)
+	}
+	return fmt.Errorf("%w: %s", ErrStopped, s)
+}
+
+// docBudget is the work budget of the next document: a quarter of the
+// message's, or what the documents have left.
 func (w *walker) docBudget() *work.Budget {
-	return w.docWork.Sub(w.docWork.Left() / 2)
+	return w.docWork.Sub(w.o.MaxWork / 4)
 }
 
 // walkCtx is where in the tree the walk is.
@@ -373,7 +397,11 @@ func (w *walker) forwarded(p *enmime.Part, c walkCtx, name, nameNote string) {
 // tnef reads a winmail.dat: its files are documents, its body is text
 // when the message has no other.
 func (w *walker) tnef(p *enmime.Part, c walkCtx, name, nameNote string) {
-	tm, err := tnef.DecodeWork(p.Content, w.docBudget())
+	wb := w.docBudget()
+	tm, err := tnef.DecodeWork(p.Content, wb)
+	if wb.Err() != nil {
+		w.stop(fmt.Sprintf("%s (part %s): winmail.dat not read to the end: %v", name, c.path+p.PartID, wb.Err()))
+	}
 	if err != nil {
 		d := w.partDocument(p, strings.ToLower(p.ContentType), name, nameNote, c)
 		d.doc.Findings = append(d.doc.Findings, FindingUndecodable+": not a TNEF stream")
@@ -456,6 +484,9 @@ func (w *walker) partDocument(p *enmime.Part, ct, name, nameNote string, c walkC
 func (w *walker) addDocument(data []byte, declared, name, nameNote, origin, part string, decodeErrors []string) *docWork {
 	d := newDocument(data, declared, name, nameNote, origin, part, decodeErrors, w.o, &w.pdfLeft, w.docBudget())
 	w.docs = append(w.docs, d)
+	if d.stopped != "" {
+		w.stop(fmt.Sprintf("%s (part %s): %s", d.doc.Filename, part, d.stopped))
+	}
 	return d
 }
 
