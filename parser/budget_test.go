@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -171,5 +173,32 @@ func TestParseContextDeadlinePassed(t *testing.T) {
 	}
 	if m.Sender != "jean@example.org" || m.Subject != "[RC-4F7K2M] mes documents" || len(m.Documents) != 0 {
 		t.Errorf("sender %q, subject %q, %d documents", m.Sender, m.Subject, len(m.Documents))
+	}
+}
+
+// The bombs are kept as files for the tests of the pipeline and the
+// benchmark, which cannot build them (testpdf is the parser's):
+// testdata/bombs/cmap.pdf is testpdf.CMapBomb(300, 1000), flate.pdf
+// testpdf.Bomb(60 MiB); -genfixtures rewrites them. Each, alone in a
+// message, stops the parse at its budget.
+func TestBombFiles(t *testing.T) {
+	for name, pdf := range map[string]func() []byte{
+		"cmap.pdf":  func() []byte { return testpdf.CMapBomb(300, 1000) },
+		"flate.pdf": func() []byte { return testpdf.Bomb(60 << 20) },
+	} {
+		path := filepath.Join("..", "testdata", "bombs", name)
+		if *genFixtures {
+			if err := os.WriteFile(path, pdf(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Parse(mailWith(file{name, "application/pdf", data}), Options{})
+		if !errors.Is(err, ErrStopped) || len(m.Documents) != 1 || !hasPrefix(m.Documents[0].Findings, FindingLimitReached+": PDF") {
+			t.Errorf("%s: err %v, %d documents", name, err, len(m.Documents))
+		}
 	}
 }
