@@ -788,36 +788,53 @@ func (p *Pipeline) scan(raw []byte) (m *parser.Message, sure bool) {
 }
 
 // parse runs the parser under the per-message time limit, turning a panic
-// into an error. On a timeout the parse goroutine is abandoned: the
-// parser bounds its own work, so it ends soon after.
-func (p *Pipeline) parse(ctx context.Context, raw []byte) (*parser.Message, error) {
-	type result struct {
-		m   *parser.Message
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				p.log.Error("parser panic", "error", fmt.Sprint(r), "stack", string(debug.Stack()))
-				ch <- result{err: fmt.Errorf("parser crashed: %v", r)}
-			}
-		}()
-		m, err := parser.Parse(raw, p.opts.Parse)
-		ch <- result{m, err}
-	}()
-	timer := time.NewTimer(p.opts.MessageTimeout)
-	defer timer.Stop()
-	select {
-	case r := <-ch:
-		if r.m == nil {
-			r.m = &parser.Message{ParserVersion: parser.Version}
+// into an error. The parser looks at the deadline as it works
+// (parser.ParseContext): once it has passed, the parse stops within a
+// fraction of a second and returns what it read, its header always, with
+// an error matching parser.ErrStopped; nothing is left running.
+func (p *Pipeline) parse(ctx context.Context, raw []byte) (m *parser.Message, err error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, p.opts.MessageTimeout,
+		fmt.Errorf("parsing took longer than %s", p.opts.MessageTimeout))
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("parser panic", "error", fmt.Sprint(r), "stack", string(debug.Stack()))
+			m, err = &parser.Message{ParserVersion: parser.Version}, fmt.Errorf("parser crashed: %v", r)
 		}
-		return r.m, r.err
-	case <-timer.C:
-		return &parser.Message{ParserVersion: parser.Version}, fmt.Errorf("parsing took longer than %s", p.opts.MessageTimeout)
-	case <-ctx.Done():
-		return &parser.Message{ParserVersion: parser.Version}, ctx.Err()
+	}()
+	m, err = parser.ParseContext(ctx, raw, p.opts.Parse)
+	if m == nil {
+		m = &parser.Message{ParserVersion: parser.Version}
+	}
+	return m, err
+}
+
+// tieUnreadable completes a message the parser could not read to the end
+// with what ties it to a case: the quick scan's header facts (sender,
+// replies) when the parse has none, and its case references and those
+// found in the raw bytes when the parse found none.
+func (p *Pipeline) tieUnreadable(it *pending) {
+	if it.msg == nil || it.perr == nil {
+		return
+	}
+	sc, _ := p.scan(it.raw)
+	if sc != nil && it.msg.Sender == "" && len(it.msg.From) == 0 {
+		it.msg.MessageID, it.msg.From, it.msg.Sender = sc.MessageID, sc.From, sc.Sender
+		it.msg.InReplyTo, it.msg.References, it.msg.AuthResults = sc.InReplyTo, sc.References, sc.AuthResults
+	}
+	if len(it.msg.CaseRefs) > 0 {
+		return
+	}
+	seen := map[string]bool{}
+	var refs []parser.Found
+	if sc != nil {
+		refs = append(refs, sc.CaseRefs...)
+	}
+	for _, f := range append(refs, refsInRaw(it.raw)...) {
+		if !seen[f.Value] {
+			seen[f.Value] = true
+			it.msg.CaseRefs = append(it.msg.CaseRefs, f)
+		}
 	}
 }
 
@@ -894,9 +911,7 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 		return nil, nil
 	}
 	for _, it := range items {
-		if it.msg != nil && it.perr != nil && len(it.msg.CaseRefs) == 0 {
-			it.msg.CaseRefs = refsInRaw(it.raw)
-		}
+		p.tieUnreadable(it)
 	}
 	var reports []Report
 	var moves []move
@@ -967,9 +982,7 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 		// Taken for a copy, but its first copy is not there: parse it
 		// now rather than stall (this should not happen).
 		it.msg, it.perr = p.parse(ctx, it.raw)
-		if it.perr != nil && len(it.msg.CaseRefs) == 0 {
-			it.msg.CaseRefs = refsInRaw(it.raw)
-		}
+		p.tieUnreadable(it)
 	}
 	in := rules.Input{Message: it.msg, Now: tx.Now(), Policy: p.opts.Policy}
 	if !unchanged {

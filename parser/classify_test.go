@@ -86,7 +86,7 @@ func TestClassifyPDFText(t *testing.T) {
 	for _, c := range cases {
 		for _, opt := range []testpdf.Options{{}, {ToUnicode: true}} {
 			t.Run(c.name, func(t *testing.T) {
-				d := newDocument(testpdf.Build(c.pages, opt), "application/pdf", "document.pdf", "", "attachment", "2", nil, o, nil)
+				d := newDocument(testpdf.Build(c.pages, opt), "application/pdf", "document.pdf", "", "attachment", "2", nil, o, nil, nil)
 				if d.doc.Type != c.want || strings.Join(d.doc.SIREN, ",") != strings.Join(c.siren, ",") || strings.Join(d.doc.RNA, ",") != strings.Join(c.rna, ",") {
 					t.Errorf("type %s siren %v rna %v, want %s %v %v; signals %q", d.doc.Type, d.doc.SIREN, d.doc.RNA, c.want, c.siren, c.rna, d.doc.Signals)
 				}
@@ -104,7 +104,7 @@ func TestMessageMentions(t *testing.T) {
 	logo := pngBytes(120, 40)
 	scan := testpdf.Build([][]string{{"page"}}, testpdf.Options{})
 	doc := func(data []byte, mt, name string) *docWork {
-		return newDocument(data, mt, name, "", "attachment", "2", nil, o, nil)
+		return newDocument(data, mt, name, "", "attachment", "2", nil, o, nil, nil)
 	}
 	cases := []struct {
 		name    string

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 	"github.com/recoverybot/recoverybot/parser/pdftext"
 )
 
@@ -21,6 +22,9 @@ import (
 type docWork struct {
 	doc    Document
 	pixels int64
+	// stopped says what stopped the document's analysis before its end
+	// (the work budget, the decompression budget); "" when nothing did.
+	stopped string
 }
 
 // candidate reports whether what the message says may decide the
@@ -77,8 +81,9 @@ var genericTypes = map[string]bool{
 // hostile content, classification from its name and text layer.
 // pdfBudget is the decompression budget left for PDFs, shared by the
 // documents of a message; nil gives this document the whole of
-// o.MaxPDFDecoded.
-func newDocument(data []byte, declared, name, nameNote, origin, part string, decodeErrors []string, o Options, pdfBudget *int64) *docWork {
+// o.MaxPDFDecoded. wb is the document's work budget: what is left
+// unread when it is spent is a FindingLimitReached.
+func newDocument(data []byte, declared, name, nameNote, origin, part string, decodeErrors []string, o Options, pdfBudget *int64, wb *work.Budget) *docWork {
 	sum := sha256.Sum256(data)
 	declared = strings.ToLower(declared)
 	d := &docWork{doc: Document{
@@ -127,7 +132,19 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 
 	e := newEvidence()
 	classifyFilename(e, doc.Filename)
-	if info, ok := inspectImage(doc.MediaType, data); ok && len(data) > 0 {
+	if !wb.Spend(documentWork) {
+		add(FindingLimitReached + ": work budget spent, not analysed")
+		d.stopped = "work budget spent, not analysed"
+		doc.Type = e.decide()
+		doc.Signals = append(doc.Signals, e.signals...)
+		doc.Findings = dedupe(doc.Findings)
+		return d
+	}
+	// The image header readers read at most every byte once.
+	if imageHeaderTypes[doc.MediaType] && len(data) > 0 && !wb.Spend(int64(len(data))/imageWork) {
+		add(FindingLimitReached + ": work budget spent, image not analysed")
+		d.stopped = "work budget spent, image not analysed"
+	} else if info, ok := inspectImage(doc.MediaType, data); ok && len(data) > 0 {
 		doc.Width, doc.Height = clampInt(info.width), clampInt(info.height)
 		d.pixels = pixels(info.width, info.height)
 		switch {
@@ -148,7 +165,7 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 		if pdfBudget != nil {
 			budget = max(*pdfBudget, 1)
 		}
-		rep := pdftext.Analyze(data, pdftext.Limits{MaxDecoded: budget, MaxPages: o.MaxPDFPages})
+		rep := pdftext.Analyze(data, pdftext.Limits{MaxDecoded: budget, MaxPages: o.MaxPDFPages, Work: wb})
 		if pdfBudget != nil {
 			*pdfBudget -= rep.Decoded
 		}
@@ -172,10 +189,21 @@ func newDocument(data []byte, declared, name, nameNote, origin, part string, dec
 			if l != "pages" {
 				add(FindingLimitReached + ": PDF " + l)
 			}
+			switch l {
+			case "work":
+				d.stopped = "PDF not read to the end: work budget spent"
+			case "decoded":
+				d.stopped = "PDF not read to the end: decompression limit reached"
+			}
 		}
 		tl := classifyText(e, rep.Text, "pdf text")
 		doc.SIREN, doc.RNA = tl.siren, tl.rna
 	case doc.MediaType == "text/plain" && len(data) <= 1<<20:
+		if !wb.Spend(int64(len(data)) * textWork) {
+			add(FindingLimitReached + ": work budget spent, text not read")
+			d.stopped = "work budget spent, text not read"
+			break
+		}
 		t, _ := textOf(data, "", true)
 		tl := classifyText(e, t, "text")
 		doc.SIREN, doc.RNA = tl.siren, tl.rna

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/parser/internal/testpdf"
 )
 
 // FuzzParse runs the whole parser on arbitrary bytes, seeded with the
@@ -21,8 +22,11 @@ func FuzzParse(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// The bombs: a CMap repeated over the code space, a Flate bomb.
+	f.Add(mailWith(file{"cmap.pdf", "application/pdf", testpdf.CMapBomb(300, 1000)}))
+	f.Add(mailWith(file{"flate.pdf", "application/octet-stream", testpdf.Bomb(4 << 20)}))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		m, _ := Parse(raw, Options{MaxPDFDecoded: 4 << 20})
+		m, _ := Parse(raw, Options{MaxPDFDecoded: 4 << 20, MaxWork: 20_000_000})
 		if m == nil {
 			t.Fatal("nil message")
 		}

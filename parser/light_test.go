@@ -145,7 +145,7 @@ func FuzzLighten(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		// As Parse does: enmime's time grows with the square of the
 		// nesting, so deep structures never reach it.
-		if _, exceeded := prescan(raw, 50, 1000); exceeded {
+		if _, exceeded := prescan(raw, 50, 1000, nil); exceeded {
 			return
 		}
 		sameAsEnmime(t, "input", raw, 1)

@@ -3,6 +3,7 @@ package parser
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/jhillyerd/enmime/v2"
+
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 )
 
 // Options bound the work of Parse. The zero value uses the defaults.
@@ -22,7 +25,19 @@ type Options struct {
 	MaxPDFPages     int   // pages a PDF may have; default 300
 	MaxTextBytes    int   // text kept and searched (Text, code candidates); default 1 MiB
 	MaxPDFDecoded   int64 // bytes decompressed from the PDFs of a message, all together; default 64 MiB
+	// MaxWork is the work one message may cost, in units of about one
+	// byte read: bytes scanned, lexed, decompressed and converted,
+	// entries of tables built, parts walked. Its documents (PDF, images,
+	// winmail.dat) share three quarters of it, each taking at most a
+	// quarter; a document that spends its share gets a
+	// FindingLimitReached, and Parse returns ErrStopped. Reading the message's MIME structure is paid
+	// on top, 2 units a byte (MaxBytes bounds it). Default 100 million,
+	// about a second of CPU.
+	MaxWork int64
 }
+
+// DefaultMaxWork is Options.MaxWork's default.
+const DefaultMaxWork = 100_000_000
 
 func (o Options) withDefaults() Options {
 	if o.MaxBytes <= 0 {
@@ -49,6 +64,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxPDFDecoded <= 0 {
 		o.MaxPDFDecoded = 64 << 20
 	}
+	if o.MaxWork <= 0 {
+		o.MaxWork = DefaultMaxWork
+	}
 	return o
 }
 
@@ -68,6 +86,14 @@ var (
 	// ErrInternal: the parser failed on this input (a bug); the Message
 	// holds what was read before.
 	ErrInternal = errors.New("parser: internal error")
+	// ErrStopped: the work stopped before the end, because the context
+	// was done (the error then also matches the context's error) or the
+	// message itself, outside its documents, spent Options.MaxWork; the
+	// Message holds what was read before, its header always. Or else a
+	// document's analysis was stopped by its share of the work budget or
+	// by the decompression budget (a bomb): the Message is complete but
+	// for what that document holds, which has a FindingLimitReached.
+	ErrStopped = errors.New("parser: stopped")
 )
 
 // maxHeaderBytes bounds the header block read when the body is not.
@@ -81,18 +107,47 @@ func newMessage() *Message {
 // Parse reads a raw message (RFC 5322, MIME). It always returns a
 // non-nil Message, never panics, and bounds its time and memory by o.
 // A non-nil error (ErrNotMessage, ErrTooLarge, ErrTooComplex,
-// ErrMalformed, ErrInternal) means the message could not be read
-// completely: documents may be missing and the message deserves review;
-// the Message then holds what could be read and Findings says why.
-func Parse(raw []byte, o Options) (m *Message, err error) {
+// ErrMalformed, ErrStopped, ErrInternal) means the message could not be
+// read completely: documents may be missing and the message deserves
+// review; the Message then holds what could be read and Findings says
+// why. Parse is ParseContext without a deadline.
+func Parse(raw []byte, o Options) (*Message, error) {
+	return ParseContext(context.Background(), raw, o)
+}
+
+// ParseContext is Parse stopped when ctx is done: the work stops soon
+// after (the parser looks at ctx every few hundred microseconds of
+// work), and ParseContext returns what it read with an error matching
+// ErrStopped and ctx's error.
+func ParseContext(ctx context.Context, raw []byte, o Options) (m *Message, err error) {
 	o = o.withDefaults()
 	m = newMessage()
+	// Reading the MIME structure of the message (prescan, then the
+	// skeleton and enmime) is paid on top of MaxWork, so that every
+	// message MaxBytes admits can be read.
+	wb := work.New(ctx, o.MaxWork+int64(len(raw))*(1+mimeWork))
+	var w *walker
 	defer func() {
 		if r := recover(); r != nil {
 			m.Findings = append(m.Findings, fmt.Sprintf("internal error: %v", r))
 			err = fmt.Errorf("%w: %v", ErrInternal, r)
 		}
 	}()
+	defer func() {
+		if werr := wb.Err(); werr != nil && err == nil {
+			if m.MessageID == "" && len(m.From) == 0 {
+				headersOnly(m, raw)
+			}
+			m.Findings = append(m.Findings, fmt.Sprintf("%s: %v, the message was not read to the end", FindingLimitReached, werr))
+			err = fmt.Errorf("%w: %w", ErrStopped, werr)
+		}
+		if err == nil && w != nil {
+			err = w.stoppedError()
+		}
+	}()
+	if !wb.Check() {
+		return m, nil // the deferred check reports it
+	}
 	raw, repairs := repair(raw)
 	m.Findings = append(m.Findings, repairs...)
 	if !looksLikeMessage(raw) {
@@ -104,7 +159,7 @@ func Parse(raw []byte, o Options) (m *Message, err error) {
 		m.Findings = append(m.Findings, fmt.Sprintf("message of %d bytes is larger than %d: only the header was read", len(raw), o.MaxBytes))
 		return m, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))
 	}
-	w := &walker{o: o, m: m, partsLeft: o.MaxParts, pdfLeft: o.MaxPDFDecoded}
+	w = &walker{o: o, m: m, partsLeft: o.MaxParts, pdfLeft: o.MaxPDFDecoded, work: wb, docWork: wb.Sub(o.MaxWork / 4 * 3)}
 	if err := w.top(raw); err != nil {
 		return m, err
 	}

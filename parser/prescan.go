@@ -7,6 +7,8 @@ import (
 	"net/textproto"
 	"regexp"
 	"strings"
+
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 )
 
 // structure is what a quick scan of the raw bytes says about a message's
@@ -43,7 +45,11 @@ func boundaryOf(contentType string) string {
 // its parts, stopping as soon as either passes its limit. It reads the
 // structure as a lenient MIME parser would: a delimiter line closes the
 // parts nested inside its multipart.
-func prescan(raw []byte, maxDepth, maxParts int) (s structure, exceeded bool) {
+//
+// Each line read is charged its bytes to wb, and the delimiters open
+// (the stack) compared; prescan stops when wb is spent, as if it had
+// reached the end.
+func prescan(raw []byte, maxDepth, maxParts int, wb *work.Budget) (s structure, exceeded bool) {
 	r := bufio.NewReaderSize(bytes.NewReader(raw), 64<<10)
 	tp := textproto.NewReader(r)
 	h, _ := tp.ReadMIMEHeader()
@@ -54,6 +60,9 @@ func prescan(raw []byte, maxDepth, maxParts int) (s structure, exceeded bool) {
 	}
 	for len(stack) > 0 {
 		line, err := r.ReadSlice('\n')
+		if !wb.Spend(int64(len(line) + len(stack))) {
+			break
+		}
 		if len(line) >= 2 && line[0] == '-' && line[1] == '-' {
 			t := bytes.TrimRight(line[2:], " \t\r\n")
 			for i := len(stack) - 1; i >= 0; i-- {
@@ -90,7 +99,8 @@ func prescan(raw []byte, maxDepth, maxParts int) (s structure, exceeded bool) {
 		if err == bufio.ErrBufferFull {
 			// A very long line: skip the rest of it.
 			for err == bufio.ErrBufferFull {
-				_, err = r.ReadSlice('\n')
+				line, err = r.ReadSlice('\n')
+				wb.Spend(int64(len(line)))
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {

@@ -118,6 +118,12 @@ type imageInfo struct {
 	corrupt       string // why the structure is unreadable, or ""
 }
 
+// imageHeaderTypes are the media types inspectImage reads.
+var imageHeaderTypes = map[string]bool{
+	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true, "image/tiff": true,
+	"image/bmp": true, "image/heic": true, "image/heif": true, "image/avif": true,
+}
+
 // inspectImage reads the dimensions of an image from its header, and
 // checks its structure ends where it should.
 func inspectImage(mediaType string, b []byte) (imageInfo, bool) {

@@ -106,7 +106,7 @@ func TestImageHeaders(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := newDocument(c.data, c.declared, "scan.bin", "", "attachment", "2", nil, o, nil)
+			d := newDocument(c.data, c.declared, "scan.bin", "", "attachment", "2", nil, o, nil, nil)
 			if d.doc.Width != c.w || d.doc.Height != c.h {
 				t.Errorf("%d×%d, want %d×%d", d.doc.Width, d.doc.Height, c.w, c.h)
 			}

@@ -12,7 +12,30 @@ import (
 
 	"github.com/jhillyerd/enmime/v2"
 
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 	"github.com/recoverybot/recoverybot/parser/tnef"
+)
+
+// Work charged beyond the bytes read (see Options.MaxWork).
+const (
+	partWork     = 256 // a MIME part walked
+	documentWork = 256 // a document hashed, sniffed and classified
+	// mimeWork is charged per byte of a message or forwarded message
+	// for reading its MIME structure: the skeleton taken out
+	// (light.go), then enmime's reading, which decodes every part;
+	// prescan charges its own. The message itself gets these units on
+	// top of Options.MaxWork (see ParseContext).
+	mimeWork = 1
+	// imageWork is the bytes of an image whose header is read per unit
+	// charged: the readers skip from segment to segment and search the
+	// end marker, a fraction of a nanosecond a byte.
+	imageWork = 16
+	// htmlWork is charged per byte of HTML made into text: a parse
+	// into a tree, then a walk of the tree.
+	htmlWork = 8
+	// textWork is charged per byte of text searched for references and
+	// code candidates, and split into new and quoted lines.
+	textWork = 4
 )
 
 // textPiece is a body text part, as read.
@@ -40,6 +63,39 @@ type walker struct {
 	// Content-Type): enmime converts it as if it were Latin-1, so its
 	// text is read from these bytes instead.
 	rawBody []byte
+	// work is the message's work budget; docWork the part of it its
+	// documents share.
+	work, docWork *work.Budget
+	// stopped lists the first documents whose analysis a budget
+	// stopped, and why; nStopped counts them all. The message was not
+	// read completely.
+	stopped  []string
+	nStopped int
+}
+
+func (w *walker) stop(s string) {
+	w.nStopped++
+	if len(w.stopped) < 3 {
+		w.stopped = append(w.stopped, s)
+	}
+}
+
+// stoppedError is the ErrStopped of documents stopped, or nil.
+func (w *walker) stoppedError() error {
+	if w.nStopped == 0 {
+		return nil
+	}
+	s := strings.Join(w.stopped, "; ")
+	if more := w.nStopped - len(w.stopped); more > 0 {
+		s += fmt.Sprintf("; %d documents more", more)
+	}
+	return fmt.Errorf("%w: %s", ErrStopped, s)
+}
+
+// docBudget is the work budget of the next document: a quarter of the
+// message's, or what the documents have left.
+func (w *walker) docBudget() *work.Budget {
+	return w.docWork.Sub(w.o.MaxWork / 4)
 }
 
 // walkCtx is where in the tree the walk is.
@@ -70,7 +126,11 @@ var signatureTypes = map[string]bool{
 
 // top parses the message itself.
 func (w *walker) top(raw []byte) error {
-	if s, exceeded := prescan(raw, w.o.MaxDepth, w.partsLeft); exceeded {
+	s, exceeded := prescan(raw, w.o.MaxDepth, w.partsLeft, w.work)
+	if !w.work.Spend(int64(len(raw)) * mimeWork) {
+		return nil // ParseContext reports it
+	}
+	if exceeded {
 		headersOnly(w.m, raw)
 		w.m.Findings = append(w.m.Findings, fmt.Sprintf("MIME structure beyond the limits (%d parts, %d levels deep at least): only the header was read", s.parts, s.depth))
 		return fmt.Errorf("%w: %d parts, depth %d", ErrTooComplex, s.parts, s.depth)
@@ -112,6 +172,9 @@ func (w *walker) top(raw []byte) error {
 }
 
 func (w *walker) walk(p *enmime.Part, c walkCtx) {
+	if !w.work.Spend(partWork) {
+		return
+	}
 	ct := strings.ToLower(p.ContentType)
 	if p.FirstChild != nil || strings.HasPrefix(ct, "multipart/") {
 		w.multipart(p, ct, c)
@@ -233,6 +296,9 @@ func (w *walker) text(p *enmime.Part, ct string, c walkCtx) {
 	if p.Parent == nil && w.rawBody != nil && !utf8.Valid(w.rawBody) {
 		content, declared, converted = w.rawBody, "", true
 	}
+	if !w.work.Spend(int64(len(content))) {
+		return
+	}
 	s, note := textOf(content, declared, converted)
 	if converted {
 		if u, ok := mislabelledUTF8(s, declared); ok {
@@ -302,7 +368,11 @@ func (w *walker) forwarded(p *enmime.Part, c walkCtx, name, nameNote string) {
 		fail(FindingUndecodable + ": not a message")
 		return
 	}
-	if s, exceeded := prescan(content, w.o.MaxDepth, w.partsLeft); exceeded {
+	s, exceeded := prescan(content, w.o.MaxDepth, w.partsLeft, w.work)
+	if !w.work.Spend(int64(len(content)) * mimeWork) {
+		return
+	}
+	if exceeded {
 		fail(fmt.Sprintf("%s: forwarded message with %d parts, %d levels deep at least", FindingLimitReached, s.parts, s.depth))
 		return
 	}
@@ -327,7 +397,11 @@ func (w *walker) forwarded(p *enmime.Part, c walkCtx, name, nameNote string) {
 // tnef reads a winmail.dat: its files are documents, its body is text
 // when the message has no other.
 func (w *walker) tnef(p *enmime.Part, c walkCtx, name, nameNote string) {
-	tm, err := tnef.Decode(p.Content)
+	wb := w.docBudget()
+	tm, err := tnef.DecodeWork(p.Content, wb)
+	if wb.Err() != nil {
+		w.stop(fmt.Sprintf("%s (part %s): winmail.dat not read to the end: %v", name, c.path+p.PartID, wb.Err()))
+	}
 	if err != nil {
 		d := w.partDocument(p, strings.ToLower(p.ContentType), name, nameNote, c)
 		d.doc.Findings = append(d.doc.Findings, FindingUndecodable+": not a TNEF stream")
@@ -408,8 +482,11 @@ func (w *walker) partDocument(p *enmime.Part, ct, name, nameNote string, c walkC
 }
 
 func (w *walker) addDocument(data []byte, declared, name, nameNote, origin, part string, decodeErrors []string) *docWork {
-	d := newDocument(data, declared, name, nameNote, origin, part, decodeErrors, w.o, &w.pdfLeft)
+	d := newDocument(data, declared, name, nameNote, origin, part, decodeErrors, w.o, &w.pdfLeft, w.docBudget())
 	w.docs = append(w.docs, d)
+	if d.stopped != "" {
+		w.stop(fmt.Sprintf("%s (part %s): %s", d.doc.Filename, part, d.stopped))
+	}
 	return d
 }
 
@@ -452,6 +529,9 @@ func (w *walker) finish() {
 			t = w.htmlText(t)
 			where = WhereHTML
 		}
+		if !w.spendText(t) {
+			break
+		}
 		if pc.alt {
 			alts = append(alts, t)
 			continue
@@ -470,6 +550,9 @@ func (w *walker) finish() {
 	m.Text = strings.Join(nonEmpty(text), "\n\n")
 	m.NewText = strings.Join(nonEmpty(newText), "\n\n")
 	for _, t := range alts {
+		if !w.spendText(t) {
+			break
+		}
 		t = capText(t)
 		lines := splitQuoted(t)
 		fresh, quoted := joinLines(lines, true), quotedOnly(lines)
@@ -485,6 +568,9 @@ func (w *walker) finish() {
 		t := pc.text
 		if pc.html {
 			t = w.htmlText(t)
+		}
+		if !w.spendText(t) {
+			break
 		}
 		t = capText(t)
 		refs.add(ExtractRefs(t, WhereForwarded))
@@ -505,7 +591,15 @@ func (w *walker) finish() {
 	}
 }
 
+// spendText charges the work of searching text of at most MaxTextBytes.
+func (w *walker) spendText(t string) bool {
+	return w.work.Spend(int64(min(len(t), w.o.MaxTextBytes)) * textWork)
+}
+
 func (w *walker) htmlText(html string) string {
+	if !w.work.Spend(int64(min(len(html), 4*w.o.MaxTextBytes)) * htmlWork) {
+		return ""
+	}
 	t, capped := htmlToText(html, 4*w.o.MaxTextBytes)
 	if capped {
 		w.finding(fmt.Sprintf("%s: HTML longer than %d bytes, the rest not read", FindingLimitReached, 4*w.o.MaxTextBytes))

@@ -33,7 +33,7 @@ func cmdInspect(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, perr := parser.Parse(raw, o)
+	m, perr := parser.ParseContext(ctx, raw, o)
 	if errors.Is(perr, parser.ErrNotMessage) {
 		return fmt.Errorf("%s: not a mail message (no header at the start)", printable(path))
 	}

@@ -8,10 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 )
 
 // errBudget is returned when the decompression budget is spent.
 var errBudget = errors.New("decompression limit reached")
+
+// errWork is returned when the work budget is spent.
+var errWork = errors.New("work budget spent")
 
 // decode applies a stream's filters (§7.4), drawing on the document's
 // decompression budget. Partial output of a damaged stream is returned
@@ -50,10 +55,13 @@ func (d *doc) decode(o *object) ([]byte, error) {
 			return nil, errBudget
 		}
 		limit := min(remaining, d.lim.MaxStream)
-		out, err := applyFilter(f, ps[i], data, limit)
+		out, err := applyFilter(f, ps[i], data, limit, d.w)
 		d.decoded += int64(len(out))
 		if errors.Is(err, errBudget) {
 			d.limited["decoded"] = true
+			return out, err
+		}
+		if errors.Is(err, errWork) {
 			return out, err
 		}
 		if err != nil {
@@ -64,14 +72,22 @@ func (d *doc) decode(o *object) ([]byte, error) {
 	return data, nil
 }
 
-func applyFilter(f string, p dict, data []byte, limit int64) ([]byte, error) {
+// applyFilter decodes data through filter f, at most limit bytes, each
+// byte read and written charged to w.
+func applyFilter(f string, p dict, data []byte, limit int64, w *work.Budget) ([]byte, error) {
+	if !w.Spend(int64(len(data))) {
+		return nil, errWork
+	}
 	switch f {
 	case "FlateDecode", "Fl":
-		out, err := inflate(data, limit)
-		if err != nil && !errors.Is(err, errBudget) && len(out) == 0 {
+		out, err := inflate(data, limit, w)
+		if err != nil && !errors.Is(err, errBudget) && !errors.Is(err, errWork) && len(out) == 0 {
 			return out, err
 		}
-		if p != nil {
+		if p != nil && !errors.Is(err, errWork) {
+			if !w.Spend(int64(len(out))) {
+				return out, errWork
+			}
 			out = predict(out, p)
 		}
 		return out, budgetErr(err)
@@ -83,9 +99,9 @@ func applyFilter(f string, p dict, data []byte, limit int64) ([]byte, error) {
 			data = data[:i]
 		}
 		data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("<~"))
-		return readLimited(ascii85.NewDecoder(bytes.NewReader(data)), limit)
+		return readLimited(ascii85.NewDecoder(bytes.NewReader(data)), limit, w)
 	case "RunLengthDecode", "RL":
-		return runLength(data, limit)
+		return runLength(data, limit, w)
 	case "":
 		return data, nil
 	}
@@ -93,7 +109,7 @@ func applyFilter(f string, p dict, data []byte, limit int64) ([]byte, error) {
 }
 
 func budgetErr(err error) error {
-	if errors.Is(err, errBudget) {
+	if errors.Is(err, errBudget) || errors.Is(err, errWork) {
 		return err
 	}
 	return nil
@@ -101,7 +117,7 @@ func budgetErr(err error) error {
 
 // inflate decompresses zlib data, or raw deflate data as some writers
 // produce, at most limit bytes.
-func inflate(data []byte, limit int64) ([]byte, error) {
+func inflate(data []byte, limit int64, w *work.Budget) ([]byte, error) {
 	var r io.Reader
 	zr, err := zlib.NewReader(bytes.NewReader(data))
 	if err == nil {
@@ -109,24 +125,42 @@ func inflate(data []byte, limit int64) ([]byte, error) {
 	} else {
 		r = flate.NewReader(bytes.NewReader(data))
 	}
-	return readLimited(r, limit)
+	return readLimited(r, limit, w)
 }
 
-// readLimited reads r to its end or to limit bytes. A read error after
-// some output (a truncated stream) keeps what was read.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
+// readLimited reads r to its end or to limit bytes, charging w each byte
+// read. A read error after some output (a truncated stream) keeps what
+// was read; a spent budget returns it with errWork.
+func readLimited(r io.Reader, limit int64, w *work.Budget) ([]byte, error) {
+	buf := &meteredBuffer{w: w}
+	n, err := io.Copy(buf, io.LimitReader(r, limit+1))
+	if errors.Is(err, errWork) {
+		return buf.b.Bytes(), errWork
+	}
 	if n > limit {
-		return buf.Bytes()[:limit], errBudget
+		return buf.b.Bytes()[:limit], errBudget
 	}
-	if err != nil && buf.Len() > 0 {
-		return buf.Bytes(), nil
+	if err != nil && buf.b.Len() > 0 {
+		return buf.b.Bytes(), nil
 	}
-	return buf.Bytes(), err
+	return buf.b.Bytes(), err
 }
 
-func runLength(data []byte, limit int64) ([]byte, error) {
+// meteredBuffer is a buffer whose writes are charged to a work budget.
+// It is no io.ReaderFrom, so that io.Copy writes to it in chunks.
+type meteredBuffer struct {
+	b bytes.Buffer
+	w *work.Budget
+}
+
+func (m *meteredBuffer) Write(p []byte) (int, error) {
+	if !m.w.Spend(int64(len(p))) {
+		return 0, errWork
+	}
+	return m.b.Write(p)
+}
+
+func runLength(data []byte, limit int64, w *work.Budget) ([]byte, error) {
 	var out []byte
 	for i := 0; i < len(data); {
 		n := int(data[i])
@@ -144,6 +178,9 @@ func runLength(data []byte, limit int64) ([]byte, error) {
 			}
 			out = append(out, bytes.Repeat(data[i:i+1], 257-n)...)
 			i++
+		}
+		if !w.Spend(int64(n&0x7f) + 1) {
+			return out, errWork
 		}
 		if int64(len(out)) > limit {
 			return out[:limit], errBudget

@@ -3,6 +3,8 @@ package pdftext
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 )
 
 // The PDF object model (ISO 32000-1 §7.3), as far as this package needs it.
@@ -52,6 +54,9 @@ type lexer struct {
 	b    []byte
 	pos  int
 	back []token // pushed back tokens, last first
+	// w is charged the bytes of every token read, and one unit more; once
+	// it is spent, the lexer is at its end.
+	w *work.Budget
 }
 
 func isWhite(c byte) bool {
@@ -91,6 +96,21 @@ func (l *lexer) next() token {
 		l.back = l.back[:n-1]
 		return t
 	}
+	if !l.w.OK() {
+		l.pos = len(l.b)
+		return token{kind: tEOF}
+	}
+	start := l.pos
+	t := l.token()
+	if !l.w.Spend(int64(l.pos-start) + 1) {
+		l.pos = len(l.b)
+		return token{kind: tEOF}
+	}
+	return t
+}
+
+// token reads the next token.
+func (l *lexer) token() token {
 	for {
 		l.skipSpace()
 		if l.pos >= len(l.b) {

@@ -24,9 +24,12 @@ package pdftext
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 )
 
 // Limits bound the work Analyze does. Zero fields take the defaults.
@@ -37,7 +40,16 @@ type Limits struct {
 	MaxPages   int   // pages whose text is read; default 200
 	MaxText    int   // bytes of text kept; default 1 MiB
 	MaxOps     int   // content stream operators interpreted; default 5,000,000
+	// Work is the work budget Analyze draws on (bytes lexed, scanned and
+	// decompressed, CMap entries made); when it is spent or its context
+	// done, Analyze stops and reports "work" in Limited. Nil: a budget of
+	// DefaultWork units of its own.
+	Work *work.Budget
 }
+
+// DefaultWork is the work budget of Analyze when Limits.Work is nil:
+// about a second of CPU.
+const DefaultWork = 200_000_000
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxDecoded <= 0 {
@@ -57,6 +69,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxOps <= 0 {
 		l.MaxOps = 5000000
+	}
+	if l.Work == nil {
+		l.Work = work.New(context.Background(), DefaultWork)
 	}
 	return l
 }
@@ -82,7 +97,9 @@ type Report struct {
 	// runs past the end of the file.
 	Truncated bool
 	// Limited names the limits that were reached ("decoded", "objects",
-	// "pages", "text", "operators"): what lies beyond was not read.
+	// "pages", "text", "operators", "work"): what lies beyond was not
+	// read. "work" is the work budget (Limits.Work): spent, or its
+	// context done.
 	Limited []string
 	// Problems lists damage found: unreadable streams, unsupported
 	// filters, an internal error.
@@ -96,14 +113,18 @@ type Report struct {
 // bounded by l.
 func Analyze(data []byte, l Limits) (rep Report) {
 	l = l.withDefaults()
-	d := &doc{b: data, lim: l, objs: map[int]*object{}, limited: map[string]bool{}, active: map[string]bool{},
-		fonts: map[int]*font{}}
+	d := &doc{b: data, lim: l, w: l.Work, objs: map[int]*object{}, limited: map[string]bool{}, active: map[string]bool{},
+		fonts: map[int]*font{}, cmaps: map[int]*cmap{}}
 	defer func() {
 		if r := recover(); r != nil {
 			rep = d.report()
 			rep.Problems = append(rep.Problems, fmt.Sprintf("internal error: %v", r))
 		}
 	}()
+	if !d.w.OK() {
+		d.limited["work"] = true
+		return d.report()
+	}
 	d.header()
 	d.scan()
 	d.unpackObjectStreams()
@@ -112,6 +133,9 @@ func Analyze(data []byte, l Limits) (rep Report) {
 	d.findPages()
 	if !d.encrypted {
 		d.extractText()
+	}
+	if d.w.Err() != nil {
+		d.limited["work"] = true
 	}
 	return d.report()
 }
@@ -125,6 +149,7 @@ type object struct {
 type doc struct {
 	b         []byte
 	lim       Limits
+	w         *work.Budget
 	version   string
 	objs      map[int]*object
 	order     []int // object numbers in file order, each once
@@ -139,6 +164,7 @@ type doc struct {
 	ops       int
 	text      strings.Builder
 	fonts     map[int]*font
+	cmaps     map[int]*cmap // ToUnicode CMaps read, by object number
 }
 
 func (d *doc) problem(format string, args ...any) {
@@ -192,7 +218,7 @@ func (d *doc) scan() {
 	noEndobjAfter := len(b) + 1 // no "endobj" at or after this offset
 	for i := 0; i < len(b); {
 		j := bytes.Index(b[i:], []byte("obj"))
-		if j < 0 {
+		if j < 0 || !d.w.Spend(int64(j)+3) {
 			return
 		}
 		k := i + j
@@ -207,13 +233,20 @@ func (d *doc) scan() {
 		}
 		region := len(b)
 		if k < noEndobjAfter {
-			if e := bytes.Index(b[k+3:], []byte("endobj")); e >= 0 {
+			e := bytes.Index(b[k+3:], []byte("endobj"))
+			if e >= 0 {
 				region = k + 3 + e
 			} else {
 				noEndobjAfter = k
 			}
+			// The search for "endobj" is work: read again for each
+			// "obj" before the next "endobj", it is what costs most
+			// in a file of headers without objects.
+			if !d.w.Spend(int64(max(e, 0))) {
+				return
+			}
 		}
-		lx := &lexer{b: b[:region], pos: k + 3}
+		lx := &lexer{b: b[:region], pos: k + 3, w: d.w}
 		v, _ := lx.object(0)
 		o := &object{value: v}
 		if dv, ok := v.(dict); ok {
@@ -359,7 +392,9 @@ func (d *doc) unpackObjectStreams() {
 		}
 		data, err := d.decode(o)
 		if err != nil {
-			d.problem("object stream %d: %v", num, err)
+			if err != errBudget && err != errWork {
+				d.problem("object stream %d: %v", num, err)
+			}
 			continue
 		}
 		n, _ := o.dict["N"].(number)
@@ -369,7 +404,7 @@ func (d *doc) unpackObjectStreams() {
 		}
 		type entry struct{ num, off int }
 		var entries []entry
-		hl := &lexer{b: data[:int(first)]}
+		hl := &lexer{b: data[:int(first)], w: d.w}
 		for i := 0; i < int(n) && i < d.lim.MaxObjects; i++ {
 			t1, t2 := hl.next(), hl.next()
 			if t1.kind != tNumber || t2.kind != tNumber {
@@ -394,7 +429,7 @@ func (d *doc) unpackObjectStreams() {
 			if i+1 < len(entries) {
 				end = entries[i+1].off
 			}
-			v, _ := (&lexer{b: data[:end], pos: e.off}).object(0)
+			v, _ := (&lexer{b: data[:end], pos: e.off, w: d.w}).object(0)
 			io := &object{value: v}
 			if dv, ok := v.(dict); ok {
 				io.dict = dv
@@ -411,7 +446,7 @@ func (d *doc) trailers() {
 	b := d.b
 	for i := 0; i < len(b); {
 		j := bytes.Index(b[i:], []byte("trailer"))
-		if j < 0 {
+		if j < 0 || !d.w.Spend(int64(j)+7) {
 			break
 		}
 		k := i + j
@@ -419,7 +454,7 @@ func (d *doc) trailers() {
 		if !hasKeywordAt(b, k, "trailer") {
 			continue
 		}
-		if v, _ := (&lexer{b: b, pos: k + 7}).object(0); v != nil {
+		if v, _ := (&lexer{b: b, pos: k + 7, w: d.w}).object(0); v != nil {
 			if dv, ok := v.(dict); ok {
 				d.trailer = append(d.trailer, dv)
 			}
@@ -451,7 +486,7 @@ func (d *doc) findActive() {
 }
 
 func (d *doc) walkActive(v any, depth int) {
-	if depth > maxNesting {
+	if depth > maxNesting || !d.w.Spend(1) {
 		return
 	}
 	switch v := v.(type) {

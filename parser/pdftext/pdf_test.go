@@ -2,6 +2,7 @@ package pdftext_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/recoverybot/recoverybot/parser/internal/testpdf"
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 	"github.com/recoverybot/recoverybot/parser/pdftext"
 )
 
@@ -114,6 +116,9 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add(testpdf.Build(kbis, testpdf.Options{}))
 	f.Add(testpdf.Build(kbis, testpdf.Options{ToUnicode: true, ObjectStream: true, JavaScript: true}))
 	f.Add(testpdf.Build(kbis, testpdf.Options{NoCompress: true, EmbeddedFile: true, Encrypt: true}))
+	f.Add(testpdf.CMapBomb(300, 1))
+	f.Add(testpdf.CMapBomb(2, 1000))
+	f.Add(testpdf.Bomb(4 << 20))
 	seeds, _ := filepath.Glob("testdata/*.pdf")
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
@@ -121,7 +126,11 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := pdftext.Analyze(data, pdftext.Limits{MaxDecoded: 1 << 20})
+		w := work.New(context.Background(), 20_000_000)
+		r := pdftext.Analyze(data, pdftext.Limits{MaxDecoded: 1 << 20, Work: w})
+		if w.Spent() > 20_000_000 {
+			t.Fatalf("spent %d units", w.Spent())
+		}
 		if len(r.Text) > 1<<20 {
 			t.Fatalf("text of %d bytes", len(r.Text))
 		}

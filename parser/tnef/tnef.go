@@ -25,6 +25,8 @@ import (
 	"golang.org/x/text/encoding/korean"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
+
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 )
 
 // Signature starts every TNEF stream (little-endian 0x223E9F78).
@@ -153,14 +155,21 @@ var iidIMessage = []byte{0x07, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0
 // start with the signature; for a damaged stream it returns what it could
 // read, with Warnings, and no error.
 func Decode(data []byte) (*Message, error) {
-	return decode(data, 0)
+	return decode(data, 0, nil)
 }
 
-func decode(data []byte, depth int) (*Message, error) {
+// DecodeWork is Decode drawing on a work budget: each attribute and
+// property read is charged its bytes, and the stream is read no further
+// once the budget is spent (a warning says so).
+func DecodeWork(data []byte, w *work.Budget) (*Message, error) {
+	return decode(data, 0, w)
+}
+
+func decode(data []byte, depth int, w *work.Budget) (*Message, error) {
 	if len(data) < 6 || binary.LittleEndian.Uint32(data) != Signature {
 		return nil, ErrNotTNEF
 	}
-	d := &decoder{msg: &Message{}, codepage: 1252, depth: depth}
+	d := &decoder{msg: &Message{}, codepage: 1252, depth: depth, w: w}
 	d.read(data[6:])
 	return d.msg, nil
 }
@@ -170,6 +179,16 @@ type decoder struct {
 	codepage uint32
 	depth    int
 	cur      *Attachment
+	w        *work.Budget
+}
+
+// spend charges n units, with a warning when the budget is spent.
+func (d *decoder) spend(n int) bool {
+	if d.w.Spend(int64(n)) {
+		return true
+	}
+	d.warn("work budget spent: rest ignored")
+	return false
 }
 
 func (d *decoder) warn(format string, args ...any) {
@@ -207,6 +226,9 @@ func (d *decoder) read(b []byte) {
 				d.warn("attribute 0x%08x: bad checksum", id)
 			}
 			b = b[length+2:]
+		}
+		if !d.spend(attributeHeaderLen + len(value)) {
+			return
 		}
 		d.attribute(level, id, value)
 	}
@@ -307,7 +329,7 @@ func (d *decoder) attribute(level byte, id uint32, v []byte) {
 						if embedded {
 							if d.depth+1 > MaxDepth {
 								d.warn("embedded message nested deeper than %d: not decoded", MaxDepth)
-							} else if m, err := decode(val, d.depth+1); err == nil {
+							} else if m, err := decode(val, d.depth+1, d.w); err == nil {
 								a.Embedded = m
 							}
 						}
@@ -380,8 +402,12 @@ func (d *decoder) properties(b []byte, fn func(property)) {
 		}
 		p := property{id: id, typ: typ &^ mvFlag}
 		multi := typ&mvFlag != 0
+		start := len(r.b)
 		if !r.values(&p, multi) {
 			d.warn("property 0x%04x of type 0x%04x unreadable: rest of list ignored", id, typ)
+			return
+		}
+		if !d.spend(16 + start - len(r.b)) {
 			return
 		}
 		fn(p)

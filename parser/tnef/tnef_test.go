@@ -2,17 +2,21 @@ package tnef_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
 
+	"github.com/recoverybot/recoverybot/parser/internal/work"
 	"github.com/recoverybot/recoverybot/parser/tnef"
 )
 
@@ -275,4 +279,22 @@ func FuzzTNEF(f *testing.F) {
 			t.Fatalf("%d bytes of attachments from %d bytes", total, len(data))
 		}
 	})
+}
+
+// A winmail.dat read on a budget stops when the budget is spent, with a
+// warning, and keeps what it read; on a nil budget it reads all.
+func TestDecodeWork(t *testing.T) {
+	data := winmail(t, "../../testdata/corpus/jstedfast__mimekit/tnef_rich-text.eml")
+	full, err := tnef.DecodeWork(data, nil)
+	if err != nil || len(full.Warnings) != 0 {
+		t.Fatalf("nil budget: %v, warnings %q", err, full.Warnings)
+	}
+	w := work.New(context.Background(), int64(len(data)/2))
+	m, err := tnef.DecodeWork(data, w)
+	if err != nil || !slices.Contains(m.Warnings, "work budget spent: rest ignored") || !errors.Is(w.Err(), work.ErrSpent) {
+		t.Fatalf("half a budget: %v, warnings %q, work %v", err, m.Warnings, w.Err())
+	}
+	if w.Spent() > int64(len(data)/2) || len(m.Attachments) > len(full.Attachments) {
+		t.Errorf("spent %d of %d units, %d attachments", w.Spent(), len(data)/2, len(m.Attachments))
+	}
 }

@@ -187,3 +187,32 @@ func Bomb(n int) []byte {
 	out.WriteString("\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
 	return out.Bytes()
 }
+
+// CMapBomb returns a small PDF whose one page selects, ops times, a
+// Type0 font given inline in its resources, whose ToUnicode CMap maps
+// the whole two-byte code space ranges times over (bfrange entries
+// <0000> <FFFF>, a hundred to a block). Both streams are compressed: a
+// few hundred bytes ask a reader that parses the CMap again at every
+// font selection, and expands each range, for ops × ranges × 65,536
+// map entries.
+func CMapBomb(ranges, ops int) []byte {
+	var cm strings.Builder
+	cm.WriteString("1 begincodespacerange <0000> <FFFF> endcodespacerange\n")
+	for left := ranges; left > 0; left -= 100 {
+		n := min(left, 100)
+		fmt.Fprintf(&cm, "%d beginbfrange\n", n)
+		for range n {
+			cm.WriteString("<0000> <FFFF> <0000>\n")
+		}
+		cm.WriteString("endbfrange\n")
+	}
+	content := "BT " + strings.Repeat("/F1 1 Tf ", ops) + "<0041> Tj ET\n"
+	var out bytes.Buffer
+	out.WriteString("%PDF-1.4\n")
+	out.WriteString("1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n")
+	out.WriteString("3 0 obj\n<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 << /Subtype /Type0 /ToUnicode 5 0 R >> >> >> /Contents 4 0 R >>\nendobj\n")
+	fmt.Fprintf(&out, "4 0 obj\n%s\nendobj\n", streamObj("<< >>", []byte(content), true))
+	fmt.Fprintf(&out, "5 0 obj\n%s\nendobj\n", streamObj("<< >>", []byte(cm.String()), true))
+	out.WriteString("trailer\n<< /Root 1 0 R >>\n%%EOF\n")
+	return out.Bytes()
+}
