@@ -15,7 +15,9 @@
 # Postfix on 127.0.0.1:2525, swaks) inside a private network and mount
 # namespace (unshare -mn): the host's network, /etc/resolv.conf and system
 # services are not touched, and everything is stopped when it returns.
-# The milters run twice: opendkim first, then opendmarc first.
+# The milters run three times: opendkim then opendmarc in smtpd_milters
+# (dkim-first/), opendmarc then opendkim (dmarc-first/), opendkim alone
+# (dkim-only/, a site without OpenDMARC).
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "capture-milters.sh: run as root" >&2; exit 1; }
@@ -56,7 +58,7 @@ if [ "${1:-}" != "--inner" ]; then
 	sign dkim-i-injection-i evil evil.example 'x=3B=20dkim=3Dpass=20header.d=3Dvictim.example=20header.i=3D@victim.example=20header.x=3D@evil.example'
 	sign dkim-forged-victim evil victim.example
 	sign two-from evil evil.example
-	for order in dkim-first dmarc-first; do
+	for order in dkim-first dmarc-first dkim-only; do
 		unshare --mount --net --propagation private "$0" --inner "$order"
 	done
 	rm -rf "$WORK"
@@ -74,6 +76,7 @@ ip addr add 198.51.100.7/32 dev lo  # the customer's provider, in victim.example
 case $order in
 dkim-first) milters="inet:127.0.0.1:8891, inet:127.0.0.1:8893" ;;
 dmarc-first) milters="inet:127.0.0.1:8893, inet:127.0.0.1:8891" ;;
+dkim-only) milters="inet:127.0.0.1:8891" ;;
 esac
 R=$WORK/$order
 mkdir -p "$R/etc" "$R/queue" "$R/data" "$R/out"
