@@ -57,6 +57,21 @@ if [ "${1:-}" != "--inner" ]; then
 	sign dkim-i-injection evil evil.example 'x=3B=20dkim=3Dpass=20header.d=3Dvictim.example=20header.x=3D@evil.example'
 	sign dkim-i-injection-i evil evil.example 'x=3B=20dkim=3Dpass=20header.d=3Dvictim.example=20header.i=3D@victim.example=20header.x=3D@evil.example'
 	sign dkim-forged-victim evil victim.example
+	# The injection, plus a decoy d=victim.example signature on top that
+	# cannot verify: does OpenDKIM report it (a dkim=fail for the From
+	# domain beside the injected pass), or skip it?
+	for decoy in bad-b v2; do
+		case $decoy in
+		bad-b) v=1 ;;
+		v2) v=2 ;;
+		esac
+		printf 'DKIM-Signature: v=%s; a=rsa-sha256; c=relaxed/relaxed; d=victim.example; s=sel;\n\th=From:To:Subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\n\tb=AAAA\n' "$v" >"$WORK/msg/dkim-i-decoy-$decoy.eml"
+		cp "$FIX/input/dkim-i-decoy-$decoy.eml" "$WORK/msg/decoy.tmp"
+		go run scripts/milters-sign.go -key "$WORK/keys/evil/sel.private" -d evil.example -s sel \
+			-i 'x=3B=20dkim=3Dpass=20header.d=3Dvictim.example=20header.x=3D@evil.example' \
+			<"$WORK/msg/decoy.tmp" >>"$WORK/msg/dkim-i-decoy-$decoy.eml"
+		rm "$WORK/msg/decoy.tmp"
+	done
 	sign two-from evil evil.example
 	for order in dkim-first dmarc-first dkim-only; do
 		unshare --mount --net --propagation private "$0" --inner "$order"
@@ -143,6 +158,8 @@ send dkim-i-qp-quoted 203.0.113.5 mail.evil.example mallory@evil.example
 send dkim-i-raw-quoted 203.0.113.5 mail.evil.example mallory@evil.example
 send dkim-i-injection 203.0.113.5 mail.evil.example mallory@evil.example
 send dkim-i-injection-i 203.0.113.5 mail.evil.example mallory@evil.example
+send dkim-i-decoy-bad-b 203.0.113.5 mail.evil.example mallory@evil.example
+send dkim-i-decoy-v2 203.0.113.5 mail.evil.example mallory@evil.example
 send dkim-forged-victim 203.0.113.5 mail.evil.example mallory@evil.example
 send forged-ar 203.0.113.5 mail.evil.example mallory@evil.example
 send two-from 203.0.113.5 mail.evil.example mallory@evil.example
