@@ -44,11 +44,15 @@ func authResults(values []string) []AuthResult {
 // property. What departs from the grammar stops the reading with Error
 // set; the results read before it are kept for display only.
 //
-// Two departures real MTAs make are accepted: Microsoft 365 writes no
+// The departures real MTAs make are accepted, none of which can turn
+// quoted or commented text into a result: Microsoft 365 writes no
 // authserv-id ("spf=pass (…) smtp.mailfrom=…; compauth=pass reason=100",
-// marked Lenient) and properties without a ptype ("action=none"), kept
-// under their bare name. A property given twice in one result keeps its
-// first value and is listed in AuthMethod.Repeated.
+// marked Lenient) and properties without a ptype ("action=none", kept
+// under their bare name); unquoted values hold characters a token
+// excludes (base64 "/+=" in header.b, ":" in IPv6 addresses); a value
+// may be empty, reason= may come among the properties, the last result
+// may end with ";". A property given twice in one result keeps its first
+// value and is listed in AuthMethod.Repeated.
 func readAuthResult(v string) AuthResult {
 	ar := AuthResult{Results: []AuthMethod{}}
 	s := &arScanner{s: v}

@@ -87,6 +87,12 @@ func TestReadAuthResult(t *testing.T) {
 			want: []AuthMethod{{Method: "spf", Result: "pass", Props: p("smtp.mailfrom", "example.org")}}},
 		{name: "policyd-spf on the HELO", in: "mx.example.net; spf=none (no SPF record) smtp.mailfrom=example.org smtp.helo=mail.example.org", id: "mx.example.net",
 			want: []AuthMethod{{Method: "spf", Result: "none", Props: p("smtp.mailfrom", "example.org", "smtp.helo", "mail.example.org")}}},
+		{name: "Gmail, forwarded with ARC", in: "mx.google.com;\r\n       arc=pass (i=1 spf=pass spfdomain=example.org dkim=pass dkdomain=example.org dmarc=pass fromdomain=example.org);\r\n       spf=pass (google.com: domain of list@lists.example.net designates 2001:db8::25 as permitted sender) smtp.mailfrom=list@lists.example.net", id: "mx.google.com",
+			want: []AuthMethod{
+				{Method: "arc", Result: "pass"},
+				{Method: "spf", Result: "pass", Props: p("smtp.mailfrom", "list@lists.example.net")}}},
+		{name: "IPv6 address", in: "mx.example.net; iprev=pass policy.iprev=2001:db8::25 smtp.remote-ip=[2001:db8::25]", id: "mx.example.net",
+			want: []AuthMethod{{Method: "iprev", Result: "pass", Props: p("policy.iprev", "2001:db8::25", "smtp.remote-ip", "[2001:db8::25]")}}},
 		{name: "quoted authserv-id", in: "\"mx.example.net\"; dkim=none", id: "mx.example.net",
 			want: []AuthMethod{{Method: "dkim", Result: "none"}}},
 		{name: "trailing semicolon", in: "mx.example.net; spf=pass smtp.mailfrom=example.org;", id: "mx.example.net",
