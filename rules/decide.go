@@ -369,15 +369,15 @@ func rank(s recoverybot.SenderStatus) int {
 //     writes buys no free guess. A Date in the future is not believed
 //     and changes nothing: the message is checked as if dated now.
 //   - A message with more distinct candidates than the policy allows
-//     (new, quoted and forwarded text together) matches none of them, and is one
-//     failed attempt when any was in its new text: the lock after
-//     MaxCodeAttempts failures bounds the guesses.
+//     (new, quoted and forwarded text together) matches none of them,
+//     and is one failed attempt when any was in its new text: the lock
+//     after MaxCodeAttempts failures bounds the guesses.
 //   - Otherwise a match anywhere wins (a quoted reply to our mail
 //     counts, and so does our mail forwarded back); a wrong candidate
 //     fails only in the new text (subject, plain or HTML body; not a
-//     quote nor a forwarded message), and
-//     only from a sender that may speak for the case: verified, or
-//     unverified when the policy allows it, never failed.
+//     quote nor a forwarded message), and only from a sender that may
+//     speak for the case: verified, or unverified when the policy
+//     allows it, never failed.
 func checkCodes(in Input, cf *CaseFile, sender SenderCheck) (_ recoverybot.CodeResult, failed bool, note string) {
 	if cf.Code == nil {
 		return "", false, ""
