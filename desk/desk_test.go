@@ -466,3 +466,46 @@ func TestConfiguredCodeTTL(t *testing.T) {
 		t.Errorf("resent code expires at %v, want %v", got, now.Add(ttl))
 	}
 }
+
+// TestDocumentNeedsAgent: reading a document is audited under the
+// agent's name; without one it is refused, and nothing is recorded.
+func TestDocumentNeedsAgent(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s, err := f.desk.Open(ctx, OpenRequest{ProfileID: "p-ind", Kind: recoverybot.KindTOTPLockout, By: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg"}
+	if err := f.st.Update(ctx, func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(s.Ref)
+		if err != nil {
+			return err
+		}
+		return tx.AddDocument(c.ID, 0, 1, &doc, []byte("\xff\xd8\xff scan"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	events := func() int {
+		shown, err := f.desk.Show(ctx, s.Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(shown.Events)
+	}
+	before := events()
+	for _, by := range []string{"", "  "} {
+		if _, _, err := f.desk.Document(ctx, s.Ref, doc.SHA256, by); !errors.Is(err, ErrNoAgent) {
+			t.Errorf("Document by %q: err = %v, want ErrNoAgent", by, err)
+		}
+	}
+	if strings.Contains(ErrNoAgent.Error(), "--by") {
+		t.Errorf("ErrNoAgent speaks of a flag: %q", ErrNoAgent)
+	}
+	if events() != before {
+		t.Error("a refused reading was recorded")
+	}
+	if _, data, err := f.desk.Document(ctx, s.Ref, doc.SHA256, "bob"); err != nil || string(data) != "\xff\xd8\xff scan" || events() != before+1 {
+		t.Errorf("Document by bob = %q, %v (events %d, was %d)", data, err, events(), before)
+	}
+}

@@ -397,4 +397,8 @@ func TestConcurrentWritersAcrossTwoHandles(t *testing.T) {
 	if n != 80 {
 		t.Errorf("%d cases, want 80", n)
 	}
+	// Both handles extended one chain.
+	if events, err := s2.VerifyAudit(ctx); err != nil || events != 80 {
+		t.Errorf("audit log after concurrent writers: %d events, %v", events, err)
+	}
 }

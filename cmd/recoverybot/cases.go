@@ -138,7 +138,7 @@ func cmdCasesList(ctx context.Context, a *app, args []string) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REF\tKIND\tSTATE\tPROFILE\tCONTACT\tMISSING\tOPENED")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ref, s.Kind, s.State, s.Profile, dash(s.Contact),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ref, s.Kind, s.State, printable(s.Profile), printable(dash(s.Contact)),
 			dash(strings.ReplaceAll(joinReqsShort(s.Missing), " ", "")), s.OpenedAt.Local().Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()

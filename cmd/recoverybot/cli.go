@@ -93,7 +93,8 @@ func run(args []string, e env) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(e.stderr, "recoverybot: "+oneLine(err.Error()))
+	// An error may quote what a customer sent (a file name, a header).
+	fmt.Fprintln(e.stderr, "recoverybot: "+printable(oneLine(err.Error())))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2

@@ -328,7 +328,7 @@ func TestAuditVerify(t *testing.T) {
 
 // caseWithDocument opens a case and stores one document in it, as intake
 // would, and returns the case's reference and the document's SHA-256.
-func caseWithDocument(t *testing.T, c *cli, data []byte) (string, string) {
+func caseWithDocument(t *testing.T, c *cli, filename string, data []byte) (string, string) {
 	t.Helper()
 	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
 	var cj caseJSON
@@ -346,7 +346,8 @@ func caseWithDocument(t *testing.T, c *cli, data []byte) (string, string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	doc := recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg"}
+	doc := recoverybot.Document{Type: recoverybot.DocIdentity, Filename: filename, MediaType: "image/jpeg",
+		Findings: []string{"type_mismatch: \x1b]0;owned\x07"}}
 	if err := st.Update(ctx, func(tx *store.Tx) error {
 		cs, err := tx.CaseByRef(cj.Ref)
 		if err != nil {
@@ -362,7 +363,7 @@ func caseWithDocument(t *testing.T, c *cli, data []byte) (string, string) {
 func TestCasesDocumentOut(t *testing.T) {
 	c := newCLI(t)
 	scan := []byte("\xff\xd8\xff\xe0 an identity card \xff\xd9")
-	ref, sum := caseWithDocument(t, c, scan)
+	ref, sum := caseWithDocument(t, c, "cni.jpg", scan)
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	mode := func(p string) os.FileMode {
@@ -496,5 +497,27 @@ func TestCodeTTLFromConfig(t *testing.T) {
 	}
 	if ttl := opened.CodeExpiresAt.Sub(before); ttl < 2*time.Hour-time.Minute || ttl > 2*time.Hour+time.Minute {
 		t.Errorf("code expires %v after opening, want the configured 2h", ttl)
+	}
+}
+
+// TestCasesShowEscapesControls: what a case shows of its documents came
+// from customers' mail; a terminal is shown it escaped.
+func TestCasesShowEscapesControls(t *testing.T) {
+	c := newCLI(t)
+	ref, _ := caseWithDocument(t, c, "\x1b[2Jcni\u202egpj.exe\u009b", []byte("\xff\xd8\xff scan"))
+	out := c.ok("cases", "show", ref)
+	if bad := terminalControls(out); len(bad) > 0 {
+		t.Errorf("cases show writes terminal controls %q:\n%s", bad, out)
+	}
+	if !strings.Contains(out, `\x1b[2Jcni\u202egpj.exe\u009b`) || !strings.Contains(out, `\x1b]0;owned\x07`) {
+		t.Errorf("cases show does not show the escaped name and finding:\n%s", out)
+	}
+	raw := c.ok("cases", "show", ref, "--json")
+	if bad := terminalControls(raw); len(bad) > 0 {
+		t.Errorf("cases show --json writes terminal controls %q:\n%s", bad, raw)
+	}
+	var got caseJSON
+	if err := json.Unmarshal([]byte(raw), &got); err != nil || len(got.Documents) != 1 || got.Documents[0].Filename != "\x1b[2Jcni\u202egpj.exe\u009b" {
+		t.Errorf("cases show --json documents = %+v, %v; want the name as stored", got.Documents, err)
 	}
 }

@@ -94,6 +94,10 @@ func cmdAuditVerify(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if n == 1 {
+		fmt.Fprintln(a.stdout, "audit log: 1 event verifies")
+		return nil
+	}
 	fmt.Fprintf(a.stdout, "audit log: %d events verify\n", n)
 	return nil
 }
