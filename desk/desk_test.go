@@ -433,7 +433,8 @@ func TestConfiguredCodeTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	const ttl = 150 * time.Minute
-	d := New(st, key, Options{CodeTTL: ttl, From: "contact@hosting.example", Provider: "Hosting"})
+	d := New(st, key, Options{CodeTTL: ttl, From: "contact@hosting.example", Provider: "Hosting",
+		MessageIDKey: v.Key(vault.PurposeMessageID)})
 	if _, err := d.ImportProfiles(ctx, testProfiles, "test", "alice"); err != nil {
 		t.Fatal(err)
 	}

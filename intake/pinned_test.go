@@ -52,7 +52,8 @@ func startProcess(t *testing.T, dir string, clk *clock, tune func(*intake.Option
 	}
 	t.Cleanup(func() { st.Close() })
 	key, _ := recoverybot.NewCodeKey(v.CodeKey())
-	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour}
+	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour,
+		MessageIDKey: v.Key(vault.PurposeMessageID)}
 	opts := intake.Options{
 		Mailbox: "INBOX", ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
 		Policy:  rules.Policy{TrustedAuthservIDs: []string{trustedID}, RequireAuthenticatedSender: true, ReplyInterval: time.Hour, CodeKey: key},
@@ -61,7 +62,7 @@ func startProcess(t *testing.T, dir string, clk *clock, tune func(*intake.Option
 	if tune != nil {
 		tune(&opts)
 	}
-	return &process{st: st, desk: desk.New(st, key, desk.Options{From: letters.From, Provider: letters.Provider}), pipeline: intake.New(st, opts)}
+	return &process{st: st, desk: desk.New(st, key, desk.Options{From: letters.From, Provider: letters.Provider, MessageIDKey: letters.MessageIDKey}), pipeline: intake.New(st, opts)}
 }
 
 func dial(t *testing.T, dc *dovecottest.Server) *mailbox.Conn {

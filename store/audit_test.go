@@ -170,25 +170,7 @@ func TestAuditChainWrongKey(t *testing.T) {
 func TestMigrationChainsExistingEvents(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "recoverybot.db")
-	db, err := sql.Open("sqlite3", dsn(path, "", 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version >= 6 {
-			break
-		}
-		if _, err := db.Exec(m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := db.Exec(fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, m.version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := schemaAt(t, path, 5)
 	for i := 0; i < 3; i++ {
 		if _, err := db.Exec(`INSERT INTO audit_events (actor, action, at, details) VALUES ('alice', 'profiles_imported', ?, '{}')`,
 			fmt.Sprintf("2026-01-0%dT00:00:00.000000000Z", i+1)); err != nil {
@@ -214,4 +196,30 @@ func TestMigrationChainsExistingEvents(t *testing.T) {
 	if _, err := s.w.Exec(`UPDATE audit_events SET hash = zeroblob(32) WHERE id = 1`); err == nil {
 		t.Error("an event's hash could be rewritten")
 	}
+}
+
+// schemaAt makes a database of schema version v at path, as an older
+// binary left it, and returns it open.
+func schemaAt(t *testing.T, path string, v int) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", dsn(path, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version > v {
+			break
+		}
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.Exec(fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", ApplicationID, m.version)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
 }

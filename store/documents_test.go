@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -108,40 +109,29 @@ func TestDocumentsUniquePerCaseMessageAndBytes(t *testing.T) {
 // directory made) keeps the first row and drops the second, with its
 // sealed bytes.
 func TestMigrationDropsDuplicateDocuments(t *testing.T) {
-	s, path := openTest(t)
-	addProfile(t, s, "p1", recoverybot.HolderIndividual)
 	ctx := context.Background()
-	var caseID, msgID int64
-	err := s.Update(ctx, func(tx *Tx) error {
-		c, err := newCase(tx, "p1", recoverybot.KindLostEmail)
-		if err != nil {
-			return err
-		}
-		caseID = c.ID
-		e := Entry{Mailbox: "INBOX", UIDValidity: 1, UID: 1, ContentKey: "k"}
-		if err := tx.Record(&e, nil); err != nil {
-			return err
-		}
-		msgID = e.ID
-		d := recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg"}
-		return tx.AddDocument(caseID, msgID, 1, &d, []byte("photo"))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Back to schema 4, with a second copy of the row and of its bytes.
+	path := filepath.Join(t.TempDir(), "recoverybot.db")
+	db := schemaAt(t, path, 4)
+	const at = "2026-01-01T00:00:00.000000000Z"
 	for _, q := range []string{
-		`DROP INDEX documents_unique`, `DROP INDEX documents_case_sha256`,
-		`INSERT INTO blobs (kind, sha256, size, sealed, created_at) SELECT kind, sha256, size, sealed, created_at FROM blobs WHERE kind = 'document'`,
+		`INSERT INTO profiles (id, email, holder_kind, holder_name, created_at, updated_at)
+			VALUES ('p1', 'jean@example.org', 'individual', 'Jean', '` + at + `', '` + at + `')`,
+		`INSERT INTO cases (id, ref, profile_id, kind, contact, state, opened_by, opened_at, updated_at)
+			VALUES (1, 'RC-7KQ2M9', 'p1', 'lost-email', 'new@example.org', 'awaiting_evidence', 'alice', '` + at + `', '` + at + `')`,
+		`INSERT INTO messages (id, mailbox, uid_validity, uid, content_key, size, fetched_at)
+			VALUES (1, 'INBOX', 1, 1, 'k', 10, '` + at + `')`,
+		`INSERT INTO blobs (id, kind, sha256, size, sealed, created_at) VALUES (1, 'document', 'aa', 5, x'00', '` + at + `')`,
+		`INSERT INTO blobs (id, kind, sha256, size, sealed, created_at) VALUES (2, 'document', 'aa', 5, x'00', '` + at + `')`,
 		`INSERT INTO documents (case_id, message_id, type, filename, media_type, size, sha256, blob_id, created_at)
-			SELECT case_id, message_id, type, 'copy.jpg', media_type, size, sha256, (SELECT max(id) FROM blobs), created_at FROM documents`,
-		`PRAGMA user_version = 4`,
+			VALUES (1, 1, 'identity_document', 'cni.jpg', 'image/jpeg', 5, 'aa', 1, '` + at + `')`,
+		`INSERT INTO documents (case_id, message_id, type, filename, media_type, size, sha256, blob_id, created_at)
+			VALUES (1, 1, 'identity_document', 'copy.jpg', 'image/jpeg', 5, 'aa', 2, '` + at + `')`,
 	} {
-		if _, err := s.w.Exec(q); err != nil {
+		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	s.Close()
+	db.Close()
 	s2, err := Open(ctx, path, testVault(t), Options{})
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
