@@ -202,3 +202,21 @@ func TestBombFiles(t *testing.T) {
 		}
 	}
 }
+
+// HTML whose tree costs microseconds a tag to build (formatting
+// elements reopened in each of 260,000 paragraphs: 8 s of CPU before
+// the budget) spends the message's work budget before it is built: the
+// parse is stopped, the header read.
+func TestHTMLBomb(t *testing.T) {
+	raw := "From: Jean <jean@example.org>\r\nSubject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		strings.Repeat("<p><b><i>x", 260_000)
+	m, err := Parse([]byte(raw), Options{})
+	if !errors.Is(err, ErrStopped) || !errors.Is(err, work.ErrSpent) || m.Sender != "jean@example.org" {
+		t.Errorf("err %v, sender %q", err, m.Sender)
+	}
+	// The same HTML, short, is read.
+	raw = raw[:len(raw)-len("<p><b><i>x")*(260_000-1000)]
+	if m, err := Parse([]byte(raw), Options{}); err != nil || !strings.Contains(m.Text, "**x**") {
+		t.Errorf("short: err %v, text %.40q", err, m.Text)
+	}
+}
