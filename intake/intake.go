@@ -994,6 +994,7 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 		// A case appeared since the scan: read the message fully.
 		it.msg, it.perr, it.light = nil, nil, false
 		it.msg, it.perr = p.parse(ctx, it.raw)
+		p.tieUnreadable(it)
 		if in, err = p.gather(tx, it.msg); err != nil {
 			return Report{}, nil, err
 		}

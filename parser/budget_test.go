@@ -202,3 +202,48 @@ func TestBombFiles(t *testing.T) {
 		}
 	}
 }
+
+// HTML whose tree costs microseconds a tag to build (formatting
+// elements reopened in each of 260,000 paragraphs: 8 s of CPU before
+// the budget) spends the message's work budget before it is built: the
+// parse is stopped, the header read.
+func TestHTMLBomb(t *testing.T) {
+	raw := "From: Jean <jean@example.org>\r\nSubject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		strings.Repeat("<p><b><i>x", 260_000)
+	m, err := Parse([]byte(raw), Options{})
+	if !errors.Is(err, ErrStopped) || !errors.Is(err, work.ErrSpent) || m.Sender != "jean@example.org" {
+		t.Errorf("err %v, sender %q", err, m.Sender)
+	}
+	// The same HTML, short, is read.
+	raw = raw[:len(raw)-len("<p><b><i>x")*(260_000-1000)]
+	if m, err := Parse([]byte(raw), Options{}); err != nil || !strings.Contains(m.Text, "**x**") {
+		t.Errorf("short: err %v, text %.40q", err, m.Text)
+	}
+}
+
+// BenchmarkBombs measures what the bombs cost with the default budget:
+// each should take about a second at most (go test -bench Bombs
+// -run XXX ./parser/; the figures are in the README).
+func BenchmarkBombs(b *testing.B) {
+	html := func(tags int) []byte {
+		return []byte("From: Jean <jean@example.org>\r\nSubject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+			strings.Repeat("<p><b><i>x", tags/3))
+	}
+	cmap := testpdf.CMapBomb(300, 1000)
+	flate := testpdf.Bomb(60 << 20)
+	for name, raw := range map[string][]byte{
+		"cmap x4":  mailWith(file{"1.pdf", "application/pdf", cmap}, file{"2.pdf", "application/pdf", cmap}, file{"3.pdf", "application/pdf", cmap}, file{"4.pdf", "application/pdf", cmap}),
+		"flate x4": mailWith(file{"1.pdf", "application/pdf", flate}, file{"2.pdf", "application/pdf", flate}, file{"3.pdf", "application/pdf", flate}, file{"4.pdf", "application/pdf", flate}),
+		// The largest HTML bomb the budget lets through, and the
+		// smallest it stops.
+		"html in budget": html(95_000),
+		"html stopped":   html(100_000),
+		"mixed":          bombMail(),
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				Parse(raw, Options{})
+			}
+		})
+	}
+}

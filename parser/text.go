@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/inbucket/html2text"
+	"golang.org/x/net/html"
 )
 
 // line is a line of body text and whether it belongs to a quoted reply or
@@ -176,6 +177,23 @@ func joinLines(lines []line, onlyNew bool) string {
 		b.WriteByte('\n')
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// htmlStartTags counts the start tags of html with a tokenizer: a pass
+// that costs a few nanoseconds a byte, where building the tree costs up
+// to ten microseconds a start tag (formatting elements reopened in every
+// paragraph: "<p><b><i>x" repeated).
+func htmlStartTags(s string) int64 {
+	z := html.NewTokenizer(strings.NewReader(s))
+	n := int64(0)
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return n
+		case html.StartTagToken, html.SelfClosingTagToken:
+			n++
+		}
+	}
 }
 
 // htmlToText renders HTML as text the way enmime does (inbucket/html2text:

@@ -55,10 +55,10 @@ func medianUsage(us []usage) usage {
 }
 
 type options struct {
-	cases, ordinary, hugeMB, deliveries, rounds int
-	keep                                        string
-	verbose                                     bool
-	stdout, stderr                              io.Writer
+	cases, ordinary, hugeMB, deliveries, rounds, bombs int
+	keep, bin                                          string
+	verbose                                            bool
+	stdout, stderr                                     io.Writer
 }
 
 // The goals of the issue.
@@ -75,6 +75,8 @@ type result struct {
 	pulls    []usage // mbsync, one per round
 	counts   map[string]int
 	delays   []time.Duration
+	bombBase usage     // run --once over one genuine message
+	bombs    []bombRun // run --once over bombs, a genuine message behind
 }
 
 func (r result) delayMedian() time.Duration {
@@ -84,6 +86,11 @@ func (r result) delayMedian() time.Duration {
 }
 
 func (r result) goalsMet() bool {
+	for _, b := range r.bombs {
+		if !b.ok(r.bombBase) {
+			return false
+		}
+	}
 	return r.ratio() <= goalRatio && r.rss() < goalRSS && r.delayMedian() < goalDelay && slices.Max(r.delays) < goalDelay
 }
 
@@ -114,12 +121,15 @@ func bench(ctx context.Context, o options) (res result, err error) {
 		return res, err
 	}
 
-	say("building recoverybot")
-	bin := filepath.Join(work, "recoverybot")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/recoverybot")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return res, fmt.Errorf("go build ./cmd/recoverybot: %w\n%s", err, out)
+	bin := o.bin
+	if bin == "" {
+		say("building recoverybot")
+		bin = filepath.Join(work, "recoverybot")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/recoverybot")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			return res, fmt.Errorf("go build ./cmd/recoverybot: %w\n%s", err, out)
+		}
 	}
 
 	say("starting Dovecot and an SMTP sink")
@@ -147,11 +157,12 @@ func bench(ctx context.Context, o options) (res result, err error) {
 	}
 	defer logFile.Close()
 
-	say("opening %d cases", o.cases+o.deliveries)
-	backlogCases, laterCases, err := openCases(ctx, conf, dataDir, o.cases, o.deliveries)
+	say("opening %d cases", o.cases+o.deliveries+bombCases)
+	backlogCases, laterCases, err := openCases(ctx, conf, dataDir, o.cases, o.deliveries+bombCases)
 	if err != nil {
 		return res, err
 	}
+	laterCases, forBombs := laterCases[:o.deliveries], laterCases[o.deliveries:]
 
 	// A first run on the empty mailbox sends the mail that opening the
 	// cases queued (instructions, notices to the old addresses) and
@@ -217,6 +228,14 @@ func bench(ctx context.Context, o options) (res result, err error) {
 		say("round %d: mbsync %.2f s, recoverybot %.2f s", round+1, pull.wall.Seconds(), drain.wall.Seconds())
 	}
 	printDrain(o.stdout, res)
+
+	if o.bombs > 0 {
+		say("bombs: %d messages of each kind through run --once", o.bombs)
+		if res.bombBase, res.bombs, err = bombs(ctx, root, bin, conf, logFile, dc, o.bombs, forBombs); err != nil {
+			return res, err
+		}
+		printBombs(o.stdout, res.bombBase, res.bombs)
+	}
 
 	say("recoverybot serve: %d deliveries", o.deliveries)
 	if res.delays, err = delays(ctx, bin, conf, logFile, dataDir, dc, laterCases); err != nil {
