@@ -217,7 +217,7 @@ var (
 )
 
 func pass(domain string) string {
-	return mx + "; spf=pass smtp.mailfrom=" + domain + "; dkim=pass header.d=" + domain + "; dmarc=pass header.from=" + domain
+	return mx + "; spf=pass smtp.mailfrom=" + domain + "; dmarc=pass header.from=" + domain
 }
 
 // documentsFor are the files a holder of that kind sends.

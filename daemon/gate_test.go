@@ -70,16 +70,34 @@ func TestInjectedAuthResultsRefused(t *testing.T) {
 		return letter{from: "jean@example.org", subject: "[" + s.Ref + "] " + subject, text: "mon code AAAA-2222",
 			auth: []string{auth}, files: map[string][]byte{"cni.jpg": jpeg}}.bytes()
 	}
+	// signed is forge with the attacker's own signature (d=evil.example)
+	// on the mail, as the milters saw it.
+	signed := func(subject string, auth ...string) []byte {
+		return letter{from: "jean@example.org", subject: "[" + s.Ref + "] " + subject, text: "mon code AAAA-2222",
+			auth: auth, files: map[string][]byte{"cni.jpg": jpeg},
+			headers: []string{"DKIM-Signature: v=1; a=rsa-sha256; d=evil.example; s=sel; h=from:subject; bh=x=; b=AbCd1234evil"}}.bytes()
+	}
 	checkRefused(t, e, s.Ref, []forgedMail{
 		{"a dmarc=pass in a quoted envelope sender",
 			forge("envelope sender", mx+`; spf=pass smtp.mailfrom="x;dmarc=pass header.from=example.org z="@evil.example; dmarc=fail header.from=example.org`),
 			"dmarc=fail for example.org"},
 		{"an aligned dkim=pass in OpenDKIM's i=",
 			forge("dkim i", mx+`; dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i="x; dkim=pass header.d=example.org z=" header.a=rsa-sha256 header.s=sel header.b=AbCd1234`),
-			"has no aligned dmarc or dkim pass"},
+			"is no identity"},
 		{"an aligned dkim=pass in OpenDKIM's i=, white space for ;",
 			forge("dkim i blank", mx+`; dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i="x dkim=pass header.d=example.org z=" header.a=rsa-sha256 header.s=sel header.b=AbCd1234`),
-			"has no aligned dmarc or dkim pass"},
+			"is no identity"},
+		// What Debian's OpenDKIM really writes for such an i= (it copies
+		// it unquoted: rules/testdata/milters), and what OpenDMARC then
+		// concludes from it.
+		{"an aligned dkim=pass that OpenDKIM copied unquoted from i=",
+			signed("dkim i unquoted", mx+`; dkim=pass (1024-bit key; unprotected) header.d=evil.example header.i=@evil.example; dkim=pass header.d=example.org header.i=@example.org header.a=rsa-sha256 header.s=sel header.b=AbCd1234`),
+			"no signature of the message is that one alone"},
+		{"OpenDMARC's dmarc=pass drawn from that injected result",
+			signed("dmarc from dkim i", mx+"; dmarc=pass (p=reject dis=none) header.from=example.org",
+				mx+"; spf=pass smtp.mailfrom=evil.example",
+				mx+`; dkim=pass header.d=evil.example header.i=@evil.example; dkim=pass header.d=example.org header.a=rsa-sha256 header.s=sel header.b=AbCd1234`),
+			"no signature of the message is that one alone"},
 		{"dmarc=pass without header.from", forge("no header.from", mx+"; dmarc=pass"), "without header.from"},
 		{"dmarc=pass and dmarc=fail", forge("pass and fail", mx+"; dmarc=pass header.from=example.org; dmarc=fail header.from=example.org"), "more than one dmarc result"},
 	})

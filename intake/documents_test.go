@@ -182,7 +182,7 @@ func TestMailAboutClosedCases(t *testing.T) {
 			}
 			before, mails := w.show(s.Ref), w.outboxCount(s.Ref)
 			user := w.dovecot.User()
-			auth := trustedID + "; dmarc=pass header.from=example.org"
+			auth := trustedID + "; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org"
 			w.dovecot.Deliver(user, customerMail("jean@example.org", "Re: ["+s.Ref+"] le code "+code, "Le code "+code, auth,
 				map[string][]byte{"cni.jpg": testfiles.JPEG(nil)}))
 			w.dovecot.Deliver(user, customerMail("jean@example.org", "Re: ["+s.Ref+"] code", "mon code AAAA-2222", auth, nil))
@@ -227,7 +227,7 @@ func TestManyCodeCandidates(t *testing.T) {
 		}
 		body.WriteString("code : " + c + "\r\n")
 	}
-	auth := trustedID + "; dmarc=pass header.from=example.org"
+	auth := trustedID + "; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org"
 	w.dovecot.Deliver(w.dovecot.User(), customerMail("jean@example.org", "Re: ["+s.Ref+"] codes", body.String(), auth,
 		map[string][]byte{"cni.jpg": testfiles.JPEG(nil)}))
 	w.drain()

@@ -151,7 +151,7 @@ func TestDrainTiesProcessesAndMoves(t *testing.T) {
 	// Ordinary support mail, before and after.
 	w.dovecot.Deliver(user, customerMail("someone@else.example", "Question about my invoice", "Hello", "", nil))
 	w.dovecot.Deliver(user, customerMail("jean@example.org", "Re: ["+s.Ref+"] recovery",
-		"Voici ma carte d'identité et le code "+code, trustedID+"; dmarc=pass header.from=example.org",
+		"Voici ma carte d'identité et le code "+code, trustedID+"; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org",
 		map[string][]byte{"cni.jpg": jpeg}))
 	w.dovecot.Deliver(user, customerMail("other@else.example", "Domain renewal", "Hi", "", nil))
 

@@ -125,7 +125,7 @@ func TestReplyIntervalKeptAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verified := trustedID + "; dmarc=pass header.from=example.org"
+	verified := trustedID + "; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org"
 	send := func(p *process, body string) {
 		t.Helper()
 		dc.Deliver(dc.User(), customerMail("jean@example.org", "Re: ["+s.Ref+"] recovery", body, verified, nil))
@@ -192,7 +192,7 @@ func TestCrashBetweenCommitAndMove(t *testing.T) {
 	}
 	user := dc.User()
 	dc.Deliver(user, customerMail("jean@example.org", "Re: ["+s.Ref+"] recovery", "Ma carte d'identité",
-		trustedID+"; dmarc=pass header.from=example.org", map[string][]byte{"cni.jpg": jpeg}))
+		trustedID+"; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org", map[string][]byte{"cni.jpg": jpeg}))
 
 	lost = dial(t, dc)
 	st, err := p.pipeline.Drain(ctx, lost)

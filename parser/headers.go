@@ -157,6 +157,7 @@ func readHeaders(m *Message, h textproto.MIMEHeader) {
 	m.InReplyTo = messageIDs(h.Get("In-Reply-To"))
 	m.References = messageIDs(h.Get("References"))
 	m.AuthResults = authResults(h.Values("Authentication-Results"))
+	m.DKIMSignatures = dkimSignatures(h.Values("Dkim-Signature"))
 	automaticSignals(m, h)
 }
 

@@ -36,6 +36,9 @@ type Message struct {
 	// References) that this one has more than once; the fields above
 	// hold the first. Such a message is never a verified sender's.
 	RepeatedHeaders []string `json:"repeated_headers,omitempty"`
+	// DKIMSignatures are the DKIM-Signature fields, topmost first: what
+	// they claim, not whether they verify (our MX says that).
+	DKIMSignatures []DKIMSignature `json:"dkim_signatures,omitempty"`
 
 	// Automatic is true for mail no person wrote this time: auto-replies,
 	// bounces, lists (RFC 3834, RFC 3464). AutomaticSignals says why.

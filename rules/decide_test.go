@@ -46,7 +46,7 @@ func msg(from string, auth ...parser.AuthResult) *parser.Message {
 	return &parser.Message{From: []string{from}, Sender: from, AuthResults: auth, Subject: "Re: recovery", MessageID: "m1@example.org", Date: now}
 }
 
-var pass = ar("mx.hosting.example", dmarc("pass", "example.org"))
+var pass = ar("mx.hosting.example", spf("pass", "example.org"), dmarc("pass", "example.org"))
 
 func id(name string) parser.Document {
 	return doc(name, recoverybot.DocIdentity, "image/jpeg")

@@ -61,14 +61,14 @@ var milterVerdicts = []struct {
 	{"dmarc-first/helo-quote.eml", recoverybot.SenderFailed, "unsigned: dmarc=fail on top"},
 	{"dmarc-first/dkim-i-qp-semicolon.eml", recoverybot.SenderFailed, "OpenDKIM wrote header.i=x; dkim=pass header.d=victim.example z=@evil.example ...: 'z=@evil.example' is no ptype.property=value, the header cannot be read unambiguously"},
 	{"dmarc-first/dkim-i-space.eml", recoverybot.SenderFailed, "OpenDKIM wrote header.i=x dkim=pass header.d=victim.example ...: 'dkim=pass' after a property is a syntax error, the header cannot be read unambiguously"},
-	{"dmarc-first/dkim-i-qp-quoted.eml", recoverybot.SenderUnverified, `header.i="x; dkim=pass header.d=victim.example z="@evil.example is one quoted local part: the only result is dkim=pass header.d=evil.example, not aligned`},
-	{"dmarc-first/dkim-i-raw-quoted.eml", recoverybot.SenderUnverified, `header.i="xdkim=passheader.d=victim.examplez="@evil.example (OpenDKIM dropped the FWS) is one value: dkim=pass header.d=evil.example, not aligned`},
+	{"dmarc-first/dkim-i-qp-quoted.eml", recoverybot.SenderFailed, `header.i="x; dkim=pass header.d=victim.example z="@evil.example is one quoted local part, so OpenDKIM's header on top has only dkim=pass header.d=evil.example, not aligned; OpenDMARC's trusted header right below says dmarc=fail for the From domain`},
+	{"dmarc-first/dkim-i-raw-quoted.eml", recoverybot.SenderFailed, `header.i="xdkim=passheader.d=victim.examplez="@evil.example (OpenDKIM dropped the FWS) is one value: dkim=pass header.d=evil.example, not aligned; OpenDMARC's trusted header right below says dmarc=fail for the From domain`},
 	{"dmarc-first/dkim-i-injection.eml", recoverybot.SenderFailed, "cross-check: OpenDKIM's header reads, per RFC 8601, as a second result dkim=pass header.d=victim.example, text from i=; no DKIM-Signature has d=victim.example and the trusted header below says dmarc=fail"},
 	{"dmarc-first/dkim-i-injection-i.eml", recoverybot.SenderFailed, "cross-check: as dkim-i-injection, with header.i=@victim.example injected too"},
 	{"dmarc-first/dkim-i-decoy-bad-b.eml", recoverybot.SenderFailed, "the injected dkim=pass and the decoy's dkim=fail are both for header.d=victim.example: a method result repeated for the From domain (and an aligned fail)"},
 	{"dmarc-first/dkim-i-decoy-v2.eml", recoverybot.SenderFailed, "the injected dkim=pass and the decoy's dkim=permerror both for header.d=victim.example: a repeated result for the From domain"},
 	{"dmarc-first/dkim-forged-victim.eml", recoverybot.SenderFailed, "dkim=fail header.d=victim.example on top: an aligned fail"},
-	{"dmarc-first/forged-ar.eml", recoverybot.SenderFailed, "cross-check: OpenDMARC trusted the attacker's 'Authentication-Results: mx.example.net; dkim=pass header.d=victim.example' and wrote dmarc=pass; the message has no DKIM-Signature and SPF is for evil.example"},
+	{"dmarc-first/forged-ar.eml", recoverybot.SenderUnverified, "cross-check: OpenDMARC trusted the attacker's 'Authentication-Results: mx.example.net; dkim=pass header.d=victim.example' and wrote dmarc=pass; the message has no DKIM-Signature and SPF is for evil.example: no pass of our MX backs the dmarc=pass, which proves nothing"},
 	{"dmarc-first/two-from.eml", recoverybot.SenderFailed, "two From headers"},
 
 	// OpenDKIM alone (a site without OpenDMARC).
