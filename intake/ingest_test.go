@@ -438,6 +438,12 @@ func TestParseTimeLimit(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 fetched, 2 to review", stats)
 	}
 	for _, e := range ledger(t, w.st) {
+		// The ordinary mail may never be parsed at all (the quick scan
+		// shows it is about no case): only the two case messages must
+		// have met the limit.
+		if e.Status == store.LedgerIgnored {
+			continue
+		}
 		if !strings.Contains(e.Reason, "longer than") {
 			t.Errorf("message %s: status %s, reason %q; want the time limit as the reason", e.MessageID, e.Status, e.Reason)
 		}

@@ -1003,7 +1003,7 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 	if it.perr != nil {
 		d = unusableDecision(in, it.perr)
 	} else {
-		d = p.decide(ctx, in)
+		d = p.decide(in)
 	}
 	return p.apply(tx, it.entry, it.msg, d)
 }
@@ -1029,26 +1029,17 @@ func unusableDecision(in rules.Input, perr error) rules.Decision {
 	return d
 }
 
-// decide runs the rules under the time limit and a panic guard.
-func (p *Pipeline) decide(ctx context.Context, in rules.Input) rules.Decision {
-	ch := make(chan rules.Decision, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				p.log.Error("rules panic", "error", fmt.Sprint(r), "stack", string(debug.Stack()))
-				ch <- unusableDecision(in, fmt.Errorf("decision crashed: %v", r))
-			}
-		}()
-		ch <- rules.Decide(in)
+// decide runs the rules under a panic guard. They are pure and bounded
+// (a message's code candidates are checked only when they are few), so
+// they need no time limit of their own and run inside the commit.
+func (p *Pipeline) decide(in rules.Input) (d rules.Decision) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("rules panic", "error", fmt.Sprint(r), "stack", string(debug.Stack()))
+			d = unusableDecision(in, fmt.Errorf("decision crashed: %v", r))
+		}
 	}()
-	select {
-	case d := <-ch:
-		return d
-	case <-time.After(p.opts.MessageTimeout):
-		return unusableDecision(in, fmt.Errorf("deciding took longer than %s", p.opts.MessageTimeout))
-	case <-ctx.Done():
-		return unusableDecision(in, ctx.Err())
-	}
+	return rules.Decide(in)
 }
 
 // gather loads the cases a message may be about: by reference, by our
