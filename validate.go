@@ -47,7 +47,7 @@ func NormalizeAddress(addr string) (string, error) {
 	if at <= 0 || at == len(a.Address)-1 || !strings.Contains(a.Address[at+1:], ".") {
 		return "", fmt.Errorf("invalid email address %q", addr)
 	}
-	return asciiLower(a.Address), nil
+	return ASCIILower(a.Address), nil
 }
 
 // isBidiControl reports the Unicode bidi controls: the Arabic letter
@@ -65,8 +65,10 @@ func isBidiControl(r rune) bool {
 // internal/mailaddr's tests check the list against the Unicode tables.
 func isASCIITwin(r rune) bool { return r == 0x212A || r == 0x037E || r == 0x1FEF }
 
-// asciiLower lower-cases the ASCII letters of s and nothing else.
-func asciiLower(s string) string {
+// ASCIILower lower-cases the ASCII letters of s and nothing else: how
+// addresses and domains compare (SPEC §4; Unicode case folding would
+// turn the Kelvin sign into k).
+func ASCIILower(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {

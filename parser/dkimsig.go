@@ -2,6 +2,8 @@ package parser
 
 import (
 	"strings"
+
+	"github.com/recoverybot/recoverybot"
 )
 
 // DKIMSignature is what a DKIM-Signature header field claims (RFC 6376
@@ -40,7 +42,7 @@ func dkimSignatures(values []string) []DKIMSignature {
 			value = strings.Join(strings.Fields(value), "")
 			switch strings.TrimSpace(name) {
 			case "d":
-				sig.Domain = strings.TrimSuffix(asciiLowerString(value), ".")
+				sig.Domain = strings.TrimSuffix(recoverybot.ASCIILower(value), ".")
 			case "s":
 				sig.Selector = value
 			case "i":
@@ -52,14 +54,4 @@ func dkimSignatures(values []string) []DKIMSignature {
 		out = append(out, sig)
 	}
 	return out
-}
-
-func asciiLowerString(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

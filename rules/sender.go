@@ -221,15 +221,13 @@ func identityOutside(r parser.AuthMethod) string {
 	}
 	at := strings.LastIndexByte(i, '@')
 	if at < 0 {
-		return "dkim header.i " + strconvQuote(i) + " is no identity"
+		return fmt.Sprintf("dkim header.i %q is no identity", i)
 	}
 	if id := canonDomain(i[at+1:]); id != d && !strings.HasSuffix(id, "."+d) {
-		return "dkim header.i " + strconvQuote(i) + " is outside header.d=" + d
+		return fmt.Sprintf("dkim header.i %q is outside header.d=%s", i, d)
 	}
 	return ""
 }
-
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
 // signed reports whether the message carries a DKIM-Signature that the
 // dkim result r can be about: same signing domain, and the same
@@ -277,17 +275,7 @@ func signed(r parser.AuthMethod, sigs []parser.DKIMSignature) bool {
 // canonDomain is a domain as compared: lower case (ASCII only), without
 // a final dot.
 func canonDomain(d string) string {
-	return strings.TrimSuffix(asciiLower(strings.TrimSpace(d)), ".")
-}
-
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
+	return strings.TrimSuffix(recoverybot.ASCIILower(strings.TrimSpace(d)), ".")
 }
 
 // isTrusted reports whether id is exactly one of the trusted
@@ -299,7 +287,7 @@ func isTrusted(id string, trusted []string) bool {
 		return false
 	}
 	for _, t := range trusted {
-		if t = strings.TrimSpace(t); t != "" && asciiLower(id) == asciiLower(t) {
+		if t = strings.TrimSpace(t); t != "" && recoverybot.ASCIILower(id) == recoverybot.ASCIILower(t) {
 			return true
 		}
 	}
