@@ -45,10 +45,16 @@ const (
 	Approved Template = "approved"
 	// Rejected announces the rejection with the agent's reason.
 	Rejected Template = "rejected"
+	// Reminder reminds a customer whose case still waits for evidence of
+	// what is missing (never the code itself), once per case.
+	Reminder Template = "reminder"
+	// Expired tells the customer that the case expired without complete
+	// evidence and is closed.
+	Expired Template = "expired"
 )
 
 // Templates lists every template.
-var Templates = []Template{Instructions, OwnerNotice, Acknowledgement, UnderReview, Approved, Rejected}
+var Templates = []Template{Instructions, OwnerNotice, Acknowledgement, UnderReview, Approved, Rejected, Reminder, Expired}
 
 // Data fills a template. Which fields a template needs is said on each
 // field; Render refuses Data that lacks one, and ignores the fields a
@@ -73,7 +79,7 @@ type Data struct {
 	// them; empty means RequiredDocuments(HolderKind). Instructions.
 	Required []recoverybot.DocumentType
 	// Missing lists what the case still lacks, as recoverybot.Missing
-	// gives it; it must not be empty. Acknowledgement.
+	// gives it; it must not be empty. Acknowledgement and Reminder.
 	Missing []recoverybot.Requirement
 	// Code is the verification code, XXXX-XXXX, and CodeTTL its lifetime.
 	// Instructions of the code kinds only; a code given for a lost-email
@@ -200,11 +206,11 @@ func newView(t Template, d Data) (view, error) {
 		v.HolderName = oneLine(d.HolderName)
 	}
 
-	needsHolder := t == Instructions || t == Acknowledgement
+	needsHolder := t == Instructions || t == Acknowledgement || t == Reminder
 	if needsHolder && !slices.Contains(recoverybot.HolderKinds, d.HolderKind) {
 		return v, fmt.Errorf("%w: holder kind %q", ErrIncomplete, d.HolderKind)
 	}
-	if t == Instructions || t == Acknowledgement {
+	if needsHolder {
 		if _, err := recoverybot.NormalizeAddress(d.Mailbox); err != nil {
 			return v, fmt.Errorf("%w: mailbox: %v", ErrIncomplete, err)
 		}
@@ -254,7 +260,7 @@ func newView(t Template, d Data) (view, error) {
 		}
 		v.MaskedContact = m
 
-	case Acknowledgement:
+	case Acknowledgement, Reminder:
 		if len(d.Missing) == 0 {
 			return v, fmt.Errorf("%w: nothing missing (send UnderReview instead)", ErrIncomplete)
 		}

@@ -188,7 +188,7 @@ func checkRendered(t *testing.T, tmpl Template, d Data, r rendered) {
 	}
 
 	// The documents, in the words of the help page.
-	if tmpl == Instructions || tmpl == Acknowledgement {
+	if tmpl == Instructions || tmpl == Acknowledgement || tmpl == Reminder {
 		for _, part := range []string{r.text, visible(r.html)} {
 			for _, w := range wording[loc][d.HolderKind] {
 				if !strings.Contains(part, w) {
@@ -202,7 +202,7 @@ func checkRendered(t *testing.T, tmpl Template, d Data, r rendered) {
 			}
 		}
 	}
-	if tmpl == Acknowledgement {
+	if tmpl == Acknowledgement || tmpl == Reminder {
 		ow := otherWording[loc]
 		for _, part := range []string{r.text, visible(r.html)} {
 			if d.Kind.NeedsCode() != strings.Contains(part, ow.code) {
@@ -304,6 +304,24 @@ func checkRendered(t *testing.T, tmpl Template, d Data, r rendered) {
 			if !strings.Contains(part, what) {
 				t.Errorf("%q missing:\n%s", what, part)
 			}
+		}
+	}
+	if tmpl == Reminder || tmpl == Expired {
+		what := map[string]map[Template]string{
+			"fr": {Reminder: "est toujours ouverte, mais nous ne pouvons pas encore la traiter", Expired: "a expiré"},
+			"en": {Reminder: "is still open, but we cannot proceed yet", Expired: "has expired"},
+		}[loc][tmpl]
+		for _, part := range []string{r.subject, r.text, visible(r.html)} {
+			if part != r.subject && !strings.Contains(part, what) {
+				t.Errorf("%q missing:\n%s", what, part)
+			}
+		}
+		subject := map[string]map[Template]string{
+			"fr": {Reminder: "Votre demande attend toujours des justificatifs", Expired: "Votre demande a expiré"},
+			"en": {Reminder: "Your request is still waiting for documents", Expired: "Your request has expired"},
+		}[loc][tmpl]
+		if r.subject != "["+testRef+"] "+subject {
+			t.Errorf("subject %q, want %q", r.subject, subject)
 		}
 	}
 	if tmpl == Rejected && !strings.Contains(visible(r.html), d.Reason) {
@@ -412,24 +430,26 @@ func TestRenderRefusesIncomplete(t *testing.T) {
 			d.HolderKind = recoverybot.HolderIndividual
 			d.Required = []recoverybot.DocumentType{recoverybot.DocCompanyRegistration}
 		}},
-		"no reference":                {UnderReview, lost, func(d *Data) { d.Ref = "" }},
-		"lower-case reference":        {UnderReview, lost, func(d *Data) { d.Ref = "rc-7kq2m9" }},
-		"reference with a newline":    {UnderReview, lost, func(d *Data) { d.Ref = testRef + "\n" }},
-		"no kind":                     {UnderReview, "", nil},
-		"unknown kind":                {UnderReview, "password", nil},
-		"no provider":                 {UnderReview, lost, func(d *Data) { d.Provider = " " }},
-		"owner notice unmasked":       {OwnerNotice, lost, func(d *Data) { d.MaskedContact = "jean@example.org" }},
-		"owner notice no contact":     {OwnerNotice, lost, func(d *Data) { d.MaskedContact = "" }},
-		"owner notice for totp":       {OwnerNotice, totp, nil},
-		"ack with nothing missing":    {Acknowledgement, lost, func(d *Data) { d.Missing = nil }},
-		"ack with unknown missing":    {Acknowledgement, lost, func(d *Data) { d.Missing = []recoverybot.Requirement{"other"} }},
-		"ack without holder kind":     {Acknowledgement, totp, func(d *Data) { d.HolderKind = "" }},
-		"ack without mailbox":         {Acknowledgement, totp, func(d *Data) { d.Mailbox = "" }},
-		"approved without email":      {Approved, lost, func(d *Data) { d.ProfileEmail = "" }},
-		"approved with bad email":     {Approved, lost, func(d *Data) { d.ProfileEmail = "x\n@example.org" }},
-		"approved with bad new email": {Approved, lost, func(d *Data) { d.NewEmail = "not an address" }},
-		"rejected without reason":     {Rejected, totp, func(d *Data) { d.Reason = "" }},
-		"rejected blank reason":       {Rejected, ip, func(d *Data) { d.Reason = " \n\t" }},
+		"no reference":                  {UnderReview, lost, func(d *Data) { d.Ref = "" }},
+		"lower-case reference":          {UnderReview, lost, func(d *Data) { d.Ref = "rc-7kq2m9" }},
+		"reference with a newline":      {UnderReview, lost, func(d *Data) { d.Ref = testRef + "\n" }},
+		"no kind":                       {UnderReview, "", nil},
+		"unknown kind":                  {UnderReview, "password", nil},
+		"no provider":                   {UnderReview, lost, func(d *Data) { d.Provider = " " }},
+		"owner notice unmasked":         {OwnerNotice, lost, func(d *Data) { d.MaskedContact = "jean@example.org" }},
+		"owner notice no contact":       {OwnerNotice, lost, func(d *Data) { d.MaskedContact = "" }},
+		"owner notice for totp":         {OwnerNotice, totp, nil},
+		"ack with nothing missing":      {Acknowledgement, lost, func(d *Data) { d.Missing = nil }},
+		"ack with unknown missing":      {Acknowledgement, lost, func(d *Data) { d.Missing = []recoverybot.Requirement{"other"} }},
+		"ack without holder kind":       {Acknowledgement, totp, func(d *Data) { d.HolderKind = "" }},
+		"ack without mailbox":           {Acknowledgement, totp, func(d *Data) { d.Mailbox = "" }},
+		"reminder with nothing missing": {Reminder, lost, func(d *Data) { d.Missing = nil }},
+		"reminder without mailbox":      {Reminder, totp, func(d *Data) { d.Mailbox = "" }},
+		"approved without email":        {Approved, lost, func(d *Data) { d.ProfileEmail = "" }},
+		"approved with bad email":       {Approved, lost, func(d *Data) { d.ProfileEmail = "x\n@example.org" }},
+		"approved with bad new email":   {Approved, lost, func(d *Data) { d.NewEmail = "not an address" }},
+		"rejected without reason":       {Rejected, totp, func(d *Data) { d.Reason = "" }},
+		"rejected blank reason":         {Rejected, ip, func(d *Data) { d.Reason = " \n\t" }},
 	}
 	for name, c := range cases {
 		for _, loc := range recoverybot.Locales {
