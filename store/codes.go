@@ -69,3 +69,13 @@ func (t *Tx) CodeCount(caseID int64) (int, error) {
 	}
 	return n, nil
 }
+
+// SupersedeCodes retires every code of a case, as when the case closes:
+// none of them is the current code any more.
+func (t *Tx) SupersedeCodes(caseID int64) error {
+	if _, err := t.tx.Exec(`UPDATE codes SET superseded_at = ? WHERE case_id = ? AND superseded_at IS NULL`,
+		ts(t.now), caseID); err != nil {
+		return fmt.Errorf("supersede codes: %w", err)
+	}
+	return nil
+}
