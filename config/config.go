@@ -42,6 +42,7 @@ type Config struct {
 	SMTP         SMTP     `toml:"smtp"`
 	Auth         Auth     `toml:"auth"`
 	Web          Web      `toml:"web"`
+	Support      Support  `toml:"support"`
 	Policy       Policy   `toml:"policy"`
 	Schedule     Schedule `toml:"schedule"`
 }
@@ -107,11 +108,21 @@ type Policy struct {
 	MaxDocumentsPerCase    int `toml:"max_documents_per_case"`
 }
 
+// Support is the support team's own mailbox.
+type Support struct {
+	// Address receives the digest; empty: no digest job.
+	Address string `toml:"address"`
+	// DigestAlways sends the digest even when it has nothing to say.
+	DigestAlways bool `toml:"digest_always"`
+}
+
 // Schedule holds one cron spec per sweep.
 type Schedule struct {
-	Expire string `toml:"expire"`
-	Remind string `toml:"remind"`
-	Purge  string `toml:"purge"`
+	Expire    string `toml:"expire"`
+	Remind    string `toml:"remind"`
+	Purge     string `toml:"purge"`
+	Reconcile string `toml:"reconcile"` // read and checked; no job runs it yet
+	Digest    string `toml:"digest"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -139,7 +150,7 @@ func Default() Config {
 			ReplyInterval:     Duration(time.Hour),
 			MaxCodeCandidates: 3, MaxDocumentsPerMessage: 20, MaxDocumentsPerCase: 50,
 		},
-		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily"},
+		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily", Reconcile: "@every 1h", Digest: "0 8 * * 1-5"},
 	}
 }
 
@@ -284,6 +295,11 @@ func (c Config) Validate() error {
 	if _, err := recoverybot.NormalizeAddress(c.SMTP.From); err != nil {
 		return fmt.Errorf("smtp.from: %w", err)
 	}
+	if c.Support.Address != "" {
+		if _, err := recoverybot.NormalizeAddress(c.Support.Address); err != nil {
+			return fmt.Errorf("support.address: %w", err)
+		}
+	}
 	if strings.ContainsAny(c.SMTP.FromName+c.ProviderName, "\r\n") {
 		return errors.New("smtp.from_name and provider_name must be one line")
 	}
@@ -297,7 +313,7 @@ func (c Config) Validate() error {
 	}
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	for key, spec := range map[string]string{"schedule.expire": c.Schedule.Expire, "schedule.remind": c.Schedule.Remind,
-		"schedule.purge": c.Schedule.Purge} {
+		"schedule.purge": c.Schedule.Purge, "schedule.reconcile": c.Schedule.Reconcile, "schedule.digest": c.Schedule.Digest} {
 		if _, err := parser.Parse(spec); err != nil {
 			return fmt.Errorf("%s %q: %s", key, spec, oneLine(err.Error()))
 		}

@@ -205,3 +205,23 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+func TestSupportAndScheduleKeys(t *testing.T) {
+	d := Default()
+	if d.Schedule.Digest != "0 8 * * 1-5" || d.Schedule.Reconcile != "@every 1h" || d.Support.Address != "" || d.Support.DigestAlways {
+		t.Errorf("defaults: %+v %+v", d.Schedule, d.Support)
+	}
+	c, err := Load(write(t, "[support]\naddress = \"support@hosting.example\"\ndigest_always = true\n[schedule]\ndigest = \"@daily\""), nil)
+	if err != nil || c.Support.Address != "support@hosting.example" || !c.Support.DigestAlways || c.Schedule.Digest != "@daily" {
+		t.Fatalf("load: %+v, %v", c.Support, err)
+	}
+	for in, want := range map[string]string{
+		"[support]\naddress = \"not an address\"": "support.address",
+		"[schedule]\ndigest = \"weekdays at 8\"":  "schedule.digest",
+		"[schedule]\nreconcile = \"@every\"":      "schedule.reconcile",
+	} {
+		if _, err := Load(write(t, in), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s", in, err, want)
+		}
+	}
+}
