@@ -21,6 +21,7 @@ import (
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/rules"
 	"github.com/recoverybot/recoverybot/store"
+	"github.com/recoverybot/recoverybot/sweep"
 )
 
 // Options are what a Daemon runs with.
@@ -39,6 +40,8 @@ type Options struct {
 	OnMessage func(intake.Report)
 	// OutboxInterval paces the courier between drains; 0: 30 s.
 	OutboxInterval time.Duration
+	// Now is the clock the scheduled jobs are given; nil: time.Now.
+	Now func() time.Time
 }
 
 // Daemon is recoverybot at work.
@@ -48,6 +51,7 @@ type Daemon struct {
 	pipeline *intake.Pipeline
 	courier  *outbound.Courier
 	imap     mailbox.Options
+	sched    *sweep.Scheduler
 
 	// kick wakes the courier: the pipeline committed mail to send.
 	kick chan struct{}
@@ -76,6 +80,33 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 		Provider:               c.ProviderName,
 		Logger:                 log,
 	})
+}
+
+// NewScheduler returns the scheduled jobs of a configuration, not yet
+// started: expire, remind and, with a [support] address, digest. The
+// [schedule] reconcile and purge keys are read and checked by the
+// configuration, but no job of those names exists yet. record, when not
+// nil, is called after each run is stored.
+func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, now func() time.Time, log *slog.Logger, record func()) (*sweep.Scheduler, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := sweep.New(sweep.Options{Now: now, Logger: log, Record: func(ctx context.Context, r store.SweepRun) error {
+		_, err := st.RecordSweepRun(ctx, r)
+		if err == nil && record != nil {
+			record()
+		}
+		return err
+	}})
+	err := sweep.RegisterDesk(s, d, sweep.DeskJobs{
+		ExpireSpec: c.Schedule.Expire, CaseTTL: c.Policy.CaseTTL.D(),
+		RemindSpec: c.Schedule.Remind, RemindAfter: c.Policy.RemindAfter.D(),
+		DigestSpec: c.Schedule.Digest, SupportAddress: c.Support.Address, DigestAlways: c.Support.DigestAlways,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // New checks the configuration's mailbox and SMTP settings and assembles
@@ -128,11 +159,25 @@ func New(o Options) (*Daemon, error) {
 	if o.OutboxInterval == 0 {
 		o.OutboxInterval = 30 * time.Second
 	}
+	sched, err := NewScheduler(c, o.Store, NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
+		o.Now, log.With("component", "sweep"), func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		})
+	if err != nil {
+		return nil, err
+	}
 	return &Daemon{
-		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick,
+		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched,
 		courier: &outbound.Courier{Store: o.Store, Mailer: sender, Logger: log.With("component", "outbox")},
 	}, nil
 }
+
+// Scheduler returns the daemon's scheduled jobs, which Serve runs (and
+// Once does not).
+func (d *Daemon) Scheduler() *sweep.Scheduler { return d.sched }
 
 // Dial connects to the mailbox.
 func (d *Daemon) Dial(ctx context.Context) (*mailbox.Conn, error) {
@@ -211,8 +256,8 @@ func (d *Daemon) Ready() (bool, error) {
 }
 
 // Serve runs until ctx ends: it watches the mailbox (IDLE or polling,
-// reconnecting with backoff) and sends the outbox after each drain and
-// every OutboxInterval. On cancellation it finishes the message in hand
+// reconnecting with backoff), sends the outbox after each drain and
+// every OutboxInterval, and runs the scheduled jobs on their [schedule]. On cancellation it finishes the message in hand
 // and returns nil.
 func (d *Daemon) Serve(ctx context.Context) error {
 	c := d.opts.Config
@@ -252,8 +297,10 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			}
 		}
 	}()
+	d.sched.Start(ctx)
 	d.log.Info("recoverybot serving", "mailbox", c.IMAP.Mailbox, "imap", c.IMAP.Address)
 	err := w.Run(ctx)
+	d.sched.Stop()
 	wg.Wait()
 	d.log.Info("recoverybot stopped")
 	return err

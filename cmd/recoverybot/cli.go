@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/config"
@@ -28,6 +29,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// now is the clock of the store and the scheduled jobs; nil: time.Now.
+	now func() time.Time
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -60,6 +63,8 @@ func commands() []command {
 		{"cases resend-code", "REF --by AGENT [--json]", "issue and mail a new code", cmdCasesResendCode},
 		{"cases reopen", "REF --by AGENT [--json]", "reopen a locked case", cmdCasesReopen},
 		{"cases document", "REF SHA256 --by AGENT [--out FILE [--force]]", "write one document's bytes, for review (audited)", cmdCasesDocument},
+		{"sweep status", "[--json]", "the scheduled jobs: schedule and last runs", cmdSweepStatus},
+		{"sweep", "NAME [--json]", "run one scheduled job now (expire, remind, digest)", cmdSweep},
 		{"audit verify", "", "check the audit log's hash chain", cmdAuditVerify},
 		{"inspect", "FILE.eml [--json]", "what the parser sees in one message (codes masked)", cmdInspect},
 		{"config example", "", "print a complete annotated configuration", cmdConfigExample},
@@ -276,7 +281,7 @@ func (a *app) openStore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("data directory %s: %w", a.cfg.DataDir, err)
 	}
-	st, err := store.Open(ctx, filepath.Join(a.cfg.DataDir, "recoverybot.db"), v, store.Options{})
+	st, err := store.Open(ctx, filepath.Join(a.cfg.DataDir, "recoverybot.db"), v, store.Options{Now: a.now})
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type cli struct {
 	t   *testing.T
 	dir string
 	env map[string]string
+	now func() time.Time // nil: the real clock
 }
 
 func newCLI(t *testing.T) *cli {
@@ -51,7 +52,7 @@ func exampleForTest(t *testing.T) string {
 
 func (c *cli) run(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	code = run(args, env{stdin: strings.NewReader(""), stdout: &o, stderr: &e, getenv: func(k string) string { return c.env[k] }})
+	code = run(args, env{stdin: strings.NewReader(""), stdout: &o, stderr: &e, getenv: func(k string) string { return c.env[k] }, now: c.now})
 	return code, o.String(), e.String()
 }
 

@@ -26,6 +26,9 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 		return nil, err
 	}
 	o.Config, o.Store, o.CodeKey, o.MessageIDKey = a.cfg, a.st, key, a.vault.Key(vault.PurposeMessageID)
+	if o.Now == nil {
+		o.Now = a.now
+	}
 	if o.Logger == nil {
 		o.Logger = newLogger(a.stderr, a.cfg.LogLevel, false)
 	}
