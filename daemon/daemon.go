@@ -42,6 +42,8 @@ type Options struct {
 	OutboxInterval time.Duration
 	// Now is the clock the scheduled jobs are given; nil: time.Now.
 	Now func() time.Time
+	// OnSweep is told of each scheduled job's run once it is recorded.
+	OnSweep func(store.SweepRun)
 }
 
 // Daemon is recoverybot at work.
@@ -85,16 +87,16 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 // NewScheduler returns the scheduled jobs of a configuration, not yet
 // started: expire, remind and, with a [support] address, digest. The
 // [schedule] reconcile and purge keys are read and checked by the
-// configuration, but no job of those names exists yet. record, when not
-// nil, is called after each run is stored.
-func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, now func() time.Time, log *slog.Logger, record func()) (*sweep.Scheduler, error) {
+// configuration, but no job of those names exists yet. recorded, when
+// not nil, is called with each run once it is stored.
+func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, now func() time.Time, log *slog.Logger, recorded func(store.SweepRun)) (*sweep.Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := sweep.New(sweep.Options{Now: now, Logger: log, Record: func(ctx context.Context, r store.SweepRun) error {
 		_, err := st.RecordSweepRun(ctx, r)
-		if err == nil && record != nil {
-			record()
+		if err == nil && recorded != nil {
+			recorded(r)
 		}
 		return err
 	}})
@@ -160,10 +162,13 @@ func New(o Options) (*Daemon, error) {
 		o.OutboxInterval = 30 * time.Second
 	}
 	sched, err := NewScheduler(c, o.Store, NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
-		o.Now, log.With("component", "sweep"), func() {
-			select {
+		o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
+			select { // the job may have queued mail
 			case kick <- struct{}{}:
 			default:
+			}
+			if o.OnSweep != nil {
+				o.OnSweep(r)
 			}
 		})
 	if err != nil {

@@ -42,6 +42,9 @@ type e2e struct {
 
 func (e *e2e) advance(d time.Duration) { e.clock.Add(int64(d)) }
 
+// now is the clock of the store, the desk, the rules and the sweeps.
+func (e *e2e) now() time.Time { return time.Now().Add(time.Duration(e.clock.Load())) }
+
 const mx = "mx.hosting.example"
 
 var profiles = []recoverybot.Profile{
@@ -73,7 +76,7 @@ func start(t *testing.T, tweak func(*config.Config)) *e2e {
 		t.Fatal(err)
 	}
 	if e.st, err = store.Open(context.Background(), filepath.Join(c.DataDir, "recoverybot.db"), v, store.Options{
-		Now: func() time.Time { return time.Now().Add(time.Duration(e.clock.Load())) }}); err != nil {
+		Now: e.now}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.st.Close() })
@@ -82,7 +85,7 @@ func start(t *testing.T, tweak func(*config.Config)) *e2e {
 	if _, err := e.desk.ImportProfiles(context.Background(), profiles, "test", "t"); err != nil {
 		t.Fatal(err)
 	}
-	if e.d, err = daemon.New(daemon.Options{Config: c, Store: e.st, CodeKey: key, MessageIDKey: v.Key(vault.PurposeMessageID)}); err != nil {
+	if e.d, err = daemon.New(daemon.Options{Config: c, Store: e.st, CodeKey: key, MessageIDKey: v.Key(vault.PurposeMessageID), Now: e.now}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -58,10 +58,11 @@ type Scheduler struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	jobs    []*entry
-	cron    *cron.Cron
-	started bool
+	mu        sync.Mutex
+	jobs      []*entry
+	cron      *cron.Cron
+	started   bool
+	startedCh chan struct{} // closed by Start
 }
 
 type entry struct {
@@ -79,8 +80,11 @@ func New(o Options) *Scheduler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{opts: o, log: o.Logger}
+	return &Scheduler{opts: o, log: o.Logger, startedCh: make(chan struct{})}
 }
+
+// Started is closed once Start has scheduled the jobs.
+func (s *Scheduler) Started() <-chan struct{} { return s.startedCh }
 
 var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
@@ -210,6 +214,7 @@ func (s *Scheduler) Start(ctx context.Context) {
 		s.schedule(e)
 	}
 	s.cron.Start()
+	close(s.startedCh)
 	go func() {
 		<-ctx.Done()
 		s.Stop()
