@@ -42,6 +42,15 @@ func cmdSweep(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if pos[0] == "status" {
+		// "sweep --json status": the flag stood before the subcommand's
+		// second word.
+		var rest []string
+		if *asJSON {
+			rest = []string{"--json"}
+		}
+		return cmdSweepStatus(ctx, a, rest)
+	}
 	s, err := a.scheduler(ctx)
 	if err != nil {
 		return err

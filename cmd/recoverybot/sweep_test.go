@@ -34,7 +34,7 @@ func TestSweepCommands(t *testing.T) {
 	c.env["RECOVERYBOT_CONFIG"] = c.file("support.toml", strings.Replace(string(cfg), `address = ""`, `address = "support@example.net"`, 1))
 
 	var st []sweepStatusJSON
-	if err := json.Unmarshal([]byte(c.ok("sweep", "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(c.ok("sweep", "--json", "status")), &st); err != nil {
 		t.Fatal(err)
 	}
 	if len(st) != 3 || st[0].Job != "expire" || st[0].Schedule != "@every 10m" || st[1].Job != "remind" ||
