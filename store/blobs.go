@@ -105,3 +105,12 @@ func (t *Tx) DeleteBlob(id int64) error {
 	}
 	return nil
 }
+
+// dropBlob deletes the raw message stored as blob id (a message recorded
+// before the spool existed).
+func (t *Tx) dropBlob(id int64) error {
+	if _, err := t.tx.Exec(`DELETE FROM blobs WHERE id = ? AND kind = ?`, id, string(BlobMessage)); err != nil {
+		return fmt.Errorf("delete raw message blob %d: %w", id, err)
+	}
+	return nil
+}
