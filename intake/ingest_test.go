@@ -3,9 +3,11 @@ package intake_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -60,9 +62,10 @@ func TestDrainMixedMailbox(t *testing.T) {
 		t.Errorf("ledger has %d rows, want 300", n)
 	}
 	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: tied, ignored: ignored})
-	// Every message's bytes are in the spool, as delivered (behind the
-	// trace headers the delivery added; the hash recorded is checked on
-	// the way out), and nothing else is.
+	// The bytes of every message tied to a case are in the spool, as
+	// delivered (behind the trace headers the delivery added; the hash
+	// recorded is checked on the way out); ordinary mail left no raw
+	// copy (SPEC §8): no spool row, and its bytes nowhere in the file.
 	crlf := func(b []byte) []byte {
 		return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
 	}
@@ -70,9 +73,22 @@ func TestDrainMixedMailbox(t *testing.T) {
 	for _, m := range all {
 		delivered[m.MessageID] = crlf(m.Raw)
 	}
+	isTied := map[string]bool{}
+	for _, m := range tied {
+		isTied[m.MessageID] = true
+	}
 	err = w.st.View(context.Background(), func(tx *store.Tx) error {
 		for _, e := range entries {
 			raw, err := tx.MessageRaw(e.ID)
+			if !isTied[e.MessageID] {
+				if e.HasRaw || !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("ledger #%d (%s), ordinary mail: raw copy kept (%v, %v)", e.ID, e.MessageID, e.HasRaw, err)
+				}
+				if e.Sender == "" || e.Date.IsZero() || e.Size == 0 {
+					t.Errorf("ledger #%d (%s), ordinary mail: sender %q, date %v, size %d; want them kept", e.ID, e.MessageID, e.Sender, e.Date, e.Size)
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -84,6 +100,18 @@ func TestDrainMixedMailbox(t *testing.T) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+	if n := spoolRows(t, w.dbFile); n != len(tied) {
+		t.Errorf("spool holds %d rows, want the %d tied messages'", n, len(tied))
+	}
+	spoolFile, err := os.ReadFile(store.SpoolPath(w.dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ignored {
+		if i := bytes.Index(spoolFile, []byte(m.MessageID)); i >= 0 {
+			t.Errorf("ordinary mail %s: its bytes are in the spool file", m.MessageID)
+		}
 	}
 	if n, err := w.st.SweepSpool(context.Background(), 0); err != nil || n != 0 {
 		t.Errorf("SweepSpool after a clean drain = %d, %v; want no orphan", n, err)
@@ -236,8 +264,8 @@ func TestUnrelatedMailUntouched(t *testing.T) {
 		if e.MessageID == tied[0].MessageID {
 			continue
 		}
-		if e.Status != store.LedgerIgnored || e.CaseID != 0 || e.MoveTo != "" || !e.HasRaw {
-			t.Errorf("ordinary message %s: status %s (%s), case %d, move to %q, raw kept %v; want ignored, left alone, raw kept",
+		if e.Status != store.LedgerIgnored || e.CaseID != 0 || e.MoveTo != "" || e.HasRaw {
+			t.Errorf("ordinary message %s: status %s (%s), case %d, move to %q, raw kept %v; want ignored, left alone, no raw copy kept",
 				e.MessageID, e.Status, e.Reason, e.CaseID, e.MoveTo, e.HasRaw)
 		}
 	}
@@ -515,4 +543,19 @@ func TestCancelledDrainFinishesWhatItHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: tied, ignored: ignored})
+}
+
+// spoolRows counts the rows of the spool beside the database file.
+func spoolRows(t *testing.T, dbFile string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+store.SpoolPath(dbFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM raw`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -874,7 +874,7 @@ func refsInRaw(raw []byte) []parser.Found {
 
 // duplicate records a message as a copy of first and returns the move
 // that puts it where first went, if first was to be moved.
-func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry) (*move, error) {
+func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry, msg *parser.Message) (*move, error) {
 	folder := first.MoveTo
 	if folder == "" && first.MovedAt == nil {
 		// The move of first was abandoned when the UIDVALIDITY changed
@@ -888,7 +888,8 @@ func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry) (*move, err
 		}
 	}
 	if err := tx.Decide(entry.ID, store.Decided{Status: store.LedgerDuplicate, Reason: fmt.Sprintf("same message as #%d", first.ID),
-		CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: folder, ParserVersion: first.ParserVersion}); err != nil {
+		CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: folder, ParserVersion: first.ParserVersion,
+		Sender: senderOf(msg), Date: dateOf(msg)}); err != nil {
 		return nil, err
 	}
 	if folder == "" {
@@ -899,6 +900,22 @@ func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry) (*move, err
 		return nil, err
 	}
 	return &move{id: entry.ID, uid: entry.UID, folder: folder}, nil
+}
+
+// senderOf and dateOf are what the ledger keeps of a message's From and
+// Date (msg nil: not parsed, a copy).
+func senderOf(msg *parser.Message) string {
+	if msg == nil {
+		return ""
+	}
+	return msg.Sender
+}
+
+func dateOf(msg *parser.Message) time.Time {
+	if msg == nil {
+		return time.Time{}
+	}
+	return msg.Date
 }
 
 // commit decides about parsed messages and commits the decisions, with
@@ -974,7 +991,7 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 	first, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
 	switch {
 	case err == nil:
-		mv, err := p.duplicate(tx, it.entry, first)
+		mv, err := p.duplicate(tx, it.entry, first, it.msg)
 		return Report{UID: it.entry.UID, Status: store.LedgerDuplicate}, mv, err
 	case !errors.Is(err, store.ErrNotFound):
 		return Report{}, nil, err
@@ -1142,7 +1159,7 @@ func caseFile(tx *store.Tx, c recoverybot.Case, via string) (rules.CaseFile, err
 // trail, the reply and the ledger row.
 func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d rules.Decision) (Report, *move, error) {
 	rep := Report{UID: entry.UID, From: msg.Sender, Subject: msg.Subject, Reason: d.Reason}
-	dec := store.Decided{ParserVersion: msg.ParserVersion, Reason: d.Reason}
+	dec := store.Decided{ParserVersion: msg.ParserVersion, Reason: d.Reason, Sender: msg.Sender, Date: msg.Date}
 	switch d.Outcome {
 	case rules.Ignore:
 		dec.Status = store.LedgerIgnored

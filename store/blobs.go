@@ -73,12 +73,20 @@ func (t *Tx) PutBlob(kind BlobKind, data []byte) (id int64, sum string, err erro
 func (t *Tx) Blob(id int64) ([]byte, error) {
 	var kind, sum string
 	var sealed []byte
-	err := t.tx.QueryRow(`SELECT kind, sha256, sealed FROM blobs WHERE id = ?`, id).Scan(&kind, &sum, &sealed)
+	var caseID sql.NullInt64
+	err := t.tx.QueryRow(`SELECT kind, sha256, sealed, case_id FROM blobs WHERE id = ?`, id).Scan(&kind, &sum, &sealed, &caseID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("blob %s: %w", strconv.FormatInt(id, 10), ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read blob: %w", err)
+	}
+	if caseID.Valid {
+		box, err := t.caseBox(caseID.Int64, false)
+		if err != nil {
+			return nil, fmt.Errorf("open %s bytes %d: %w", kind, id, err)
+		}
+		return checkOpened(id, BlobKind(kind), sum, sealed, box.Open)
 	}
 	return t.s.openSealed(id, BlobKind(kind), sum, sealed)
 }
@@ -86,7 +94,11 @@ func (t *Tx) Blob(id int64) ([]byte, error) {
 // openSealed opens sealed bytes of kind and checks them against sum, so
 // that bytes that were tampered with or moved never come back.
 func (s *Store) openSealed(id int64, kind BlobKind, sum string, sealed []byte) ([]byte, error) {
-	data, err := s.vault.Open(sealed, blobAD(kind, sum))
+	return checkOpened(id, kind, sum, sealed, s.vault.Open)
+}
+
+func checkOpened(id int64, kind BlobKind, sum string, sealed []byte, open func(sealed, ad []byte) ([]byte, error)) ([]byte, error) {
+	data, err := open(sealed, blobAD(kind, sum))
 	if err != nil {
 		return nil, fmt.Errorf("open %s bytes %d: %w", kind, id, err)
 	}
@@ -102,6 +114,15 @@ func (s *Store) openSealed(id int64, kind BlobKind, sum string, sealed []byte) (
 func (t *Tx) DeleteBlob(id int64) error {
 	if _, err := t.tx.Exec(`DELETE FROM blobs WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete blob %d: %w", id, err)
+	}
+	return nil
+}
+
+// dropBlob deletes the raw message stored as blob id (a message recorded
+// before the spool existed).
+func (t *Tx) dropBlob(id int64) error {
+	if _, err := t.tx.Exec(`DELETE FROM blobs WHERE id = ? AND kind = ?`, id, string(BlobMessage)); err != nil {
+		return fmt.Errorf("delete raw message blob %d: %w", id, err)
 	}
 	return nil
 }

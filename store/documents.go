@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/recoverybot/recoverybot"
 )
@@ -43,7 +44,7 @@ func (t *Tx) AddDocument(caseID, messageID int64, parserVersion int, d *recovery
 		ORDER BY id LIMIT 1`, caseID, d.SHA256).Scan(&blobID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		if blobID, _, err = t.PutBlob(BlobDocument, data); err != nil {
+		if blobID, _, err = t.putCaseBlob(caseID, BlobDocument, data); err != nil {
 			return err
 		}
 	case err != nil:
@@ -136,6 +137,13 @@ func (t *Tx) DocumentBytes(caseID int64, sum string) (recoverybot.Document, []by
 		return d, nil, fmt.Errorf("read document: %w", err)
 	}
 	if !blobID.Valid {
+		at, err := t.PurgedAt(caseID)
+		if err != nil {
+			return d, nil, err
+		}
+		if at != nil {
+			return d, nil, fmt.Errorf("document %s: %w on %s (%w)", sum, ErrPurged, at.Format(time.DateOnly), ErrNotFound)
+		}
 		return d, nil, fmt.Errorf("document %s was purged: %w", sum, ErrNotFound)
 	}
 	data, err := t.Blob(blobID.Int64)

@@ -41,6 +41,10 @@ type Entry struct {
 	MovedAt       *time.Time
 	ParserVersion int
 	HasRaw        bool
+	// Sender and Date: the From address and the Date header, once decided
+	// (zero: absent, unreadable or not yet decided).
+	Sender string
+	Date   time.Time
 }
 
 // MailboxState returns the UIDVALIDITY and the highest UID processed in a
@@ -71,16 +75,21 @@ func (t *Tx) SetMailboxState(mailbox string, validity, lastUID uint32) error {
 
 const entryColumns = `id, mailbox, uid_validity, uid, message_id, sha256, content_key, size, fetched_at, status, reason,
 	COALESCE(case_id, 0), COALESCE(duplicate_of, 0), move_to, moved_at, parser_version,
-	blob_id IS NOT NULL OR raw_id IS NOT NULL`
+	blob_id IS NOT NULL OR raw_id IS NOT NULL, sender, COALESCE(sent_at, '')`
 
 func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 	var e Entry
-	var fetched, status string
+	var fetched, status, sent string
 	var moved sql.NullString
 	err := row.Scan(&e.ID, &e.Mailbox, &e.UIDValidity, &e.UID, &e.MessageID, &e.SHA256, &e.ContentKey, &e.Size, &fetched,
-		&status, &e.Reason, &e.CaseID, &e.DuplicateOf, &e.MoveTo, &moved, &e.ParserVersion, &e.HasRaw)
+		&status, &e.Reason, &e.CaseID, &e.DuplicateOf, &e.MoveTo, &moved, &e.ParserVersion, &e.HasRaw, &e.Sender, &sent)
 	if err != nil {
 		return e, err
+	}
+	if sent != "" {
+		if e.Date, err = parseTS(sent); err != nil {
+			return e, err
+		}
 	}
 	e.Status = LedgerStatus(status)
 	if e.FetchedAt, err = parseTS(fetched); err != nil {
@@ -188,18 +197,51 @@ type Decided struct {
 	DuplicateOf   int64
 	MoveTo        string // folder, or "" to leave the message where it is
 	ParserVersion int
+	// Sender and Date are the message's From address and Date header
+	// (zero: absent or unreadable), kept in the ledger for every message.
+	Sender string
+	Date   time.Time
 }
 
-// Decide records what became of a ledger message.
+// Decide records what became of a ledger message. A message tied to no
+// case (CaseID 0, whatever its status) is not kept (SPEC §8): its raw copy
+// leaves the store in the same transaction (the ledger row stops pointing
+// at it; an old copy in the main store is deleted) and the spool once the
+// transaction is committed (Store.Update); a crash in between leaves a
+// spool row no ledger row points at, which SweepSpool deletes.
 func (t *Tx) Decide(id int64, d Decided) error {
+	var sent any
+	if !d.Date.IsZero() {
+		sent = ts(d.Date)
+	}
+	var blobID, rawID sql.NullInt64
+	if d.CaseID == 0 {
+		err := t.tx.QueryRow(`SELECT blob_id, raw_id FROM messages WHERE id = ?`, id).Scan(&blobID, &rawID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("message #%d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("decide message #%d: %w", id, err)
+		}
+	}
 	res, err := t.tx.Exec(`UPDATE messages SET status = ?, reason = ?, case_id = ?, duplicate_of = ?, move_to = ?,
-		parser_version = ? WHERE id = ?`,
-		string(d.Status), d.Reason, nullID(d.CaseID), nullID(d.DuplicateOf), d.MoveTo, d.ParserVersion, id)
+		parser_version = ?, sender = ?, sent_at = ?,
+		raw_id = CASE WHEN ? THEN NULL ELSE raw_id END, blob_id = CASE WHEN ? THEN NULL ELSE blob_id END WHERE id = ?`,
+		string(d.Status), d.Reason, nullID(d.CaseID), nullID(d.DuplicateOf), d.MoveTo, d.ParserVersion, d.Sender, sent,
+		d.CaseID == 0, d.CaseID == 0, id)
 	if err != nil {
 		return fmt.Errorf("decide message #%d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("message #%d: %w", id, ErrNotFound)
+	}
+	if blobID.Valid {
+		if err := t.dropBlob(blobID.Int64); err != nil {
+			return fmt.Errorf("decide message #%d: %w", id, err)
+		}
+	}
+	if rawID.Valid {
+		t.unspool = append(t.unspool, rawID.Int64)
 	}
 	return nil
 }

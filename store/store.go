@@ -288,6 +288,9 @@ type Tx struct {
 	tx  *sql.Tx
 	s   *Store
 	now time.Time
+	// unspool: spool rows the transaction stopped pointing at, deleted
+	// once it is committed.
+	unspool []int64
 }
 
 // Now is the time of the transaction: every row it writes carries it.
@@ -311,6 +314,11 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	}
 	if s.ck != nil {
 		s.ck.wrote()
+	}
+	if len(t.unspool) > 0 {
+		// Only tidying once committed, so a failure is not the
+		// transaction's: SweepSpool deletes the rows left.
+		_ = s.Unspool(context.WithoutCancel(ctx), t.unspool)
 	}
 	return nil
 }

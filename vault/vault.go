@@ -146,11 +146,7 @@ func (v *Vault) Key(purpose Purpose) []byte {
 // stored (say, "document:<sha256>"), so a sealed blob moved elsewhere does
 // not open.
 func (v *Vault) Seal(plain, associated []byte) ([]byte, error) {
-	nonce := make([]byte, v.aead.NonceSize(), v.aead.NonceSize()+len(plain)+v.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("vault: nonce: %w", err)
-	}
-	return v.aead.Seal(nonce, nonce, plain, associated), nil
+	return seal(v.aead, plain, associated)
 }
 
 // ErrOpen is returned when sealed data does not open: a wrong key, a
@@ -159,13 +155,5 @@ var ErrOpen = errors.New("vault: sealed data does not open with this key")
 
 // Open decrypts what Seal produced with the same associated data.
 func (v *Vault) Open(sealed, associated []byte) ([]byte, error) {
-	n := v.aead.NonceSize()
-	if len(sealed) < n+v.aead.Overhead() {
-		return nil, ErrOpen
-	}
-	plain, err := v.aead.Open(nil, sealed[:n], sealed[n:], associated)
-	if err != nil {
-		return nil, ErrOpen
-	}
-	return plain, nil
+	return open(v.aead, sealed, associated)
 }

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/recoverybot/recoverybot/vault"
+)
+
+// ErrPurged is returned for the bytes of a case that was purged: its key
+// is destroyed and its blobs deleted.
+var ErrPurged = errors.New("store: purged")
+
+func caseKeyAD(caseID int64) []byte {
+	return []byte("recoverybot case key\x00" + strconv.FormatInt(caseID, 10))
+}
+
+// caseBox returns the box of a case's own key, creating the key when
+// create is set and the case has none. A case whose key was destroyed
+// (purged) is ErrPurged.
+func (t *Tx) caseBox(caseID int64, create bool) (*vault.Box, error) {
+	var wrapped []byte
+	var purged sql.NullString
+	err := t.tx.QueryRow(`SELECT k.wrapped, c.purged_at FROM cases c LEFT JOIN case_keys k ON k.case_id = c.id
+		WHERE c.id = ?`, caseID).Scan(&wrapped, &purged)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("case %d: %w", caseID, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("read the key of case %d: %w", caseID, err)
+	case wrapped != nil:
+		key, err := t.s.vault.Open(wrapped, caseKeyAD(caseID))
+		if err != nil {
+			return nil, fmt.Errorf("unwrap the key of case %d: %w", caseID, err)
+		}
+		return vault.NewBox(key)
+	case !create && purged.Valid:
+		return nil, fmt.Errorf("case %d: %w on %s", caseID, ErrPurged, purged.String)
+	case !create:
+		return nil, fmt.Errorf("key of case %d: %w", caseID, ErrNotFound)
+	}
+	// A case reopened after its purge gets a new key: what it receives
+	// now is purged again once it closes.
+	key, err := vault.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err = t.s.vault.Seal(key, caseKeyAD(caseID))
+	if err != nil {
+		return nil, fmt.Errorf("wrap the key of case %d: %w", caseID, err)
+	}
+	if _, err := t.tx.Exec(`INSERT INTO case_keys (case_id, wrapped, created_at) VALUES (?, ?, ?)`, caseID, wrapped, ts(t.now)); err != nil {
+		return nil, fmt.Errorf("store the key of case %d: %w", caseID, err)
+	}
+	return vault.NewBox(key)
+}
+
+// putCaseBlob seals data under the key of a case and stores it,
+// returning its row ID and the hex SHA-256 of the clear bytes.
+func (t *Tx) putCaseBlob(caseID int64, kind BlobKind, data []byte) (int64, string, error) {
+	box, err := t.caseBox(caseID, true)
+	if err != nil {
+		return 0, "", err
+	}
+	h := sha256.Sum256(data)
+	sum := hex.EncodeToString(h[:])
+	sealed, err := box.Seal(data, blobAD(kind, sum))
+	if err != nil {
+		return 0, "", fmt.Errorf("seal %s bytes: %w", kind, err)
+	}
+	res, err := t.tx.Exec(`INSERT INTO blobs (kind, sha256, size, sealed, created_at, case_id) VALUES (?, ?, ?, ?, ?, ?)`,
+		string(kind), sum, len(data), sealed, ts(t.now), caseID)
+	if err != nil {
+		return 0, "", fmt.Errorf("store %s bytes: %w", kind, err)
+	}
+	id, err := res.LastInsertId()
+	return id, sum, err
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/vault"
+)
+
+// purgeCaseFixture is a case with one message (spooled, tied) and one
+// document, the bytes of both unique to it.
+type purgeCaseFixture struct {
+	c        recoverybot.Case
+	entry    Entry
+	doc      []byte
+	raw      []byte
+	docBlob  []byte // the document's sealed bytes, as stored
+	rawBlob  []byte // the message's sealed bytes, as spooled
+	document recoverybot.Document
+}
+
+func addPurgeCase(t *testing.T, s *Store, path, profile string, uid uint32) *purgeCaseFixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &purgeCaseFixture{doc: bytes.Repeat([]byte("PASSPORT-"+profile+"-"), 400)}
+	f.raw = []byte("From: " + profile + "@example.org\r\nSubject: my ID\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(f.doc) + "\r\n")
+	ref := spoolOne(t, s, f.raw)
+	f.rawBlob = sealedInSpool(t, path, ref.ID)
+	f.entry = Entry{Mailbox: "INBOX", UIDValidity: 1, UID: uid, MessageID: profile + "@m", ContentKey: profile, Size: int64(len(f.raw))}
+	err := s.Update(ctx, func(tx *Tx) error {
+		var err error
+		if f.c, err = newCase(tx, profile, recoverybot.KindLostEmail); err != nil {
+			return err
+		}
+		if err := tx.Record(&f.entry, &ref); err != nil {
+			return err
+		}
+		if err := tx.Decide(f.entry.ID, Decided{Status: LedgerProcessed, CaseID: f.c.ID, MoveTo: "Recovery/Processed"}); err != nil {
+			return err
+		}
+		f.document = recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg"}
+		if err := tx.AddDocument(f.c.ID, f.entry.ID, 1, &f.document, f.doc); err != nil {
+			return err
+		}
+		return tx.tx.QueryRow(`SELECT sealed FROM blobs WHERE case_id = ?`, f.c.ID).Scan(&f.docBlob)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func closeCase(t *testing.T, s *Store, c recoverybot.Case, at time.Time) {
+	t.Helper()
+	c.State, c.DecidedBy, c.DecidedAt, c.UpdatedAt = recoverybot.StateApproved, "alice", &at, at
+	if err := s.Update(context.Background(), func(tx *Tx) error { return tx.UpdateCase(c) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// filesOf reads every file of dir (database, WAL, spool, journal, keys).
+func filesOf(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[p] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) {
+	dir := t.TempDir()
+	v, err := vault.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "recoverybot.db")
+	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, err := Open(context.Background(), path, v, Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	addProfile(t, s, "closed", recoverybot.HolderIndividual)
+	addProfile(t, s, "open", recoverybot.HolderIndividual)
+	closed := addPurgeCase(t, s, path, "closed", 1)
+	open := addPurgeCase(t, s, path, "open", 2)
+	closeCase(t, s, closed.c, clock)
+
+	retention := 30 * 24 * time.Hour
+	// Not yet due: nothing happens.
+	if got, err := s.Purge(ctx, clock.Add(retention-time.Second), retention); err != nil || got.Cases != 0 {
+		t.Fatalf("early Purge = %+v, %v; want nothing purged", got, err)
+	}
+	purgeAt := clock.Add(retention)
+	got, err := s.Purge(ctx, purgeAt, retention)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != (PurgeCounts{Cases: 1, Documents: 1, Messages: 1}) {
+		t.Errorf("Purge = %+v, want 1 case, 1 document, 1 message", got)
+	}
+
+	err = s.View(ctx, func(tx *Tx) error {
+		d, data, err := tx.DocumentBytes(closed.c.ID, closed.document.SHA256)
+		if !errors.Is(err, ErrPurged) || !errors.Is(err, ErrNotFound) || data != nil || !strings.Contains(err.Error(), "2026-12-31") {
+			t.Errorf("purged document: %d bytes, %v; want ErrPurged on 2026-12-31", len(data), err)
+		}
+		if d.SHA256 != closed.document.SHA256 || d.Size != int64(len(closed.doc)) || d.Type != recoverybot.DocIdentity {
+			t.Errorf("purged document's metadata = %+v, want type, size and SHA-256 kept", d)
+		}
+		if _, err := tx.MessageRaw(closed.entry.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("purged message: %v, want ErrNotFound", err)
+		}
+		if at, err := tx.PurgedAt(closed.c.ID); err != nil || at == nil || !at.Equal(purgeAt) {
+			t.Errorf("PurgedAt = %v, %v", at, err)
+		}
+		events, err := tx.AuditEvents(AuditFilter{CaseID: closed.c.ID})
+		if err != nil {
+			return err
+		}
+		last := events[len(events)-1]
+		if last.Action != "case_purged" || last.Details["documents"] != "1" || last.Details["messages"] != "1" {
+			t.Errorf("last audit event = %+v, want case_purged with counts", last)
+		}
+		// The open case is whole.
+		_, data, err = tx.DocumentBytes(open.c.ID, open.document.SHA256)
+		if err != nil || !bytes.Equal(data, open.doc) {
+			t.Errorf("open case's document = %d bytes, %v", len(data), err)
+		}
+		if raw, err := tx.MessageRaw(open.entry.ID); err != nil || !bytes.Equal(raw, open.raw) {
+			t.Errorf("open case's message = %d bytes, %v", len(raw), err)
+		}
+		if at, err := tx.PurgedAt(open.c.ID); err != nil || at != nil {
+			t.Errorf("open case PurgedAt = %v, %v", at, err)
+		}
+		// The ciphertext kept in a backup opens with none of the keys
+		// left: not the storage key, not another case's.
+		if _, err := v.Open(closed.docBlob, blobAD(BlobDocument, closed.document.SHA256)); err == nil {
+			t.Error("the purged document opens with the storage key")
+		}
+		box, err := tx.caseBox(open.c.ID, false)
+		if err != nil {
+			return err
+		}
+		if _, err := box.Open(closed.docBlob, blobAD(BlobDocument, closed.document.SHA256)); err == nil {
+			t.Error("the purged document opens with another case's key")
+		}
+		if _, err := tx.caseBox(closed.c.ID, false); !errors.Is(err, ErrPurged) {
+			t.Errorf("closed case's key: %v, want ErrPurged", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// No copy of the purged bytes anywhere in the data directory: not
+	// in the database, its WAL, the spool or its journal.
+	needles := map[string][]byte{"document": closed.doc[:64], "sealed document": closed.docBlob[40:104],
+		"sealed message": closed.rawBlob[40:104], "message": closed.raw[:40]}
+	for _, line := range strings.Split(base64.StdEncoding.EncodeToString(closed.doc), "\n")[:1] {
+		needles["base64 line"] = []byte(line[:76])
+	}
+	check := func(when string) {
+		var all []byte
+		for file, b := range filesOf(t, dir) {
+			all = append(all, b...)
+			for what, n := range needles {
+				if bytes.Contains(b, n) {
+					t.Errorf("%s: %s holds the purged %s", when, filepath.Base(file), what)
+				}
+			}
+		}
+		if !bytes.Contains(all, open.docBlob[40:104]) || !bytes.Contains(all, open.rawBlob[40:104]) {
+			t.Errorf("%s: the open case's sealed document or message is nowhere", when)
+		}
+	}
+	check("after purge")
+
+	// Idempotent: a second purge changes nothing.
+	again, err := s.Purge(ctx, purgeAt.Add(time.Hour), retention)
+	if err != nil || again != (PurgeCounts{}) {
+		t.Errorf("second Purge = %+v, %v; want nothing", again, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("after close")
+}

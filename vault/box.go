@@ -1,0 +1,73 @@
+package vault
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+)
+
+// Box seals and opens data with one key of its own, such as a case's key
+// (SPEC §8): the store keeps each case's documents under such a key,
+// wrapped by the storage key, and destroying the wrapped key at purge
+// makes every copy of them unreadable, backups and free pages included.
+type Box struct {
+	aead cipher.AEAD
+}
+
+// NewKey returns a new random 32-byte key for NewBox.
+func NewKey() ([]byte, error) {
+	k := make([]byte, keySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("vault: new key: %w", err)
+	}
+	return k, nil
+}
+
+// NewBox returns the Box of a 32-byte key (AES-256-GCM).
+func NewBox(key []byte) (*Box, error) {
+	if len(key) != keySize {
+		return nil, errors.New("vault: keys must be 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return &Box{aead: aead}, nil
+}
+
+// Seal encrypts plain under the box's key, bound to associated (as
+// Vault.Seal).
+func (b *Box) Seal(plain, associated []byte) ([]byte, error) {
+	return seal(b.aead, plain, associated)
+}
+
+// Open decrypts what Seal produced with the same associated data.
+func (b *Box) Open(sealed, associated []byte) ([]byte, error) {
+	return open(b.aead, sealed, associated)
+}
+
+func seal(aead cipher.AEAD, plain, associated []byte) ([]byte, error) {
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("vault: nonce: %w", err)
+	}
+	return aead.Seal(nonce, nonce, plain, associated), nil
+}
+
+func open(aead cipher.AEAD, sealed, associated []byte) ([]byte, error) {
+	n := aead.NonceSize()
+	if len(sealed) < n+aead.Overhead() {
+		return nil, ErrOpen
+	}
+	plain, err := aead.Open(nil, sealed[:n], sealed[n:], associated)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return plain, nil
+}
