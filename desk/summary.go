@@ -34,6 +34,9 @@ type Summary struct {
 	Note               string                    `json:"note,omitempty"`
 	Reason             string                    `json:"reason,omitempty"`
 	NewEmail           string                    `json:"new_email,omitempty"`
+	// PurgedAt is when the case's documents and raw messages were
+	// destroyed (store.Purge); nil: they were not. Their metadata stays.
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 
 	// Detail, filled by Show only.
 	Events []recoverybot.AuditEvent `json:"events,omitempty"`
@@ -90,6 +93,9 @@ func (d *Desk) summary(tx *store.Tx, c recoverybot.Case) (Summary, error) {
 	}
 	if s.Flags == nil {
 		s.Flags = []string{}
+	}
+	if s.PurgedAt, err = tx.PurgedAt(c.ID); err != nil {
+		return Summary{}, err
 	}
 	for _, doc := range docs {
 		findings := doc.Findings

@@ -7,13 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/recoverybot/recoverybot/vault"
 )
 
-// ErrPurged is returned for the bytes of a case that was purged: its key
-// is destroyed and its blobs deleted.
+// ErrPurged is matched by the errors returned for the bytes of a case
+// that was purged (its key destroyed, its blobs deleted): they are
+// *PurgedError values, which match ErrNotFound too.
 var ErrPurged = errors.New("store: purged")
+
+// PurgedError says that bytes asked for were purged, and when.
+type PurgedError struct {
+	At time.Time
+}
+
+func (e *PurgedError) Error() string { return "store: purged on " + e.At.UTC().Format(time.DateOnly) }
+
+// Is makes a PurgedError match ErrPurged and ErrNotFound.
+func (e *PurgedError) Is(target error) bool { return target == ErrPurged || target == ErrNotFound }
 
 func caseKeyAD(caseID int64) []byte {
 	return []byte("recoverybot case key\x00" + strconv.FormatInt(caseID, 10))
@@ -39,7 +51,11 @@ func (t *Tx) caseBox(caseID int64, create bool) (*vault.Box, error) {
 		}
 		return vault.NewBox(key)
 	case !create && purged.Valid:
-		return nil, fmt.Errorf("case %d: %w on %s", caseID, ErrPurged, purged.String)
+		at, err := parseTS(purged.String)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("case %d: %w", caseID, &PurgedError{At: at})
 	case !create:
 		return nil, fmt.Errorf("key of case %d: %w", caseID, ErrNotFound)
 	}

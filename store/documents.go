@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/recoverybot/recoverybot"
 )
@@ -142,7 +141,7 @@ func (t *Tx) DocumentBytes(caseID int64, sum string) (recoverybot.Document, []by
 			return d, nil, err
 		}
 		if at != nil {
-			return d, nil, fmt.Errorf("document %s: %w on %s (%w)", sum, ErrPurged, at.Format(time.DateOnly), ErrNotFound)
+			return d, nil, fmt.Errorf("document %s: %w", sum, &PurgedError{At: *at})
 		}
 		return d, nil, fmt.Errorf("document %s was purged: %w", sum, ErrNotFound)
 	}

@@ -73,7 +73,10 @@ func agentMessage(err error) string {
 
 // explain turns the errors agents meet into sentences about their input.
 func explain(err error) error {
+	var purged *store.PurgedError
 	switch {
+	case errors.As(err, &purged):
+		return fmt.Errorf("the documents and messages of this case were purged on %s (retention)", purged.At.Local().Format(time.DateOnly))
 	case errors.Is(err, store.ErrNotFound):
 		msg := err.Error()
 		if i := strings.Index(msg, ": store: not found"); i >= 0 {
@@ -222,6 +225,9 @@ func (a *app) printSummary(s desk.Summary) {
 	row("opened", s.OpenedAt.Local().Format(time.DateTime)+" by "+s.OpenedBy)
 	if s.DecidedAt != nil {
 		row("decided", s.DecidedAt.Local().Format(time.DateTime)+" by "+s.DecidedBy)
+	}
+	if s.PurgedAt != nil {
+		row("documents", "purged on "+s.PurgedAt.Local().Format(time.DateTime))
 	}
 	if s.Note != "" {
 		row("note", s.Note)
