@@ -26,6 +26,16 @@ func bounced(c recoverybot.Case) bool {
 	return slices.ContainsFunc(c.Flags, func(f string) bool { return slices.Contains(bouncedFlags, f) })
 }
 
+// waitingSince returns the cases awaiting evidence that were opened at
+// least d before now: those expire and remind act on.
+func waitingSince(tx *store.Tx, now time.Time, d time.Duration) ([]recoverybot.Case, error) {
+	cases, err := tx.ListCases(store.CaseFilter{State: recoverybot.StateAwaitingEvidence})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(cases, func(c recoverybot.Case) bool { return now.Before(c.OpenedAt.Add(d)) }), nil
+}
+
 // Expire closes the cases that have been awaiting evidence for ttl or
 // longer since they were opened: each becomes expired, its codes stop
 // counting, the audit log says so and the customer is told in the
@@ -37,14 +47,11 @@ func (d *Desk) Expire(ctx context.Context, now time.Time, ttl time.Duration) (ma
 	counts := map[string]int{"expired": 0, "mailed": 0}
 	var refs []string
 	err := d.store.Update(ctx, func(tx *store.Tx) error {
-		cases, err := tx.ListCases(store.CaseFilter{State: recoverybot.StateAwaitingEvidence})
+		cases, err := waitingSince(tx, now, ttl)
 		if err != nil {
 			return err
 		}
 		for _, c := range cases {
-			if now.Before(c.OpenedAt.Add(ttl)) {
-				continue
-			}
 			to, err := recoverybot.Transition(c.State, recoverybot.EventExpire)
 			if err != nil {
 				return err
@@ -101,14 +108,11 @@ func (d *Desk) Remind(ctx context.Context, now time.Time, after time.Duration) (
 	counts := map[string]int{"reminded": 0, "skipped_bounced": 0}
 	var refs []string
 	err := d.store.Update(ctx, func(tx *store.Tx) error {
-		cases, err := tx.ListCases(store.CaseFilter{State: recoverybot.StateAwaitingEvidence})
+		cases, err := waitingSince(tx, now, after)
 		if err != nil {
 			return err
 		}
 		for _, c := range cases {
-			if now.Before(c.OpenedAt.Add(after)) {
-				continue
-			}
 			events, err := tx.AuditEvents(store.AuditFilter{CaseID: c.ID})
 			if err != nil {
 				return err
