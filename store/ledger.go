@@ -209,34 +209,65 @@ type Decided struct {
 // at it; an old copy in the main store is deleted) and the spool once the
 // transaction is committed (Store.Update); a crash in between leaves a
 // spool row no ledger row points at, which SweepSpool deletes.
+//
+// A message tied to a case is sealed again under the case's own key, in
+// the main store, and leaves the spool the same way: from then on its
+// bytes are destroyed with the case's key when the case is purged.
 func (t *Tx) Decide(id int64, d Decided) error {
 	var sent any
 	if !d.Date.IsZero() {
 		sent = ts(d.Date)
 	}
-	var blobID, rawID sql.NullInt64
-	if d.CaseID == 0 {
-		err := t.tx.QueryRow(`SELECT blob_id, raw_id FROM messages WHERE id = ?`, id).Scan(&blobID, &rawID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("message #%d: %w", id, ErrNotFound)
+	var blobID, rawID, blobCase sql.NullInt64
+	var sum string
+	err := t.tx.QueryRow(`SELECT m.blob_id, m.raw_id, m.sha256, b.case_id FROM messages m
+		LEFT JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?`, id).Scan(&blobID, &rawID, &sum, &blobCase)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("message #%d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("decide message #%d: %w", id, err)
+	}
+	var keep sql.NullInt64 // the blob the row points at afterwards
+	var drop []int64       // storage-key message blobs to delete
+	switch {
+	case d.CaseID == 0:
+		if blobID.Valid {
+			drop = append(drop, blobID.Int64)
+		}
+	case rawID.Valid || (blobID.Valid && blobCase.Int64 != d.CaseID):
+		var raw []byte
+		if rawID.Valid {
+			raw, err = t.s.spooled(rawID.Int64, sum)
+		} else {
+			raw, err = t.Blob(blobID.Int64)
 		}
 		if err != nil {
 			return fmt.Errorf("decide message #%d: %w", id, err)
 		}
+		bid, _, err := t.putCaseBlob(d.CaseID, BlobMessage, raw)
+		if err != nil {
+			return fmt.Errorf("decide message #%d: %w", id, err)
+		}
+		keep = sql.NullInt64{Int64: bid, Valid: true}
+		if blobID.Valid {
+			drop = append(drop, blobID.Int64)
+		}
+	default:
+		keep = blobID
 	}
 	res, err := t.tx.Exec(`UPDATE messages SET status = ?, reason = ?, case_id = ?, duplicate_of = ?, move_to = ?,
-		parser_version = ?, sender = ?, sent_at = ?,
-		raw_id = CASE WHEN ? THEN NULL ELSE raw_id END, blob_id = CASE WHEN ? THEN NULL ELSE blob_id END WHERE id = ?`,
+		parser_version = ?, sender = ?, sent_at = ?, raw_id = NULL, blob_id = ? WHERE id = ?`,
 		string(d.Status), d.Reason, nullID(d.CaseID), nullID(d.DuplicateOf), d.MoveTo, d.ParserVersion, d.Sender, sent,
-		d.CaseID == 0, d.CaseID == 0, id)
+		keep, id)
 	if err != nil {
 		return fmt.Errorf("decide message #%d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("message #%d: %w", id, ErrNotFound)
 	}
-	if blobID.Valid {
-		if err := t.dropBlob(blobID.Int64); err != nil {
+	for _, b := range drop {
+		if err := t.dropBlob(b); err != nil {
 			return fmt.Errorf("decide message #%d: %w", id, err)
 		}
 	}

@@ -23,7 +23,8 @@ type purgeCaseFixture struct {
 	doc      []byte
 	raw      []byte
 	docBlob  []byte // the document's sealed bytes, as stored
-	rawBlob  []byte // the message's sealed bytes, as spooled
+	spooled  []byte // the message's sealed bytes, as spooled before its decision
+	rawBlob  []byte // the message's sealed bytes, under the case's key after it
 	document recoverybot.Document
 }
 
@@ -34,7 +35,7 @@ func addPurgeCase(t *testing.T, s *Store, path, profile string, uid uint32) *pur
 	f.raw = []byte("From: " + profile + "@example.org\r\nSubject: my ID\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString(f.doc) + "\r\n")
 	ref := spoolOne(t, s, f.raw)
-	f.rawBlob = sealedInSpool(t, path, ref.ID)
+	f.spooled = sealedInSpool(t, path, ref.ID)
 	f.entry = Entry{Mailbox: "INBOX", UIDValidity: 1, UID: uid, MessageID: profile + "@m", ContentKey: profile, Size: int64(len(f.raw))}
 	err := s.Update(ctx, func(tx *Tx) error {
 		var err error
@@ -51,7 +52,10 @@ func addPurgeCase(t *testing.T, s *Store, path, profile string, uid uint32) *pur
 		if err := tx.AddDocument(f.c.ID, f.entry.ID, 1, &f.document, f.doc); err != nil {
 			return err
 		}
-		return tx.tx.QueryRow(`SELECT sealed FROM blobs WHERE case_id = ?`, f.c.ID).Scan(&f.docBlob)
+		if err := tx.tx.QueryRow(`SELECT sealed FROM blobs WHERE case_id = ? AND kind = ?`, f.c.ID, string(BlobMessage)).Scan(&f.rawBlob); err != nil {
+			return err
+		}
+		return tx.tx.QueryRow(`SELECT sealed FROM blobs WHERE case_id = ? AND kind = ?`, f.c.ID, string(BlobDocument)).Scan(&f.docBlob)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +180,7 @@ func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) 
 	// No copy of the purged bytes anywhere in the data directory: not
 	// in the database, its WAL, the spool or its journal.
 	needles := map[string][]byte{"document": closed.doc[:64], "sealed document": closed.docBlob[40:104],
-		"sealed message": closed.rawBlob[40:104], "message": closed.raw[:40]}
+		"sealed message": closed.rawBlob[40:104], "spooled message": closed.spooled[40:104], "message": closed.raw[:40]}
 	for _, line := range strings.Split(base64.StdEncoding.EncodeToString(closed.doc), "\n")[:1] {
 		needles["base64 line"] = []byte(line[:76])
 	}

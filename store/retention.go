@@ -70,7 +70,7 @@ func (s *Store) DropUntied(ctx context.Context) (int, error) {
 type PurgeCounts struct {
 	Cases     int // cases purged
 	Documents int // document blobs deleted
-	Messages  int // raw messages (spool rows and old blobs) of those cases deleted
+	Messages  int // raw messages of those cases deleted (sealed blobs and spool rows)
 	Untied    int // raw copies of mail tied to no case dropped (DropUntied)
 }
 
@@ -156,18 +156,20 @@ func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cuto
 		if _, err := tx.tx.Exec(`DELETE FROM case_keys WHERE case_id = ?`, caseID); err != nil {
 			return err
 		}
-		var blobs []int64
-		if err := collect(tx, &blobs, `SELECT DISTINCT blob_id FROM documents WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
+		// The document blobs, the message blobs (sealed under the case's
+		// key at their decision, or under the storage key before that),
+		// any other blob under the case's key, and spooled raw copies.
+		var docBlobs, msgBlobs, caseBlobs, raws []int64
+		if err := collect(tx, &docBlobs, `SELECT DISTINCT blob_id FROM documents WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
 			return err
 		}
-		if err := collect(tx, &blobs, `SELECT id FROM blobs WHERE case_id = ?`, caseID); err != nil {
+		if err := collect(tx, &msgBlobs, `SELECT DISTINCT blob_id FROM messages WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
 			return err
 		}
-		var raws, oldRaws []int64
+		if err := collect(tx, &caseBlobs, `SELECT id FROM blobs WHERE case_id = ?`, caseID); err != nil {
+			return err
+		}
 		if err := collect(tx, &raws, `SELECT raw_id FROM messages WHERE case_id = ? AND raw_id IS NOT NULL`, caseID); err != nil {
-			return err
-		}
-		if err := collect(tx, &oldRaws, `SELECT blob_id FROM messages WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
 			return err
 		}
 		if _, err := tx.tx.Exec(`UPDATE documents SET blob_id = NULL WHERE case_id = ?`, caseID); err != nil {
@@ -177,23 +179,20 @@ func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cuto
 			return err
 		}
 		seen := map[int64]bool{}
-		docs = 0
-		for _, id := range blobs {
-			if !seen[id] {
+		for _, ids := range [][]int64{docBlobs, msgBlobs, caseBlobs} {
+			for _, id := range ids {
+				if seen[id] {
+					continue
+				}
 				seen[id] = true
-				docs++
 				if err := tx.DeleteBlob(id); err != nil {
 					return err
 				}
 			}
 		}
-		for _, id := range oldRaws {
-			if err := tx.dropBlob(id); err != nil {
-				return err
-			}
-		}
 		tx.unspool = append(tx.unspool, raws...)
-		msgs = len(raws) + len(oldRaws)
+		docs = len(docBlobs)
+		msgs = len(raws) + len(msgBlobs)
 		if _, err := tx.tx.Exec(`UPDATE cases SET purged_at = ? WHERE id = ?`, ts(now), caseID); err != nil {
 			return err
 		}

@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"os"
 	"testing"
@@ -84,19 +86,22 @@ func TestDecidingMailTiedToNoCaseDropsItsRawCopy(t *testing.T) {
 	}
 }
 
-func TestMailTiedToACaseKeepsItsRawCopy(t *testing.T) {
+// A message tied to a case leaves the spool at its decision, sealed again
+// under the case's own key: destroying that key at the purge destroys it.
+func TestMailTiedToACaseIsSealedUnderTheCaseKey(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	p := addProfile(t, s, "p-1", recoverybot.HolderIndividual)
 	raw := []byte("From: jean@example.org\r\n\r\nmy documents\r\n")
 	ref := spoolOne(t, s, raw)
-	e := Entry{Mailbox: "INBOX", UIDValidity: 7, UID: 1, MessageID: "m1", ContentKey: "k1", Size: int64(len(raw))}
+	e := Entry{Mailbox: "INBOX", UIDValidity: 7, UID: 1, MessageID: "m1", ContentKey: "k1", Size: int64(len(raw)), SHA256: sumOf(raw)}
+	var c recoverybot.Case
 	err := s.Update(ctx, func(tx *Tx) error {
 		if err := tx.Record(&e, &ref); err != nil {
 			return err
 		}
-		c, err := newCase(tx, p.ID, recoverybot.KindTOTPLockout)
-		if err != nil {
+		var err error
+		if c, err = newCase(tx, p.ID, recoverybot.KindTOTPLockout); err != nil {
 			return err
 		}
 		return tx.Decide(e.ID, Decided{Status: LedgerProcessed, CaseID: c.ID, MoveTo: "Recovery/Processed"})
@@ -104,9 +109,35 @@ func TestMailTiedToACaseKeepsItsRawCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := spoolRows(t, s); n != 1 {
-		t.Errorf("spool has %d rows, want the tied message's", n)
+	if n := spoolRows(t, s); n != 0 {
+		t.Errorf("spool has %d rows, want the tied message moved out of it", n)
 	}
+	err = s.View(ctx, func(tx *Tx) error {
+		got, err := tx.MessageRaw(e.ID)
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("MessageRaw = %q, %v; want the message", got, err)
+		}
+		var blobCase sql.NullInt64
+		var sealed []byte
+		if err := tx.tx.QueryRow(`SELECT b.case_id, b.sealed FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?`, e.ID).Scan(&blobCase, &sealed); err != nil {
+			return err
+		}
+		if blobCase.Int64 != c.ID {
+			t.Errorf("message blob sealed under case %v, want %d", blobCase, c.ID)
+		}
+		if _, err := s.vault.Open(sealed, blobAD(BlobMessage, sumOf(raw))); err == nil {
+			t.Error("the message opens with the storage key, want only the case's")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sumOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 func TestDropUntiedDeletesRawCopiesKeptBefore(t *testing.T) {
