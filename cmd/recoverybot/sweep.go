@@ -22,7 +22,11 @@ func (a *app) scheduler(ctx context.Context) (*sweep.Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return daemon.NewScheduler(a.cfg, a.st, d, a.now, a.log, nil)
+	courier, err := daemon.NewCourier(a.cfg, a.st, nil, a.log)
+	if err != nil {
+		return nil, err
+	}
+	return daemon.NewScheduler(a.cfg, a.st, d, courier, a.now, a.log, nil)
 }
 
 func jobNames(s *sweep.Scheduler) string {
