@@ -14,7 +14,7 @@ import (
 )
 
 // TestServeRunsTheSchedule: `run --once` runs no scheduled job; `serve`
-// schedules expire, remind and digest by their [schedule] specs, and the
+// schedules expire, remind, digest and outbox by their [schedule] specs, and the
 // expire job, due every second, expires a case that outlived case_ttl on
 // the daemon's clock and mails the customer, through the courier.
 func TestServeRunsTheSchedule(t *testing.T) {
@@ -55,7 +55,8 @@ func TestServeRunsTheSchedule(t *testing.T) {
 			t.Errorf("%s is not scheduled", en.Name)
 		}
 	}
-	if len(specs) != 3 || specs["expire"] != "@every 1s" || specs["remind"] != "@hourly" || specs["digest"] != "0 8 * * 1-5" {
+	if len(specs) != 4 || specs["expire"] != "@every 1s" || specs["remind"] != "@hourly" || specs["digest"] != "0 8 * * 1-5" ||
+		specs["outbox"] != "@every 1m" {
 		t.Errorf("scheduled jobs: %v", specs)
 	}
 	next, _ := d.Scheduler().Next("remind", before)
