@@ -87,7 +87,8 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 // NewCourier returns the outbox courier of a configuration: it sends
 // through [smtp] and gives up on a mail [policy] outbox_give_up after it
 // was queued. smtpTLS overrides the TLS configuration (tests, private
-// CAs); nil means the system roots. It does not connect yet.
+// CAs); nil means the system roots. log nil: the courier logs nothing. It
+// does not connect yet.
 func NewCourier(c config.Config, st *store.Store, smtpTLS *tls.Config, log *slog.Logger) (*outbound.Courier, error) {
 	sender, err := outbound.NewSender(outbound.SMTPOptions{
 		Address: c.SMTP.Address, Security: c.SMTP.Security, Username: c.SMTP.Username, Password: c.SMTP.Password,

@@ -113,3 +113,30 @@ func (e *e2e) sentWith(addr, word string) []string {
 	}
 	return out
 }
+
+// TestOutboxJobGivesUpByTheConfig: the daemon's outbox job drains its
+// own courier, which gives up on a mail [policy] outbox_give_up after it
+// was queued, on the daemon's clock.
+func TestOutboxJobGivesUpByTheConfig(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.Policy.OutboxGiveUp = config.Duration(6 * time.Hour) })
+	e.sink.RejectRecipient("jean@example.org", 451)
+	s := e.open("p-ind", recoverybot.KindTOTPLockout, "")
+	if r := e.once(); r.Sent != 0 || r.Failed != 0 {
+		t.Fatalf("run --once: %+v", r)
+	}
+	ctx := context.Background()
+	e.advance(6*time.Hour - time.Minute)
+	r, err := e.d.Scheduler().Run(ctx, "outbox")
+	if err != nil || r.Outcome != store.RunOK || r.Counts["failed"] != 0 || r.Counts["deferred"] != 1 {
+		t.Fatalf("outbox job a minute before the give-up: %+v, %v", r, err)
+	}
+	e.advance(time.Minute)
+	r, err = e.d.Scheduler().Run(ctx, "outbox")
+	if err != nil || r.Outcome != store.RunOK || r.Counts["failed"] != 1 || r.Counts["sent"] != 0 {
+		t.Fatalf("outbox job at the give-up: %+v, %v", r, err)
+	}
+	got := e.show(s.Ref)
+	if len(got.Mail) != 1 || got.Mail[0].State != string(store.OutboxFailed) || !strings.HasPrefix(got.Mail[0].LastError, "given up 6h after it was queued: ") {
+		t.Errorf("mail after the give-up: %+v", got.Mail)
+	}
+}
