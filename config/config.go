@@ -97,6 +97,9 @@ type Policy struct {
 	RemindAfter   Duration `toml:"remind_after"`
 	Retention     Duration `toml:"retention"`
 	ReplyInterval Duration `toml:"reply_interval"`
+	// OutboxGiveUp is how long after it was queued a mail that keeps
+	// failing temporarily is given up and marked failed for an agent.
+	OutboxGiveUp Duration `toml:"outbox_give_up"`
 	// MaxCodeCandidates: a message with more distinct code candidates
 	// matches none and, when one is in its new text, is one failed
 	// attempt (SPEC §3).
@@ -123,6 +126,7 @@ type Schedule struct {
 	Purge     string `toml:"purge"`
 	Reconcile string `toml:"reconcile"` // read and checked; no job runs it yet
 	Digest    string `toml:"digest"`
+	Outbox    string `toml:"outbox"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -147,10 +151,11 @@ func Default() Config {
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
-			ReplyInterval:     Duration(time.Hour),
+			ReplyInterval: Duration(time.Hour), OutboxGiveUp: Duration(48 * time.Hour),
 			MaxCodeCandidates: 3, MaxDocumentsPerMessage: 20, MaxDocumentsPerCase: 50,
 		},
-		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily", Reconcile: "@every 1h", Digest: "0 8 * * 1-5"},
+		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily", Reconcile: "@every 1h", Digest: "0 8 * * 1-5",
+			Outbox: "@every 1m"},
 	}
 }
 
@@ -267,7 +272,7 @@ func (c Config) Validate() error {
 	}
 	for key, d := range map[string]Duration{"imap.poll_interval": c.IMAP.PollInterval, "imap.idle_timeout": c.IMAP.IdleTimeout,
 		"imap.command_timeout": c.IMAP.CommandTimeout, "policy.code_ttl": c.Policy.CodeTTL, "policy.case_ttl": c.Policy.CaseTTL,
-		"policy.remind_after": c.Policy.RemindAfter} {
+		"policy.remind_after": c.Policy.RemindAfter, "policy.outbox_give_up": c.Policy.OutboxGiveUp} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", key)
 		}
@@ -313,7 +318,8 @@ func (c Config) Validate() error {
 	}
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	for key, spec := range map[string]string{"schedule.expire": c.Schedule.Expire, "schedule.remind": c.Schedule.Remind,
-		"schedule.purge": c.Schedule.Purge, "schedule.reconcile": c.Schedule.Reconcile, "schedule.digest": c.Schedule.Digest} {
+		"schedule.purge": c.Schedule.Purge, "schedule.reconcile": c.Schedule.Reconcile, "schedule.digest": c.Schedule.Digest,
+		"schedule.outbox": c.Schedule.Outbox} {
 		if _, err := parser.Parse(spec); err != nil {
 			return fmt.Errorf("%s %q: %s", key, spec, oneLine(err.Error()))
 		}

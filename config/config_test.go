@@ -137,6 +137,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad port", "[smtp]\naddress = \"smtp.example.net:99999\"", "bad port"},
 		{"bad from", "[smtp]\nfrom = \"contact\"", "smtp.from"},
 		{"bad cron", "[schedule]\npurge = \"every day\"", "schedule.purge"},
+		{"bad outbox cron", "[schedule]\noutbox = \"every minute\"", `schedule.outbox "every minute"`},
+		{"outbox never given up", "[policy]\noutbox_give_up = \"0s\"", "policy.outbox_give_up must be positive"},
+		{"outbox given up before", "[policy]\noutbox_give_up = \"-48h\"", "policy.outbox_give_up must be positive"},
 		{"bad size", "[imap]\nmax_message_size = \"big\"", "bad size"},
 		{"same folders", "[imap]\nreview_folder = \"Recovery/Processed\"", "must differ"},
 		{"bad folder", "[imap]\nreview_folder = \"/Review\"", "imap.review_folder"},
@@ -203,6 +206,19 @@ func TestValues(t *testing.T) {
 		if IsLoopback(h) {
 			t.Errorf("IsLoopback(%s) = true", h)
 		}
+	}
+}
+
+// TestOutboxKeys: the outbox is sent every minute and given up 48 hours
+// after a mail was queued, unless the file says otherwise.
+func TestOutboxKeys(t *testing.T) {
+	d := Default()
+	if d.Policy.OutboxGiveUp.D() != 48*time.Hour || d.Schedule.Outbox != "@every 1m" {
+		t.Errorf("defaults: give up after %s, schedule %q", d.Policy.OutboxGiveUp.D(), d.Schedule.Outbox)
+	}
+	c, err := Load(write(t, "[policy]\noutbox_give_up = \"6h\"\n[schedule]\noutbox = \"*/5 * * * *\""), nil)
+	if err != nil || c.Policy.OutboxGiveUp.D() != 6*time.Hour || c.Schedule.Outbox != "*/5 * * * *" {
+		t.Errorf("load: give up after %s, schedule %q, %v", c.Policy.OutboxGiveUp.D(), c.Schedule.Outbox, err)
 	}
 }
 

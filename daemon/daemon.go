@@ -84,12 +84,30 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 	})
 }
 
+// NewCourier returns the outbox courier of a configuration: it sends
+// through [smtp] and gives up on a mail [policy] outbox_give_up after it
+// was queued. smtpTLS overrides the TLS configuration (tests, private
+// CAs); nil means the system roots. log nil: the courier logs nothing. It
+// does not connect yet.
+func NewCourier(c config.Config, st *store.Store, smtpTLS *tls.Config, log *slog.Logger) (*outbound.Courier, error) {
+	sender, err := outbound.NewSender(outbound.SMTPOptions{
+		Address: c.SMTP.Address, Security: c.SMTP.Security, Username: c.SMTP.Username, Password: c.SMTP.Password,
+		TLSConfig: smtpTLS,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &outbound.Courier{Store: st, Mailer: sender, Logger: log, GiveUp: c.Policy.OutboxGiveUp.D()}, nil
+}
+
 // NewScheduler returns the scheduled jobs of a configuration, not yet
-// started: expire, remind and, with a [support] address, digest. The
-// [schedule] reconcile and purge keys are read and checked by the
-// configuration, but no job of those names exists yet. recorded, when
-// not nil, is called with each run once it is stored.
-func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, now func() time.Time, log *slog.Logger, recorded func(store.SweepRun)) (*sweep.Scheduler, error) {
+// started: expire, remind, outbox (draining courier) and, with a
+// [support] address, digest. The [schedule] reconcile and purge keys are
+// read and checked by the configuration, but no job of those names
+// exists yet. recorded, when not nil, is called with each run once it is
+// stored.
+func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, courier *outbound.Courier, now func() time.Time, log *slog.Logger,
+	recorded func(store.SweepRun)) (*sweep.Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -106,6 +124,9 @@ func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, now func() tim
 		DigestSpec: c.Schedule.Digest, SupportAddress: c.Support.Address, DigestAlways: c.Support.DigestAlways,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := sweep.RegisterOutbox(s, courier, c.Schedule.Outbox); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -133,10 +154,7 @@ func New(o Options) (*Daemon, error) {
 	case len(c.IMAP.TokenCommand) > 0:
 		imapOpts.Token = mailbox.TokenFromCommand(c.IMAP.TokenCommand)
 	}
-	sender, err := outbound.NewSender(outbound.SMTPOptions{
-		Address: c.SMTP.Address, Security: c.SMTP.Security, Username: c.SMTP.Username, Password: c.SMTP.Password,
-		TLSConfig: o.SMTPTLS,
-	})
+	courier, err := NewCourier(c, o.Store, o.SMTPTLS, log.With("component", "outbox"))
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +180,7 @@ func New(o Options) (*Daemon, error) {
 		o.OutboxInterval = 30 * time.Second
 	}
 	sched, err := NewScheduler(c, o.Store, NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
-		o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
+		courier, o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
 			select { // the job may have queued mail
 			case kick <- struct{}{}:
 			default:
@@ -175,8 +193,7 @@ func New(o Options) (*Daemon, error) {
 		return nil, err
 	}
 	return &Daemon{
-		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched,
-		courier: &outbound.Courier{Store: o.Store, Mailer: sender, Logger: log.With("component", "outbox")},
+		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier,
 	}, nil
 }
 
@@ -216,8 +233,8 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 			case <-drained:
 				final = true
 			}
-			sent, failed, err := d.courier.Drain(ctx)
-			r.Sent, r.Failed = r.Sent+sent, r.Failed+failed
+			st, err := d.courier.Drain(ctx)
+			r.Sent, r.Failed = r.Sent+st.Sent, r.Failed+st.Failed
 			if err != nil && !final {
 				d.log.Error("outbox", "error", err)
 			}
@@ -297,7 +314,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			case <-t.C:
 			case <-kick:
 			}
-			if _, _, err := d.courier.Drain(ctx); err != nil && ctx.Err() == nil {
+			if _, err := d.courier.Drain(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("outbox", "error", err)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 // TestServeRunsTheSchedule: `run --once` runs no scheduled job; `serve`
-// schedules expire, remind and digest by their [schedule] specs, and the
+// schedules expire, remind, digest and outbox by their [schedule] specs, and the
 // expire job, due every second, expires a case that outlived case_ttl on
 // the daemon's clock and mails the customer, through the courier.
 func TestServeRunsTheSchedule(t *testing.T) {
@@ -55,7 +55,8 @@ func TestServeRunsTheSchedule(t *testing.T) {
 			t.Errorf("%s is not scheduled", en.Name)
 		}
 	}
-	if len(specs) != 3 || specs["expire"] != "@every 1s" || specs["remind"] != "@hourly" || specs["digest"] != "0 8 * * 1-5" {
+	if len(specs) != 4 || specs["expire"] != "@every 1s" || specs["remind"] != "@hourly" || specs["digest"] != "0 8 * * 1-5" ||
+		specs["outbox"] != "@every 1m" {
 		t.Errorf("scheduled jobs: %v", specs)
 	}
 	next, _ := d.Scheduler().Next("remind", before)
@@ -111,4 +112,31 @@ func (e *e2e) sentWith(addr, word string) []string {
 		}
 	}
 	return out
+}
+
+// TestOutboxJobGivesUpByTheConfig: the daemon's outbox job drains its
+// own courier, which gives up on a mail [policy] outbox_give_up after it
+// was queued, on the daemon's clock.
+func TestOutboxJobGivesUpByTheConfig(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.Policy.OutboxGiveUp = config.Duration(6 * time.Hour) })
+	e.sink.RejectRecipient("jean@example.org", 451)
+	s := e.open("p-ind", recoverybot.KindTOTPLockout, "")
+	if r := e.once(); r.Sent != 0 || r.Failed != 0 {
+		t.Fatalf("run --once: %+v", r)
+	}
+	ctx := context.Background()
+	e.advance(6*time.Hour - time.Minute)
+	r, err := e.d.Scheduler().Run(ctx, "outbox")
+	if err != nil || r.Outcome != store.RunOK || r.Counts["failed"] != 0 || r.Counts["deferred"] != 1 {
+		t.Fatalf("outbox job a minute before the give-up: %+v, %v", r, err)
+	}
+	e.advance(time.Minute)
+	r, err = e.d.Scheduler().Run(ctx, "outbox")
+	if err != nil || r.Outcome != store.RunOK || r.Counts["failed"] != 1 || r.Counts["sent"] != 0 {
+		t.Fatalf("outbox job at the give-up: %+v, %v", r, err)
+	}
+	got := e.show(s.Ref)
+	if len(got.Mail) != 1 || got.Mail[0].State != string(store.OutboxFailed) || !strings.HasPrefix(got.Mail[0].LastError, "given up 6h after it was queued: ") {
+		t.Errorf("mail after the give-up: %+v", got.Mail)
+	}
 }

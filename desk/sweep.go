@@ -187,9 +187,9 @@ func (d *Desk) Digest(ctx context.Context, now time.Time, o DigestOptions) (map[
 		}
 		slices.Reverse(open) // oldest first
 		var ready, locked, bouncedCases []recoverybot.Case
-		refs := map[int64]string{}
+		cases := map[int64]recoverybot.Case{}
 		for _, c := range open {
-			refs[c.ID] = c.Ref
+			cases[c.ID] = c
 			switch {
 			case c.State == recoverybot.StateReadyForReview:
 				ready = append(ready, c)
@@ -239,16 +239,19 @@ func (d *Desk) Digest(ctx context.Context, now time.Time, o DigestOptions) (map[
 			fmt.Fprintf(&b, "  %s  %-12s  %s\n", c.Ref, c.Kind, strings.Join(c.Flags, ", "))
 		}
 		for _, m := range failedMail {
-			ref := refs[m.CaseID]
-			if ref == "" && m.CaseID != 0 {
-				if c, err := tx.CaseByID(m.CaseID); err == nil {
-					ref = c.Ref
+			// Mail of a closed case too: the decision mail that never
+			// reached the customer is for an agent to follow up.
+			c, ok := cases[m.CaseID]
+			if !ok && m.CaseID != 0 {
+				if found, err := tx.CaseByID(m.CaseID); err == nil {
+					c, ok = found, true
 				}
 			}
-			if ref == "" {
-				ref = "-"
+			if ok {
+				fmt.Fprintf(&b, "  %s  %-12s  mail failed: %s to %s: %s\n", c.Ref, c.Kind, m.Template, m.To, oneLine(m.LastError))
+			} else {
+				fmt.Fprintf(&b, "  -  mail failed: %s to %s: %s\n", m.Template, m.To, oneLine(m.LastError))
 			}
-			fmt.Fprintf(&b, "  %s  %s mail to %s failed: %s\n", ref, m.Template, m.To, oneLine(m.LastError))
 		}
 		for _, r := range runs {
 			fmt.Fprintf(&b, "  sweep %s %s at %s: %s\n", r.Job, r.Outcome, r.StartedAt.UTC().Format(time.RFC3339), oneLine(r.Error))

@@ -3,6 +3,7 @@ package desk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -358,4 +360,59 @@ func (f *fixture) allMail(t *testing.T) []store.OutgoingMail {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// greylister refuses every mail for now.
+type greylister struct{}
+
+func (greylister) Send(ctx context.Context, from, to string, raw []byte) error {
+	return &outbound.SendError{Stage: "rcpt", Code: 451, Temporary: true, Err: errors.New("451 4.7.1 greylisted, try later")}
+}
+
+// TestFailedMailShownToAgents: mail the courier gave up on is in the
+// case's detail (state failed, its last error) and among the stuck
+// cases of the digest.
+func TestFailedMailShownToAgents(t *testing.T) {
+	clk := &clock{t: t0}
+	f := newClockFixture(t, clk)
+	ctx := context.Background()
+	ref := f.open(t, "p-ind", recoverybot.KindTOTPLockout, "")
+	courier := &outbound.Courier{Store: f.st, Mailer: greylister{}, GiveUp: 48 * time.Hour}
+	if got, err := courier.Drain(ctx); err != nil || got.Deferred == 0 || got.Failed != 0 {
+		t.Fatalf("first drain: %+v, %v", got, err)
+	}
+	s, err := f.desk.Show(ctx, ref)
+	if err != nil || len(s.Mail) == 0 || s.Mail[0].State != string(store.OutboxPending) {
+		t.Fatalf("before giving up: %+v, %v", s.Mail, err)
+	}
+	clk.Set(t0.Add(48 * time.Hour))
+	if got, err := courier.Drain(ctx); err != nil || got.Failed != len(s.Mail) {
+		t.Fatalf("drain at the give-up: %+v, %v; want %d failed", got, err, len(s.Mail))
+	}
+	s, err = f.desk.Show(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s.Mail {
+		if m.State != string(store.OutboxFailed) || !strings.Contains(m.LastError, "given up 48h after it was queued") ||
+			!strings.Contains(m.LastError, "greylisted") {
+			t.Errorf("mail %s to %s: %s, %q", m.Template, m.To, m.State, m.LastError)
+		}
+	}
+	counts, err := f.desk.Digest(ctx, clk.Now(), DigestOptions{To: "support@hosting.example"})
+	if err != nil || counts["mailed"] != 1 || counts["failed_mail"] != len(s.Mail) {
+		t.Fatalf("digest: %v, %v", counts, err)
+	}
+	digests := mailOf(f.allMail(t), "digest")
+	if len(digests) != 1 {
+		t.Fatalf("digests: %+v", digests)
+	}
+	text, env := bodyText(t, digests[0].Raw)
+	want := ref + "  totp-lockout  mail failed: " + s.Mail[0].Template + " to jean@example.org: given up 48h after it was queued: outbound: smtp rcpt: 451 4.7.1 greylisted"
+	if !strings.Contains(text, want) {
+		t.Errorf("digest lacks %q:\n%s", want, text)
+	}
+	if subj := env.GetHeader("Subject"); !strings.Contains(subj, fmt.Sprintf("%d stuck", len(s.Mail))) {
+		t.Errorf("digest subject %q", subj)
+	}
 }

@@ -52,9 +52,9 @@ func TestCourier(t *testing.T) {
 	queue("gone@example.org", "b@hosting.example")
 	queue("busy@example.org", "c@hosting.example")
 	c := &outbound.Courier{Store: st, Mailer: sender}
-	sent, failed, err := c.Drain(ctx)
-	if err != nil || sent != 1 || failed != 1 {
-		t.Fatalf("Drain = %d sent, %d failed, %v", sent, failed, err)
+	got, err := c.Drain(ctx)
+	if want := (outbound.Stats{Sent: 1, Deferred: 1, Failed: 1}); err != nil || got != want {
+		t.Fatalf("Drain = %+v, %v; want %+v", got, err, want)
 	}
 	if msgs := sink.Messages(); len(msgs) != 1 || msgs[0].To[0] != "jean@example.org" {
 		t.Fatalf("sink got %+v", msgs)
@@ -75,8 +75,8 @@ func TestCourier(t *testing.T) {
 		t.Errorf("temporary failure row = %+v", r)
 	}
 	// Nothing due: a second drain sends nothing twice.
-	if sent, failed, err := c.Drain(ctx); sent != 0 || failed != 0 || err != nil {
-		t.Errorf("second Drain = %d, %d, %v", sent, failed, err)
+	if got, err := c.Drain(ctx); got != (outbound.Stats{}) || err != nil {
+		t.Errorf("second Drain = %+v, %v", got, err)
 	}
 	if n := len(sink.Messages()); n != 1 {
 		t.Errorf("sink has %d messages after a second drain", n)
@@ -111,12 +111,12 @@ func TestCourierNeverSendsTwice(t *testing.T) {
 	c := &outbound.Courier{Store: st, Mailer: sender}
 	// Soon after, another process's attempt may still be under way:
 	// nothing is done to it.
-	if sent, failed, err := c.Drain(ctx); sent != 0 || failed != 0 || err != nil {
-		t.Fatalf("Drain during the attempt = %d, %d, %v", sent, failed, err)
+	if got, err := c.Drain(ctx); got != (outbound.Stats{}) || err != nil {
+		t.Fatalf("Drain during the attempt = %+v, %v", got, err)
 	}
 	offset = 11 * time.Minute
-	if sent, failed, err := c.Drain(ctx); sent != 0 || failed != 1 || err != nil {
-		t.Fatalf("Drain after the crash = %d, %d, %v", sent, failed, err)
+	if got, err := c.Drain(ctx); got != (outbound.Stats{Failed: 1}) || err != nil {
+		t.Fatalf("Drain after the crash = %+v, %v", got, err)
 	}
 	if n := len(sink.Messages()); n != 0 {
 		t.Errorf("an interrupted mail was sent again (%d)", n)
@@ -171,8 +171,8 @@ func TestCourierSendsARunOverOneSession(t *testing.T) {
 		queueMail(t, st, fmt.Sprintf("c%d@example.org", i), fmt.Sprintf("m%d@hosting.example", i))
 	}
 	c := &outbound.Courier{Store: st, Mailer: sender}
-	if sent, failed, err := c.Drain(context.Background()); sent != n || failed != 0 || err != nil {
-		t.Fatalf("Drain = %d sent, %d failed, %v", sent, failed, err)
+	if got, err := c.Drain(context.Background()); got != (outbound.Stats{Sent: n}) || err != nil {
+		t.Fatalf("Drain = %+v, %v", got, err)
 	}
 	msgs := sink.Messages()
 	seen := map[string]bool{}
@@ -195,7 +195,9 @@ func TestCourierSendsARunOverOneSession(t *testing.T) {
 }
 
 // TestCourierStopsWhenTheServerIsDown: when the server cannot be
-// reached, one mail's attempt says so; the others are not each tried.
+// reached, one mail's attempt says so; the others are not each tried but
+// deferred with its error, and a second drain at the same instant finds
+// nothing due.
 func TestCourierStopsWhenTheServerIsDown(t *testing.T) {
 	st := openCourierStore(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -205,28 +207,27 @@ func TestCourierStopsWhenTheServerIsDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	sender, _ := outbound.NewSender(outbound.SMTPOptions{Address: addr, Security: "none", Timeout: 5 * time.Second})
-	for i := range 3 {
+	const n = 25 // more than one batch
+	for i := range n {
 		queueMail(t, st, fmt.Sprintf("c%d@example.org", i), fmt.Sprintf("m%d@hosting.example", i))
 	}
 	c := &outbound.Courier{Store: st, Mailer: sender}
-	if sent, failed, err := c.Drain(context.Background()); sent != 0 || failed != 0 || err != nil {
-		t.Fatalf("Drain = %d sent, %d failed, %v", sent, failed, err)
+	if got, err := c.Drain(context.Background()); got != (outbound.Stats{Deferred: n}) || err != nil {
+		t.Fatalf("Drain = %+v, %v", got, err)
 	}
 	var rows []store.OutgoingMail
 	st.View(context.Background(), func(tx *store.Tx) error { rows, err = tx.Outbox(store.OutboxFilter{}); return err })
 	attempted := 0
 	for _, r := range rows {
-		if r.State != store.OutboxPending {
-			t.Errorf("mail %d is %s, want pending", r.ID, r.State)
+		if r.State != store.OutboxPending || !r.NextAttemptAt.After(time.Now()) {
+			t.Errorf("mail %d is %s, due %v; want pending, deferred", r.ID, r.State, r.NextAttemptAt)
 		}
-		if r.Attempts > 0 {
-			attempted++
-			if r.LastError == "" || !strings.Contains(r.LastError, "connect") {
-				t.Errorf("attempted mail's error %q", r.LastError)
-			}
+		if r.LastError == "" || !strings.Contains(r.LastError, "connect") {
+			t.Errorf("mail %d's error %q", r.ID, r.LastError)
 		}
+		attempted += r.Attempts
 	}
 	if attempted != 1 {
-		t.Errorf("%d mails attempted, want 1", attempted)
+		t.Errorf("%d attempts, want 1", attempted)
 	}
 }

@@ -35,6 +35,12 @@
 // reference in brackets, [RC-XXXXXX], so that a customer's reply finds its
 // case.
 //
-// Nothing in this package logs. A verification code exists in clear only
+// The Courier drains the store's outbox through a Mailer (the Sender):
+// each mail is sent once, retried after growing delays while the server
+// refuses it for now, and given up, marked failed for an agent, a set
+// time after it was queued.
+//
+// Nothing in this package logs but the Courier, to the logger it is
+// given, and never a message's bytes. A verification code exists in clear only
 // in the Instructions mail; no other template can show one.
 package outbound

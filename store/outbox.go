@@ -151,9 +151,25 @@ func (t *Tx) Outbox(f OutboxFilter) ([]OutgoingMail, error) {
 	return nonNil(out), nil
 }
 
-// MarkSending records that a mail is being handed to SMTP, and when.
+// ErrNotDue is returned for a mail that is no longer pending and due:
+// another courier (a second process, `recoverybot sweep outbox` beside
+// `serve`) has taken it since it was listed.
+var ErrNotDue = errors.New("store: mail not due")
+
+// MarkSending records that a mail is being handed to SMTP, and when. It
+// takes only a pending mail whose attempt is due, in the writer's
+// transaction: of two couriers listing the same mail, one takes it, the
+// other gets ErrNotDue, and the mail is sent once.
 func (t *Tx) MarkSending(id int64) error {
-	return t.setOutbox(id, `state = 'sending', attempts = attempts + 1, next_attempt_at = ?`, ts(t.now))
+	res, err := t.tx.Exec(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?
+		WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?`, ts(t.now), id, ts(t.now))
+	if err != nil {
+		return fmt.Errorf("update outgoing mail %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("outgoing mail %d: %w", id, ErrNotDue)
+	}
+	return nil
 }
 
 // InterruptedMessage is the error shown for a mail whose sending was cut
@@ -213,6 +229,31 @@ func (t *Tx) MarkRetry(id int64, next time.Time, reason string) error {
 // MarkFailed records a permanent failure, shown to the agent.
 func (t *Tx) MarkFailed(id int64, reason string) error {
 	return t.setOutbox(id, `state = 'failed', last_error = ?`, reason)
+}
+
+// Postpone puts off a pending mail that was not tried (the server is
+// down) until next, with the reason; its attempts do not grow.
+// ErrNotDue: it is no longer pending.
+func (t *Tx) Postpone(id int64, next time.Time, reason string) error {
+	return t.settleUntried(id, `state = 'pending', next_attempt_at = ?, last_error = ?`, ts(next), reason)
+}
+
+// GiveUp marks failed, with the reason, a pending mail that was not
+// tried: its bytes are gone, or it is past its time and the server is
+// down. ErrNotDue: it is no longer pending.
+func (t *Tx) GiveUp(id int64, reason string) error {
+	return t.settleUntried(id, `state = 'failed', last_error = ?`, reason)
+}
+
+func (t *Tx) settleUntried(id int64, set string, args ...any) error {
+	res, err := t.tx.Exec(`UPDATE outbox SET `+set+` WHERE id = ? AND state = 'pending'`, append(args, id)...)
+	if err != nil {
+		return fmt.Errorf("update outgoing mail %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("outgoing mail %d: %w", id, ErrNotDue)
+	}
+	return nil
 }
 
 func (t *Tx) setOutbox(id int64, set string, args ...any) error {

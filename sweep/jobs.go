@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/store"
 )
 
@@ -14,6 +15,7 @@ const (
 	JobExpire = "expire"
 	JobRemind = "remind"
 	JobDigest = "digest"
+	JobOutbox = "outbox"
 )
 
 // DeskJobs is what the desk's jobs need from the configuration.
@@ -50,6 +52,20 @@ func RegisterDesk(s *Scheduler, d *desk.Desk, c DeskJobs) error {
 		}
 	}
 	return nil
+}
+
+// RegisterOutbox registers the outbox job on spec ([schedule] outbox): it
+// drains c, sending what is due, deferring what fails temporarily and
+// marking failed what is refused for good or past c's give-up, and
+// counts them as "sent", "deferred" and "failed". The courier keeps time
+// by its store's clock, which the scheduler's is (the daemon gives both
+// the same); it shares c with the daemon's own drains, which take turns
+// with it, so no mail goes twice.
+func RegisterOutbox(s *Scheduler, c *outbound.Courier, spec string) error {
+	return s.Register(Job{Name: JobOutbox, Spec: spec, Run: func(ctx context.Context, _ time.Time) (map[string]int, error) {
+		st, err := c.Drain(ctx)
+		return map[string]int{"sent": st.Sent, "deferred": st.Deferred, "failed": st.Failed}, err
+	}})
 }
 
 // Status is one job as `sweep status` shows it.

@@ -22,7 +22,13 @@ func (a *app) scheduler(ctx context.Context) (*sweep.Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return daemon.NewScheduler(a.cfg, a.st, d, a.now, a.log, nil)
+	// The courier logs each mail; run by hand, the run's counts say
+	// enough, and `cases show` gives each mail's fate and error.
+	courier, err := daemon.NewCourier(a.cfg, a.st, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return daemon.NewScheduler(a.cfg, a.st, d, courier, a.now, a.log, nil)
 }
 
 func jobNames(s *sweep.Scheduler) string {

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recoverybot/recoverybot/internal/smtpsink"
 )
 
 type sweepStatusJSON struct {
@@ -37,8 +40,9 @@ func TestSweepCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.ok("sweep", "--json", "status")), &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st) != 3 || st[0].Job != "expire" || st[0].Schedule != "@every 10m" || st[1].Job != "remind" ||
-		st[2].Job != "digest" || st[2].Schedule != "0 8 * * 1-5" || st[0].Runs == nil || len(st[0].Runs) != 0 {
+	if len(st) != 4 || st[0].Job != "expire" || st[0].Schedule != "@every 10m" || st[1].Job != "remind" ||
+		st[2].Job != "digest" || st[2].Schedule != "0 8 * * 1-5" || st[3].Job != "outbox" || st[3].Schedule != "@every 1m" ||
+		st[0].Runs == nil || len(st[0].Runs) != 0 {
 		t.Fatalf("empty status = %+v", st)
 	}
 	if out := c.ok("sweep", "status", "--json"); !strings.Contains(out, `"runs": []`) || strings.Contains(out, "null") {
@@ -101,7 +105,69 @@ func TestSweepDigestNeedsAddress(t *testing.T) {
 	c := newCLI(t)
 	c.fails("no [support] address", "sweep", "digest")
 	var st []sweepStatusJSON
-	if err := json.Unmarshal([]byte(c.ok("sweep", "status", "--json")), &st); err != nil || len(st) != 2 {
+	if err := json.Unmarshal([]byte(c.ok("sweep", "status", "--json")), &st); err != nil || len(st) != 3 {
 		t.Errorf("status without a support address = %+v, %v", st, err)
+	}
+}
+
+// TestSweepOutbox: `sweep outbox` sends the outbox now, through
+// [smtp]; a mail refused for now is deferred, then given up
+// [policy] outbox_give_up after it was queued, and `cases show` says so
+// (human and JSON).
+func TestSweepOutbox(t *testing.T) {
+	sink, err := smtpsink.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	sink.RejectRecipient("jean.dupont@example.org", 451)
+	c := newCLI(t)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	cfg, err := os.ReadFile(c.env["RECOVERYBOT_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(cfg), `address = "smtp.example.net:587"`, `address = "`+sink.Addr()+`"`, 1)
+	body = strings.Replace(body, `security = "starttls"`, `security = "none"`, 1)
+	body = strings.Replace(body, `outbox_give_up = "48h"`, `outbox_give_up = "6h"`, 1)
+	c.env["RECOVERYBOT_CONFIG"] = c.file("smtp.toml", body)
+
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	var opened caseJSON
+	if err := json.Unmarshal([]byte(c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice", "--json")), &opened); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("sweep", "outbox"); out != "outbox: ok in 0s: deferred=1 failed=0 sent=0\n" {
+		t.Errorf("sweep outbox = %q", out)
+	}
+	if out := c.ok("sweep", "outbox"); out != "outbox: ok in 0s: deferred=0 failed=0 sent=0\n" {
+		t.Errorf("second sweep outbox at the same instant = %q", out)
+	}
+	now = now.Add(6 * time.Hour)
+	if out := c.ok("sweep", "outbox"); out != "outbox: ok in 0s: deferred=0 failed=1 sent=0\n" {
+		t.Errorf("sweep outbox at the give-up = %q", out)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Errorf("the sink accepted %d mails", n)
+	}
+	var shown struct {
+		Mail []struct {
+			Template  string `json:"template"`
+			To        string `json:"to"`
+			State     string `json:"state"`
+			LastError string `json:"last_error"`
+		} `json:"mail"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("cases", "show", opened.Ref, "--json")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if len(shown.Mail) != 1 || shown.Mail[0].State != "failed" || shown.Mail[0].To != "jean.dupont@example.org" ||
+		!strings.HasPrefix(shown.Mail[0].LastError, "given up 6h after it was queued: ") || !strings.Contains(shown.Mail[0].LastError, "451") {
+		t.Errorf("cases show --json mail = %+v", shown.Mail)
+	}
+	out := c.ok("cases", "show", opened.Ref)
+	if !strings.Contains(out, "\nmail:\n") || !regexp.MustCompile(`(?m)^  \S+\s+jean\.dupont@example\.org\s+failed\s+given up 6h after it was queued: .*451`).MatchString(out) {
+		t.Errorf("cases show does not show the failed mail:\n%s", out)
 	}
 }
