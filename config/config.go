@@ -97,6 +97,9 @@ type Policy struct {
 	RemindAfter   Duration `toml:"remind_after"`
 	Retention     Duration `toml:"retention"`
 	ReplyInterval Duration `toml:"reply_interval"`
+	// Lookback: when a case opens, the mail from its address left in
+	// the mailbox this long before is taken for it ("0s": none).
+	Lookback Duration `toml:"lookback"`
 	// MaxCodeCandidates: a message with more distinct code candidates
 	// matches none and, when one is in its new text, is one failed
 	// attempt (SPEC §3).
@@ -147,7 +150,7 @@ func Default() Config {
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
-			ReplyInterval:     Duration(time.Hour),
+			ReplyInterval: Duration(time.Hour), Lookback: Duration(336 * time.Hour),
 			MaxCodeCandidates: 3, MaxDocumentsPerMessage: 20, MaxDocumentsPerCase: 50,
 		},
 		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily", Reconcile: "@every 1h", Digest: "0 8 * * 1-5"},
@@ -275,7 +278,8 @@ func (c Config) Validate() error {
 	if c.Policy.CodeTTL < Duration(time.Minute) {
 		return fmt.Errorf("policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())
 	}
-	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval} {
+	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval,
+		"policy.lookback": c.Policy.Lookback} {
 		if d < 0 {
 			return fmt.Errorf("%s must not be negative", key)
 		}

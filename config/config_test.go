@@ -144,6 +144,8 @@ func TestLoadErrors(t *testing.T) {
 		{"log level", `log_level = "loud"`, "log_level"},
 		{"no code candidate", "[policy]\nmax_code_candidates = 0", "policy.max_code_candidates 0 must be between 1 and 20"},
 		{"no document a message", "[policy]\nmax_documents_per_message = 0", "policy.max_documents_per_message"},
+		{"negative lookback", "[policy]\nlookback = \"-1h\"", "policy.lookback must not be negative"},
+		{"bad lookback", "[policy]\nlookback = \"two weeks\"", "bad duration"},
 		{"documents a case unbounded", "[policy]\nmax_documents_per_case = 1000000", "policy.max_documents_per_case"},
 	}
 	for _, tt := range tests {
@@ -202,6 +204,18 @@ func TestValues(t *testing.T) {
 	for _, h := range []string{"10.0.0.1", "imap.example.net", "localhost.example.net"} {
 		if IsLoopback(h) {
 			t.Errorf("IsLoopback(%s) = true", h)
+		}
+	}
+}
+
+func TestLookback(t *testing.T) {
+	if d := Default().Policy.Lookback.D(); d != 14*24*time.Hour {
+		t.Errorf("default lookback = %s, want 336h", d)
+	}
+	for in, want := range map[string]time.Duration{"48h": 48 * time.Hour, "0s": 0} {
+		c, err := Load(write(t, "[policy]\nlookback = \""+in+"\""), nil)
+		if err != nil || c.Policy.Lookback.D() != want {
+			t.Errorf("lookback %q: %s, %v; want %s", in, c.Policy.Lookback.D(), err, want)
 		}
 	}
 }
