@@ -65,6 +65,7 @@ func (p *Pipeline) Lookback(ctx context.Context, conn *mailbox.Conn) (Stats, err
 		}); err != nil {
 			return stats, err
 		}
+		p.log.Info("earlier mail left as it is: renumbered or decided since it was queued", "mailbox", p.opts.Mailbox, "count", len(stale))
 	}
 	// As in Drain, a batch taken in hand is finished even when ctx is
 	// cancelled.
