@@ -100,6 +100,9 @@ type Policy struct {
 	// OutboxGiveUp is how long after it was queued a mail that keeps
 	// failing temporarily is given up and marked failed for an agent.
 	OutboxGiveUp Duration `toml:"outbox_give_up"`
+	// Lookback: when a case opens, the mail from its address left in
+	// the mailbox this long before is taken for it ("0s": none).
+	Lookback Duration `toml:"lookback"`
 	// MaxCodeCandidates: a message with more distinct code candidates
 	// matches none and, when one is in its new text, is one failed
 	// attempt (SPEC §3).
@@ -151,7 +154,7 @@ func Default() Config {
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
-			ReplyInterval: Duration(time.Hour), OutboxGiveUp: Duration(48 * time.Hour),
+			ReplyInterval: Duration(time.Hour), OutboxGiveUp: Duration(48 * time.Hour), Lookback: Duration(336 * time.Hour),
 			MaxCodeCandidates: 3, MaxDocumentsPerMessage: 20, MaxDocumentsPerCase: 50,
 		},
 		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily", Reconcile: "@every 1h", Digest: "0 8 * * 1-5",
@@ -280,7 +283,8 @@ func (c Config) Validate() error {
 	if c.Policy.CodeTTL < Duration(time.Minute) {
 		return fmt.Errorf("policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())
 	}
-	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval} {
+	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval,
+		"policy.lookback": c.Policy.Lookback} {
 		if d < 0 {
 			return fmt.Errorf("%s must not be negative", key)
 		}

@@ -147,6 +147,8 @@ func TestLoadErrors(t *testing.T) {
 		{"log level", `log_level = "loud"`, "log_level"},
 		{"no code candidate", "[policy]\nmax_code_candidates = 0", "policy.max_code_candidates 0 must be between 1 and 20"},
 		{"no document a message", "[policy]\nmax_documents_per_message = 0", "policy.max_documents_per_message"},
+		{"negative lookback", "[policy]\nlookback = \"-1h\"", "policy.lookback must not be negative"},
+		{"bad lookback", "[policy]\nlookback = \"two weeks\"", "bad duration"},
 		{"documents a case unbounded", "[policy]\nmax_documents_per_case = 1000000", "policy.max_documents_per_case"},
 	}
 	for _, tt := range tests {
@@ -219,6 +221,18 @@ func TestOutboxKeys(t *testing.T) {
 	c, err := Load(write(t, "[policy]\noutbox_give_up = \"6h\"\n[schedule]\noutbox = \"*/5 * * * *\""), nil)
 	if err != nil || c.Policy.OutboxGiveUp.D() != 6*time.Hour || c.Schedule.Outbox != "*/5 * * * *" {
 		t.Errorf("load: give up after %s, schedule %q, %v", c.Policy.OutboxGiveUp.D(), c.Schedule.Outbox, err)
+	}
+}
+
+func TestLookback(t *testing.T) {
+	if d := Default().Policy.Lookback.D(); d != 14*24*time.Hour {
+		t.Errorf("default lookback = %s, want 336h", d)
+	}
+	for in, want := range map[string]time.Duration{"48h": 48 * time.Hour, "0s": 0} {
+		c, err := Load(write(t, "[policy]\nlookback = \""+in+"\""), nil)
+		if err != nil || c.Policy.Lookback.D() != want {
+			t.Errorf("lookback %q: %s, %v; want %s", in, c.Policy.Lookback.D(), err, want)
+		}
 	}
 }
 

@@ -80,6 +80,7 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 		From:                   c.SMTP.From,
 		FromName:               c.SMTP.FromName,
 		Provider:               c.ProviderName,
+		Lookback:               c.Policy.Lookback.D(),
 		Logger:                 log,
 	})
 }

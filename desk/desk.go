@@ -36,7 +36,11 @@ type Options struct {
 	// MessageIDKey keys the Message-IDs of our mail: the data
 	// directory's vault.PurposeMessageID key (outbound.Letters).
 	MessageIDKey []byte
-	Logger       *slog.Logger
+	// Lookback: a case opened takes the mail from its address that
+	// recoverybot left in the mailbox during this last stretch (SPEC §5;
+	// [policy] lookback). 0: none.
+	Lookback time.Duration
+	Logger   *slog.Logger
 }
 
 // Desk performs agents' actions on the store.
@@ -84,7 +88,9 @@ type OpenRequest struct {
 // Open opens a case. For the code kinds it issues a code and queues the
 // instructions with the code to the profile's address; for lost-email it
 // queues the instructions to the contact address and a notice to the
-// profile's address, so that a real owner can object.
+// profile's address, so that a real owner can object. The mail the
+// customer sent before, within the lookback, is queued for the intake,
+// which takes it for the case; the summary's EarlierMessages counts it.
 func (d *Desk) Open(ctx context.Context, req OpenRequest) (Summary, error) {
 	by, err := CheckAgent(req.By)
 	if err != nil {
@@ -116,8 +122,15 @@ func (d *Desk) Open(ctx context.Context, req OpenRequest) (Summary, error) {
 		if err != nil {
 			return err
 		}
-		if err := tx.Audit(c.ID, by, "case_opened", map[string]string{
-			"kind": string(c.Kind), "profile": p.ID, "contact": c.Contact}); err != nil {
+		earlier, err := d.queueEarlier(tx, c, p)
+		if err != nil {
+			return err
+		}
+		details := map[string]string{"kind": string(c.Kind), "profile": p.ID, "contact": c.Contact}
+		if earlier > 0 {
+			details["earlier_messages"] = fmt.Sprint(earlier)
+		}
+		if err := tx.Audit(c.ID, by, "case_opened", details); err != nil {
 			return err
 		}
 		if c.Kind.NeedsCode() {
@@ -140,6 +153,7 @@ func (d *Desk) Open(ctx context.Context, req OpenRequest) (Summary, error) {
 			}
 		}
 		sum, err = d.summary(tx, c)
+		sum.EarlierMessages = &earlier
 		return err
 	})
 	if err != nil {
@@ -147,6 +161,21 @@ func (d *Desk) Open(ctx context.Context, req OpenRequest) (Summary, error) {
 	}
 	d.log.Info("case opened", "case", sum.Ref, "kind", sum.Kind, "profile", sum.Profile, "agent", by)
 	return sum, nil
+}
+
+// queueEarlier queues for the new case c the mail that came before it
+// from its contact address and, for the code kinds, the profile's
+// address (the same address, as caseContact has it), and returns how
+// many messages it queued.
+func (d *Desk) queueEarlier(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile) (int, error) {
+	if d.opts.Lookback <= 0 {
+		return 0, nil
+	}
+	senders := []string{c.Contact}
+	if c.Kind.NeedsCode() {
+		senders = append(senders, p.Email)
+	}
+	return tx.QueueLookbacks(c.ID, senders, tx.Now().Add(-d.opts.Lookback))
 }
 
 func caseContact(k recoverybot.Kind, p recoverybot.Profile, given string) (string, error) {

@@ -37,6 +37,9 @@ type Summary struct {
 	// PurgedAt is when the case's documents and raw messages were
 	// destroyed (store.Purge); nil: they were not. Their metadata stays.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
+	// EarlierMessages, set by Open only, counts the messages the customer
+	// sent before the case was opened, queued to be taken for it.
+	EarlierMessages *int `json:"earlier_messages,omitempty"`
 
 	// Detail, filled by Show only.
 	Events []recoverybot.AuditEvent `json:"events,omitempty"`

@@ -355,8 +355,12 @@ func (p *Pipeline) stage(ctx context.Context, validity uint32, b *batch) batchRe
 		return r
 	}
 	r.stats.Fetched += len(entries)
+	items := make([]*pending, len(entries))
+	for i, e := range entries {
+		items[i] = newPending(e, b.raws[e.UID])
+	}
 	// 2 to 5: parse, decide and commit.
-	r.moves, r.err = p.process(ctx, validity, entries, b.raws, &r.stats)
+	r.moves, r.err = p.process(ctx, validity, items, &r.stats)
 	return r
 }
 
@@ -577,6 +581,10 @@ func (p *Pipeline) recordOne(tx *store.Tx, e store.Entry, raw *store.RawRef) (_ 
 type pending struct {
 	entry store.Entry
 	raw   []byte // the raw message; its header alone when too large to download
+	// again: the message was decided before, tied to no case, and is
+	// taken again for a case opened after it (Lookback); its decision
+	// replaces the one its row has.
+	again bool
 	// copyOf: a message with its content key was decided before, so this
 	// one needs no parsing (a hint: the commit checks again).
 	copyOf bool
@@ -593,6 +601,17 @@ type pending struct {
 	skipped bool
 }
 
+func newPending(e store.Entry, raw []byte) *pending {
+	return &pending{entry: e, raw: raw, parsed: make(chan struct{})}
+}
+
+// undecided reports whether the message is to be decided: recorded and
+// not decided yet (a message decided before a crash is only passed
+// over), or taken again.
+func (it *pending) undecided() bool {
+	return it.entry.Status == store.LedgerReceived || it.again
+}
+
 // commitGroup bounds the messages committed in one transaction.
 const commitGroup = 64
 
@@ -604,12 +623,8 @@ const commitGroup = 64
 // transaction with the mailbox position. On shutdown (ctx cancelled) no
 // new parse starts; the messages parsed so far are committed and the
 // others stay recorded for the next run.
-func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store.Entry, raws map[uint32][]byte, stats *Stats) ([]move, error) {
+func (p *Pipeline) process(ctx context.Context, validity uint32, items []*pending, stats *Stats) ([]move, error) {
 	work := context.WithoutCancel(ctx)
-	items := make([]*pending, len(entries))
-	for i, e := range entries {
-		items[i] = &pending{entry: e, raw: raws[e.UID], parsed: make(chan struct{})}
-	}
 	// 2. Check them all against the cases.
 	p.check(work, items)
 	// 3. Parse the others, bounded and guarded, one message per CPU at a
@@ -619,7 +634,7 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, entries []store
 	go func() {
 		slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 		for _, it := range items {
-			if it.entry.Status != store.LedgerReceived || it.light || it.copyOf {
+			if !it.undecided() || it.light || it.copyOf {
 				close(it.parsed)
 				continue
 			}
@@ -692,14 +707,20 @@ func (p *Pipeline) oversized(ctx context.Context, validity uint32, s mailbox.Sum
 		return nil, fmt.Errorf("record UID %d: %w", s.UID, err)
 	}
 	if it.entry.Status == store.LedgerReceived {
-		msg, perr := p.parse(ctx, append(header, "\r\n"...))
-		if perr == nil {
-			perr = fmt.Errorf("too large: %d bytes, over the limit of %d", s.Size, p.opts.MaxMessageSize)
-			msg.Documents = nil
-		}
-		it.msg, it.perr = msg, &unusable{perr}
+		p.headerOnly(ctx, it, s.Size)
 	}
 	return p.commit(ctx, validity, []*pending{it}, stats)
+}
+
+// headerOnly reads a message too large to download, of size bytes, from
+// its header (it.raw), as unusable: tied to its case, it goes to review.
+func (p *Pipeline) headerOnly(ctx context.Context, it *pending, size int64) {
+	msg, perr := p.parse(ctx, append(it.raw, "\r\n"...))
+	if perr == nil {
+		perr = fmt.Errorf("too large: %d bytes, over the limit of %d", size, p.opts.MaxMessageSize)
+		msg.Documents = nil
+	}
+	it.msg, it.perr = msg, &unusable{perr}
 }
 
 // unusable marks a message that is tied to its case but cannot be used.
@@ -734,7 +755,7 @@ func (p *Pipeline) check(ctx context.Context, items []*pending) {
 		})
 	}
 	for i, it := range items {
-		if it.entry.Status == store.LedgerReceived {
+		if it.undecided() {
 			next <- i
 		}
 	}
@@ -746,7 +767,7 @@ func (p *Pipeline) check(ctx context.Context, items []*pending) {
 			return err
 		}
 		for i, it := range items {
-			if it.entry.Status != store.LedgerReceived {
+			if !it.undecided() {
 				continue
 			}
 			if sc := scans[i]; sc.sure {
@@ -923,6 +944,9 @@ func dateOf(msg *parser.Message) time.Time {
 // before (same content key as a message already decided, in an earlier
 // batch or earlier in this one) is recorded as its duplicate instead, and
 // moved with it. A message decided before a crash is only passed over.
+// A message taken again (Lookback) is decided anew if it is still as
+// recoverybot left it, and its lookback is done in the same transaction
+// either way; it does not move the mailbox position, which is Drain's.
 func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending, stats *Stats) ([]move, error) {
 	if len(items) == 0 {
 		return nil, nil
@@ -935,9 +959,25 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
 		reports, moves = reports[:0], moves[:0]
 		gen := int64(-1) // the generation, once read; -1 after a change
+		var last uint32  // the mailbox position: the last message Drain met
 		for _, it := range items {
-			if it.entry.Status != store.LedgerReceived {
-				continue
+			if !it.again {
+				last = it.entry.UID
+				if it.entry.Status != store.LedgerReceived {
+					continue // decided before a crash
+				}
+			} else {
+				cur, err := tx.Entry(it.entry.ID)
+				if err != nil {
+					return err
+				}
+				if !p.leftAlone(cur, validity) {
+					// Decided otherwise since it was queued.
+					if err := tx.FinishLookbacks(it.entry.ID); err != nil {
+						return err
+					}
+					continue
+				}
 			}
 			unchanged := false
 			if it.light {
@@ -953,6 +993,11 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 			if err != nil {
 				return fmt.Errorf("UID %d: %w", it.entry.UID, err)
 			}
+			if it.again {
+				if err := tx.FinishLookbacks(it.entry.ID); err != nil {
+					return err
+				}
+			}
 			if !unchanged {
 				gen = -1 // this decision may have changed a case
 			}
@@ -961,7 +1006,10 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 				moves = append(moves, *mv)
 			}
 		}
-		return tx.SetMailboxState(p.opts.Mailbox, validity, items[len(items)-1].entry.UID)
+		if last == 0 {
+			return nil
+		}
+		return tx.SetMailboxState(p.opts.Mailbox, validity, last)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

@@ -34,7 +34,9 @@ type world struct {
 	desk     *desk.Desk
 	pipeline *intake.Pipeline
 	key      recoverybot.CodeKey
-	dbFile   string // the SQLite file behind st
+	letters  outbound.Letters
+	opts     intake.Options // of pipeline
+	dbFile   string         // the SQLite file behind st
 }
 
 const trustedID = "mx.hosting.example"
@@ -62,6 +64,7 @@ func newWorldWith(t *testing.T, tune func(*intake.Options)) *world {
 	w.key, _ = recoverybot.NewCodeKey(v.CodeKey())
 	letters := outbound.Letters{From: "contact@hosting.example", Provider: "Hosting", CodeTTL: 24 * time.Hour,
 		MessageIDKey: v.Key(vault.PurposeMessageID)}
+	w.letters = letters
 	w.desk = desk.New(w.st, w.key, desk.Options{From: letters.From, Provider: letters.Provider, MessageIDKey: letters.MessageIDKey})
 	opts := intake.Options{
 		Mailbox: "INBOX", ProcessedFolder: "Recovery/Processed", ReviewFolder: "Recovery/Review",
@@ -71,6 +74,7 @@ func newWorldWith(t *testing.T, tune func(*intake.Options)) *world {
 	if tune != nil {
 		tune(&opts)
 	}
+	w.opts = opts
 	w.pipeline = intake.New(w.st, opts)
 	profiles := []recoverybot.Profile{
 		{ID: "p-1", Email: "jean@example.org", HolderKind: recoverybot.HolderIndividual, HolderName: "Jean", Locale: "fr"},

@@ -60,8 +60,23 @@ func cmdCasesOpen(ctx context.Context, a *app, args []string) error {
 	default:
 		fmt.Fprintf(a.stdout, "no contact address: give the customer the reference %s to put in the subject\n", s.Ref)
 	}
+	if s.Contact != "" && s.EarlierMessages != nil {
+		fmt.Fprintln(a.stdout, earlierMessages(*s.EarlierMessages))
+	}
 	fmt.Fprintf(a.stdout, "waiting for: %s\n", joinReqs(s.Missing))
 	return nil
+}
+
+// earlierMessages says what opening a case found of the mail its
+// customer sent before.
+func earlierMessages(n int) string {
+	switch n {
+	case 0:
+		return "no earlier message from this address"
+	case 1:
+		return "1 earlier message from this address will be taken for the case"
+	}
+	return fmt.Sprintf("%d earlier messages from this address will be taken for the case", n)
 }
 
 func agentMessage(err error) string {

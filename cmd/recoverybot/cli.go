@@ -19,6 +19,7 @@ import (
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/config"
+	"github.com/recoverybot/recoverybot/daemon"
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
@@ -297,15 +298,7 @@ func (a *app) desk(ctx context.Context) (*desk.Desk, error) {
 	if err != nil {
 		return nil, err
 	}
-	return desk.New(a.st, key, desk.Options{
-		MessageIDKey:           a.vault.Key(vault.PurposeMessageID),
-		CodeTTL:                a.cfg.Policy.CodeTTL.D(),
-		UnverifiedSenderCounts: !a.cfg.Auth.RequireAuthenticatedSender,
-		From:                   a.cfg.SMTP.From,
-		FromName:               a.cfg.SMTP.FromName,
-		Provider:               a.cfg.ProviderName,
-		Logger:                 a.log,
-	}), nil
+	return daemon.NewDesk(a.cfg, a.st, key, a.vault.Key(vault.PurposeMessageID), a.log), nil
 }
 
 // printJSON prints v as indented JSON, with the runes a terminal would

@@ -522,3 +522,51 @@ func TestCasesShowEscapesControls(t *testing.T) {
 		t.Errorf("cases show --json documents = %+v, %v; want the name as stored", got.Documents, err)
 	}
 }
+
+// TestCasesOpenSaysEarlierMessages: cases open says how many messages
+// the customer sent before, which the daemon will take for the case.
+func TestCasesOpenSaysEarlierMessages(t *testing.T) {
+	c := newCLI(t)
+	c.ok("profiles", "import", c.file("profiles.csv", profilesCSV))
+	dataDir := filepath.Join(c.dir, "data")
+	v, err := vault.Open(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dataDir, "recoverybot.db"), v, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Mail the intake left alone, as it was about no case.
+	for i, sender := range []string{"jean.dupont@example.org", "new@acme.example", "jean.dupont@example.org", "someone@else.example"} {
+		if err := st.Update(ctx, func(tx *store.Tx) error {
+			e := store.Entry{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(i + 1), MessageID: fmt.Sprintf("m%d@test", i), Size: 100}
+			if err := tx.Record(&e, nil); err != nil {
+				return err
+			}
+			if err := tx.Decide(e.ID, store.Decided{Status: store.LedgerIgnored, Sender: sender}); err != nil {
+				return err
+			}
+			return tx.SetMailboxState("INBOX", 1, e.UID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	out := c.ok("cases", "open", "--profile", "p-1001", "--kind", "totp-lockout", "--by", "alice")
+	if !strings.Contains(out, "\n2 earlier messages from this address will be taken for the case\n") {
+		t.Errorf("cases open said:\n%s\nwant the 2 earlier messages", out)
+	}
+	var opened struct {
+		Earlier *int `json:"earlier_messages"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("cases", "open", "--profile", "p-1002", "--kind", "lost-email", "--contact", "new@acme.example",
+		"--by", "alice", "--json")), &opened); err != nil || opened.Earlier == nil || *opened.Earlier != 1 {
+		t.Errorf("cases open --json: earlier_messages %v, %v; want 1", opened.Earlier, err)
+	}
+	if out := c.ok("cases", "open", "--profile", "p-1003", "--kind", "ip-lockout", "--by", "alice"); !strings.Contains(out, "no earlier message from this address") {
+		t.Errorf("cases open said:\n%s\nwant no earlier message", out)
+	}
+}
