@@ -407,14 +407,22 @@ func (p *Pipeline) moveAll(ctx context.Context, conn *mailbox.Conn, moves []move
 	for _, folder := range order {
 		ms := byFolder[folder]
 		uids := make([]uint32, len(ms))
-		ids := make([]int64, len(ms))
 		for i, m := range ms {
-			uids[i], ids[i] = m.uid, m.id
+			uids[i] = m.uid
 		}
-		if err := conn.Move(ctx, uids, folder); err != nil {
+		placed, err := conn.Move(ctx, uids, folder)
+		if err != nil {
 			return done, err
 		}
-		if err := p.store.Update(ctx, func(tx *store.Tx) error { return tx.MarkMoved(ids) }); err != nil {
+		// Where each went, so that a purge can expunge it from there.
+		moved := make([]store.Moved, len(ms))
+		for i, m := range ms {
+			moved[i] = store.Moved{ID: m.id}
+			if uid, ok := placed.UIDs[m.uid]; ok {
+				moved[i].UIDValidity, moved[i].UID = placed.UIDValidity, uid
+			}
+		}
+		if err := p.store.Update(ctx, func(tx *store.Tx) error { return tx.MarkMovedTo(folder, moved) }); err != nil {
 			return done, fmt.Errorf("record moves: %w", err)
 		}
 		done += len(ms)
