@@ -70,7 +70,7 @@ func (t *Tx) PendingExpunges(limit int) ([]Expunge, error) {
 
 // ExpungesDone records that these messages are gone from the server.
 func (t *Tx) ExpungesDone(ids []int64) error {
-	if err := t.updateExpunges(`UPDATE expunges SET done_at = ?, last_error = '' WHERE done_at IS NULL AND id IN `, ids, ts(t.now)); err != nil {
+	if err := t.updateIDs(`UPDATE expunges SET done_at = ?, last_error = '' WHERE done_at IS NULL AND id IN `, ids, ts(t.now)); err != nil {
 		return fmt.Errorf("record expunges done: %w", err)
 	}
 	return nil
@@ -79,13 +79,15 @@ func (t *Tx) ExpungesDone(ids []int64) error {
 // ExpungesFailed records a failed attempt at expunging these messages,
 // which stay pending.
 func (t *Tx) ExpungesFailed(ids []int64, reason string) error {
-	if err := t.updateExpunges(`UPDATE expunges SET attempts = attempts + 1, last_error = ? WHERE done_at IS NULL AND id IN `, ids, reason); err != nil {
+	if err := t.updateIDs(`UPDATE expunges SET attempts = attempts + 1, last_error = ? WHERE done_at IS NULL AND id IN `, ids, reason); err != nil {
 		return fmt.Errorf("record failed expunges: %w", err)
 	}
 	return nil
 }
 
-func (t *Tx) updateExpunges(query string, ids []int64, first any) error {
+// updateIDs runs query, which ends with "id IN ", on ids, a chunk at a time,
+// with first as its first argument.
+func (t *Tx) updateIDs(query string, ids []int64, first any) error {
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
 		ids = ids[len(chunk):]

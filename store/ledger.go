@@ -67,10 +67,13 @@ func (t *Tx) MailboxState(mailbox string) (validity, lastUID uint32, found bool,
 
 // SetMailboxState records where ingestion stands in a mailbox. It is
 // written in the transaction that commits a message, so the position and
-// the message's effects can never disagree.
+// the message's effects can never disagree. Under one UIDVALIDITY the
+// position never goes back: a message below it committed late (one a
+// reconcile found missed) leaves it where it is.
 func (t *Tx) SetMailboxState(mailbox string, validity, lastUID uint32) error {
 	_, err := t.tx.Exec(`INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
+		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+		last_uid = CASE WHEN uid_validity = excluded.uid_validity THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
 		updated_at = excluded.updated_at`, mailbox, validity, lastUID, ts(t.now))
 	if err != nil {
 		return fmt.Errorf("set mailbox state: %w", err)

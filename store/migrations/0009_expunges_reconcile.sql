@@ -28,3 +28,8 @@ CREATE TABLE expunges (
 	done_at      TEXT
 ) STRICT;
 CREATE INDEX expunges_pending ON expunges (attempts, id) WHERE done_at IS NULL;
+
+-- When a reconcile found a message of the ledger gone from its mailbox,
+-- neither moved by recoverybot nor there any more (someone deleted or
+-- moved it): the row stays, marked, and is reported once.
+ALTER TABLE messages ADD COLUMN vanished_at TEXT;
