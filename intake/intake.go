@@ -119,7 +119,8 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 	if err != nil {
 		return stats, err
 	}
-	return stats, p.take(ctx, conn, at, list, &stats)
+	err = p.take(ctx, conn, at, list, &stats)
+	return stats, err
 }
 
 // position is where the ledger stands in the selected mailbox.

@@ -101,7 +101,8 @@ func (p *Pipeline) Reconcile(ctx context.Context, conn *mailbox.Conn) (Reconcile
 	if len(list) > 0 {
 		p.log.Warn("messages missed by earlier runs, taken now", "mailbox", p.opts.Mailbox, "count", len(list), "first_uid", list[0].UID)
 	}
-	return r, p.take(ctx, conn, at, list, &r.Stats)
+	err = p.take(ctx, conn, at, list, &r.Stats)
+	return r, err
 }
 
 // compare returns the UIDs of the mailbox (sorted) at or below last that
