@@ -24,4 +24,12 @@
 // a message met again under another UID (a duplicate delivery, a copy, a
 // new UIDVALIDITY) is recognised by its Message-ID and body hash and
 // recorded as a duplicate, moved with its first copy.
+//
+// A move records where the server put the message (its folder, that
+// folder's UIDVALIDITY and the UID there, from COPYUID, RFC 4315 section
+// 3), so that once its case is purged Pipeline.Expunge can remove it
+// from there (SPEC §8), by UID or, when the server did not say or the
+// folder was renumbered, by Message-ID. Pipeline.Reconcile compares the
+// mailbox's UIDs with the ledger: it takes through the pipeline what
+// Drain went past, and reports what vanished.
 package intake

@@ -111,29 +111,59 @@ type move struct {
 // stays committed, and the next Drain goes on from there.
 func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error) {
 	var stats Stats
-	status, err := conn.Select(ctx, p.opts.Mailbox)
+	at, err := p.begin(ctx, conn, &stats)
 	if err != nil {
 		return stats, err
 	}
-	var f folders
-	if f.processed, err = conn.EnsureFolder(ctx, p.opts.ProcessedFolder); err != nil {
+	list, err := conn.Since(ctx, at.last)
+	if err != nil {
 		return stats, err
+	}
+	err = p.take(ctx, conn, at, list, &stats)
+	return stats, err
+}
+
+// position is where the ledger stands in the selected mailbox.
+type position struct {
+	validity uint32
+	last     uint32 // the highest UID processed
+	folders  folders
+	// changed: the UIDVALIDITY is not the one of the last run; redone
+	// counts the moves left undone by an earlier run, made now.
+	changed bool
+	redone  int
+}
+
+// begin selects the mailbox, checks its UIDVALIDITY against the
+// ledger's, and makes the moves decided before a crash or a lost
+// connection.
+func (p *Pipeline) begin(ctx context.Context, conn *mailbox.Conn, stats *Stats) (position, error) {
+	var at position
+	status, err := conn.Select(ctx, p.opts.Mailbox)
+	if err != nil {
+		return at, err
+	}
+	f := &at.folders
+	if f.processed, err = conn.EnsureFolder(ctx, p.opts.ProcessedFolder); err != nil {
+		return at, err
 	}
 	if f.review, err = conn.EnsureFolder(ctx, p.opts.ReviewFolder); err != nil {
-		return stats, err
+		return at, err
 	}
 	validity := status.UIDValidity
-	var last uint32
+	at.validity = validity
 	err = p.store.Update(ctx, func(tx *store.Tx) error {
+		at.last, at.changed = 0, false
 		known, lastUID, found, err := tx.MailboxState(p.opts.Mailbox)
 		if err != nil {
 			return err
 		}
 		if found && known == validity {
-			last = lastUID
+			at.last = lastUID
 			return nil
 		}
 		if found {
+			at.changed = true
 			n, err := tx.AbandonMoves(p.opts.Mailbox, validity)
 			if err != nil {
 				return err
@@ -148,7 +178,7 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 		return tx.SetMailboxState(p.opts.Mailbox, validity, 0)
 	})
 	if err != nil {
-		return stats, fmt.Errorf("mailbox state: %w", err)
+		return at, fmt.Errorf("mailbox state: %w", err)
 	}
 
 	// Moves decided before a crash or a lost connection.
@@ -157,22 +187,22 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 		pending, err = tx.PendingMoves(p.opts.Mailbox, validity)
 		return err
 	}); err != nil {
-		return stats, err
+		return at, err
 	}
 	var redo []move
 	for _, e := range pending {
-		redo = append(redo, move{id: e.ID, uid: e.UID, folder: p.folderOf(f, e.MoveTo)})
+		redo = append(redo, move{id: e.ID, uid: e.UID, folder: p.folderOf(at.folders, e.MoveTo)})
 	}
 	n, err := p.moveAll(ctx, conn, redo)
 	stats.Moved += n
-	if err != nil {
-		return stats, err
-	}
+	at.redone = n
+	return at, err
+}
 
-	list, err := conn.Since(ctx, last)
-	if err != nil {
-		return stats, err
-	}
+// take takes the messages of list, in UID order, through the pipeline
+// and moves those tied to a case.
+func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, list []mailbox.Summary, stats *Stats) error {
+	validity, f := at.validity, at.folders
 	// A message taken in hand is finished even when ctx is cancelled
 	// (shutdown): its commit and its move do not see the cancellation.
 	work := context.WithoutCancel(ctx)
@@ -265,14 +295,14 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 		for len(sizes) > 0 && held+b.size > heldBatches*p.opts.BatchBytes {
 			if err := handle(<-results); err != nil {
 				finish()
-				return stats, err
+				return err
 			}
 		}
 		// The fetch is not cut short by a shutdown, which would close
 		// the connection before the batches in hand are moved.
 		if err := p.fetch(work, conn, b); err != nil {
 			finish()
-			return stats, err
+			return err
 		}
 		if ctx.Err() != nil {
 			break // shutdown: the batch just fetched is left for the next Drain
@@ -286,15 +316,15 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 			case r := <-results:
 				if err := handle(r); err != nil {
 					finish()
-					return stats, err
+					return err
 				}
 			}
 		}
 	}
 	if err := finish(); err != nil {
-		return stats, err
+		return err
 	}
-	return stats, ctx.Err()
+	return ctx.Err()
 }
 
 // maxBatch bounds the messages of a batch.
@@ -411,14 +441,22 @@ func (p *Pipeline) moveAll(ctx context.Context, conn *mailbox.Conn, moves []move
 	for _, folder := range order {
 		ms := byFolder[folder]
 		uids := make([]uint32, len(ms))
-		ids := make([]int64, len(ms))
 		for i, m := range ms {
-			uids[i], ids[i] = m.uid, m.id
+			uids[i] = m.uid
 		}
-		if err := conn.Move(ctx, uids, folder); err != nil {
+		placed, err := conn.Move(ctx, uids, folder)
+		if err != nil {
 			return done, err
 		}
-		if err := p.store.Update(ctx, func(tx *store.Tx) error { return tx.MarkMoved(ids) }); err != nil {
+		// Where each went, so that a purge can expunge it from there.
+		moved := make([]store.Moved, len(ms))
+		for i, m := range ms {
+			moved[i] = store.Moved{ID: m.id}
+			if uid, ok := placed.UIDs[m.uid]; ok {
+				moved[i].UIDValidity, moved[i].UID = placed.UIDValidity, uid
+			}
+		}
+		if err := p.store.Update(ctx, func(tx *store.Tx) error { return tx.MarkMovedTo(folder, moved) }); err != nil {
 			return done, fmt.Errorf("record moves: %w", err)
 		}
 		done += len(ms)

@@ -45,6 +45,11 @@ var (
 	ErrInsecure = errors.New("mailbox: security \"none\" is only allowed to a loopback address")
 	// ErrNoSafeMove: the server has neither MOVE nor UIDPLUS.
 	ErrNoSafeMove = errors.New("mailbox: server supports neither MOVE nor UIDPLUS; refusing to EXPUNGE a shared mailbox")
+	// ErrNoSafeExpunge: the server lacks UIDPLUS, without which only a
+	// plain EXPUNGE, of every message marked \Deleted, is possible.
+	ErrNoSafeExpunge = errors.New("mailbox: server lacks UIDPLUS; refusing to EXPUNGE a shared folder")
+	// ErrNoFolder: the folder does not exist.
+	ErrNoFolder = errors.New("mailbox: no such folder")
 	// ErrNoMessage: no message has the requested UID (any more).
 	ErrNoMessage = errors.New("mailbox: no such message")
 )

@@ -15,6 +15,12 @@
 //     UIDPLUS (RFC 4315 section 2.1), which expunges only the messages it
 //     flagged. With neither it refuses: a plain EXPUNGE would also remove
 //     whatever other people sharing the mailbox had marked \Deleted.
+//   - UIDPLUS (RFC 4315): Conn.Move returns the COPYUID response code
+//     (section 3), where each message went, and Conn.Expunge removes a
+//     purged case's messages from recoverybot's folders with UID STORE
+//     and UID EXPUNGE, by UID while the folder keeps its UIDVALIDITY and
+//     otherwise by SEARCH HEADER Message-ID (RFC 3501 section 6.4.4),
+//     checked against each header found. Without UIDPLUS it refuses.
 //   - SASL PLAIN (RFC 4616) when the server advertises AUTH=PLAIN, else the
 //     LOGIN command; XOAUTH2 for Gmail and Microsoft 365, per
 //     https://developers.google.com/gmail/imap/xoauth2-protocol and

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,12 +186,21 @@ func TestDovecotMove(t *testing.T) {
 			if _, err := c.Select(ctx, "INBOX"); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Move(ctx, []uint32{2, 4}, folder); err != nil {
+			placed, err := c.Move(ctx, []uint32{2, 4}, folder)
+			if err != nil {
 				t.Fatal(err)
 			}
+			// COPYUID (UIDPLUS, which Dovecot has) says where they went.
+			dest, err := srv.UIDValidity(srv.User(), "Recovery.Processed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if placed.UIDValidity != dest || placed.UIDs[2] != 1 || placed.UIDs[4] != 2 || len(placed.UIDs) != 2 {
+				t.Errorf("Move placed %+v, want UIDVALIDITY %d, 2 -> 1, 4 -> 2", placed, dest)
+			}
 			// Redo after a crash: the UIDs are gone, which is fine.
-			if err := c.Move(ctx, []uint32{2, 4}, folder); err != nil {
-				t.Fatalf("Move again = %v", err)
+			if placed, err := c.Move(ctx, []uint32{2, 4}, folder); err != nil || len(placed.UIDs) != 0 {
+				t.Fatalf("Move again = %+v, %v; want nothing moved", placed, err)
 			}
 			if list, err := c.Since(ctx, 0); err != nil || !slices.Equal(uids(list), []uint32{1, 3, 5}) {
 				t.Fatalf("INBOX after Move = %v, %v", uids(list), err)
@@ -231,11 +241,17 @@ func TestDovecotWithoutMoveOrIdle(t *testing.T) {
 	if _, err := c.Select(ctx, "INBOX"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Move(ctx, []uint32{1}, folder); !errors.Is(err, mailbox.ErrNoSafeMove) {
+	if _, err := c.Move(ctx, []uint32{1}, folder); !errors.Is(err, mailbox.ErrNoSafeMove) {
 		t.Fatalf("Move without MOVE or UIDPLUS = %v", err)
 	}
 	if n, err := srv.Count(srv.User(), "INBOX"); err != nil || n != 2 {
 		t.Fatalf("INBOX holds %d, %v; want 2", n, err)
+	}
+	if _, err := c.Expunge(ctx, "INBOX", 1, []mailbox.Target{{UID: 1}}); !errors.Is(err, mailbox.ErrNoSafeExpunge) {
+		t.Fatalf("Expunge without UIDPLUS = %v", err)
+	}
+	if flags, err := srv.Flags(srv.User(), "INBOX"); err != nil || len(flags) != 2 || slices.Contains(flags[1], `\Deleted`) {
+		t.Fatalf("INBOX flags after a refused Expunge = %v, %v", flags, err)
 	}
 	// Polling: Wait sleeps poll, then NOOP.
 	start := time.Now()
@@ -387,7 +403,105 @@ func TestDovecotLargeMailbox(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Fetch: %d messages, %v", len(got), err)
 	}
-	if err := c.Move(ctx, want, "INBOX.nonexistent"); err == nil {
+	if _, err := c.Move(ctx, want, "INBOX.nonexistent"); err == nil {
 		t.Fatal("Move to a missing folder: no error")
+	}
+}
+
+// Expunge removes exactly the messages named, by UID while the folder
+// keeps its UIDVALIDITY and by Message-ID otherwise, leaves alone what
+// someone else marked \Deleted, counts a message already gone as gone,
+// and gives the Conn back with INBOX selected and a new-mail notice.
+func TestDovecotExpunge(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	deliver(t, srv, 1, 7)
+	c := dialDovecot(t, srv)
+	ctx := context.Background()
+	folder, err := c.EnsureFolder(ctx, "Recovery/Processed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	placed, err := c.Move(ctx, []uint32{2, 3, 4, 5, 6}, folder)
+	if err != nil || len(placed.UIDs) != 5 {
+		t.Fatalf("Move = %+v, %v", placed, err)
+	}
+	// Someone else marked a message \Deleted in each folder.
+	for _, f := range []struct {
+		box string
+		uid uint32
+	}{{"INBOX", 7}, {"Recovery.Processed", placed.UIDs[6]}} {
+		if _, err := srv.Doveadm("flags", "add", "-u", srv.User(), `\Deleted`, "mailbox", f.box, "uid", fmt.Sprint(f.uid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func() []string {
+		t.Helper()
+		out, err := srv.Doveadm("-f", "tab", "fetch", "-u", srv.User(), "hdr.message-id", "mailbox", "Recovery.Processed", "all")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "<") {
+				ids = append(ids, line)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+
+	targets := []mailbox.Target{
+		{UID: placed.UIDs[2]},                     // by UID
+		{MessageID: "m3@example.org"},             // the server did not say where it went
+		{UID: 999, MessageID: "m999@example.org"}, // already gone
+		{}, // nothing to find it by
+		{UID: placed.UIDs[4], MessageID: "ignored"}, // by UID: the UID is enough
+	}
+	got, err := c.Expunge(ctx, folder, placed.UIDValidity, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Removed != 3 || !slices.Equal(got.Unfindable, []int{3}) {
+		t.Errorf("Expunge = %+v, want 3 removed, target 3 unfindable", got)
+	}
+	if ids := held(); !slices.Equal(ids, []string{"<m5@example.org>", "<m6@example.org>"}) {
+		t.Errorf("%s holds %v after Expunge, want m5 and m6", folder, ids)
+	}
+	if flags, err := srv.Flags(srv.User(), "Recovery.Processed"); err != nil || !slices.Contains(flags[placed.UIDs[6]], `\Deleted`) || slices.Contains(flags[placed.UIDs[5]], `\Deleted`) {
+		t.Errorf("%s flags = %v, %v; want m6 still \\Deleted, m5 untouched", folder, flags, err)
+	}
+	// INBOX is selected again, untouched, with a new-mail notice.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := c.Wait(wctx, time.Minute, time.Minute); err != nil {
+		t.Fatalf("Wait after Expunge = %v, want the notice left for it", err)
+	}
+	if list, err := c.Since(ctx, 0); err != nil || !slices.Equal(uids(list), []uint32{1, 7}) {
+		t.Fatalf("INBOX after Expunge = %v, %v", uids(list), err)
+	}
+
+	// Again: nothing more goes.
+	if got, err := c.Expunge(ctx, folder, placed.UIDValidity, targets[:3]); err != nil || got.Removed != 0 {
+		t.Errorf("Expunge again = %+v, %v; want nothing removed", got, err)
+	}
+	// Under another UIDVALIDITY a UID means nothing: only the Message-ID
+	// finds the message.
+	got, err = c.Expunge(ctx, folder, placed.UIDValidity+1, []mailbox.Target{{UID: placed.UIDs[5], MessageID: "m5@example.org"}, {UID: placed.UIDs[6]}})
+	if err != nil || got.Removed != 1 || !slices.Equal(got.Unfindable, []int{1}) {
+		t.Errorf("Expunge under another UIDVALIDITY = %+v, %v; want m5 removed, the other unfindable", got, err)
+	}
+	if ids := held(); !slices.Equal(ids, []string{"<m6@example.org>"}) {
+		t.Errorf("%s holds %v, want m6 only", folder, ids)
+	}
+	// A folder that is not there holds nothing of ours.
+	if _, err := c.Expunge(ctx, "Nowhere", 1, []mailbox.Target{{UID: 1}}); !errors.Is(err, mailbox.ErrNoFolder) {
+		t.Errorf("Expunge from a missing folder = %v, want ErrNoFolder", err)
+	}
+	if list, err := c.Since(ctx, 0); err != nil || !slices.Equal(uids(list), []uint32{1, 7}) {
+		t.Fatalf("INBOX after a failed Expunge = %v, %v", uids(list), err)
 	}
 }

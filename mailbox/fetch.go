@@ -192,3 +192,39 @@ func describe(set imap.UIDSet) string {
 	}
 	return s
 }
+
+// Summaries describes the messages of the selected mailbox with the given
+// UIDs, in UID order; UIDs that no longer exist are skipped.
+func (c *Conn) Summaries(ctx context.Context, uids []uint32) ([]Summary, error) {
+	var list []Summary
+	sorted := slices.Compact(slices.Sorted(slices.Values(uids)))
+	for chunk := range slices.Chunk(sorted, fetchChunk) {
+		var set imap.UIDSet
+		for _, u := range chunk {
+			set.AddNum(imap.UID(u))
+		}
+		err := c.do(ctx, fmt.Sprintf("describe UIDs %s", describe(set)), func(w *watchdog) error {
+			if err := c.selected(); err != nil {
+				return err
+			}
+			cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true})
+			defer cmd.Close()
+			for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+				w.kick()
+				buf, err := msg.Collect()
+				if err != nil {
+					return err
+				}
+				if set.Contains(buf.UID) {
+					list = append(list, Summary{UID: uint32(buf.UID), Size: buf.RFC822Size, InternalDate: buf.InternalDate})
+				}
+			}
+			return cmd.Close()
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(list, func(a, b Summary) int { return cmp.Compare(a.UID, b.UID) })
+	return list, nil
+}

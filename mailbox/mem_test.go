@@ -178,7 +178,7 @@ func TestMoveMem(t *testing.T) {
 			if _, err := c.Select(ctx, "INBOX"); err != nil {
 				t.Fatal(err)
 			}
-			err = c.Move(ctx, []uint32{2, 3}, folder)
+			_, err = c.Move(ctx, []uint32{2, 3}, folder)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Move = %v, want %v", err, tc.want)
 			}

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -37,10 +36,16 @@ type Entry struct {
 	DuplicateOf int64 // 0: none
 	// MoveTo is the folder the message must go to; MovedAt is set once
 	// the server did it.
-	MoveTo        string
-	MovedAt       *time.Time
-	ParserVersion int
-	HasRaw        bool
+	MoveTo  string
+	MovedAt *time.Time
+	// MovedFolder is the server's name of the folder the message was
+	// moved to ("" when moved before this was recorded), and MovedUID its
+	// UID there under MovedUIDValidity (zero: the server did not say).
+	MovedFolder      string
+	MovedUIDValidity uint32
+	MovedUID         uint32
+	ParserVersion    int
+	HasRaw           bool
 	// Sender and Date: the From address and the Date header, once decided
 	// (zero: absent, unreadable or not yet decided).
 	Sender string
@@ -62,10 +67,13 @@ func (t *Tx) MailboxState(mailbox string) (validity, lastUID uint32, found bool,
 
 // SetMailboxState records where ingestion stands in a mailbox. It is
 // written in the transaction that commits a message, so the position and
-// the message's effects can never disagree.
+// the message's effects can never disagree. Under one UIDVALIDITY the
+// position never goes back: a message below it committed late (one a
+// reconcile found missed) leaves it where it is.
 func (t *Tx) SetMailboxState(mailbox string, validity, lastUID uint32) error {
 	_, err := t.tx.Exec(`INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
+		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+		last_uid = CASE WHEN uid_validity = excluded.uid_validity THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
 		updated_at = excluded.updated_at`, mailbox, validity, lastUID, ts(t.now))
 	if err != nil {
 		return fmt.Errorf("set mailbox state: %w", err)
@@ -75,14 +83,16 @@ func (t *Tx) SetMailboxState(mailbox string, validity, lastUID uint32) error {
 
 const entryColumns = `id, mailbox, uid_validity, uid, message_id, sha256, content_key, size, fetched_at, status, reason,
 	COALESCE(case_id, 0), COALESCE(duplicate_of, 0), move_to, moved_at, parser_version,
-	blob_id IS NOT NULL OR raw_id IS NOT NULL, sender, COALESCE(sent_at, '')`
+	blob_id IS NOT NULL OR raw_id IS NOT NULL, sender, COALESCE(sent_at, ''),
+	moved_folder, COALESCE(moved_validity, 0), COALESCE(moved_uid, 0)`
 
 func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 	var e Entry
 	var fetched, status, sent string
 	var moved sql.NullString
 	err := row.Scan(&e.ID, &e.Mailbox, &e.UIDValidity, &e.UID, &e.MessageID, &e.SHA256, &e.ContentKey, &e.Size, &fetched,
-		&status, &e.Reason, &e.CaseID, &e.DuplicateOf, &e.MoveTo, &moved, &e.ParserVersion, &e.HasRaw, &e.Sender, &sent)
+		&status, &e.Reason, &e.CaseID, &e.DuplicateOf, &e.MoveTo, &moved, &e.ParserVersion, &e.HasRaw, &e.Sender, &sent,
+		&e.MovedFolder, &e.MovedUIDValidity, &e.MovedUID)
 	if err != nil {
 		return e, err
 	}
@@ -310,20 +320,58 @@ func (t *Tx) AbandonMoves(mailbox string, current uint32) (int64, error) {
 	return res.RowsAffected()
 }
 
-// MarkMoved records that the server moved these messages.
+// MarkMoved records that the server moved these messages, without
+// saying where; MarkMovedTo is preferred.
 func (t *Tx) MarkMoved(ids []int64) error {
-	if len(ids) == 0 {
+	moved := make([]Moved, len(ids))
+	for i, id := range ids {
+		moved[i] = Moved{ID: id}
+	}
+	return t.MarkMovedTo("", moved)
+}
+
+// Moved is where the server put one message: its UID in the destination
+// folder under that folder's UIDVALIDITY, as the COPYUID response code
+// says (RFC 4315 section 3); zero when the server did not say.
+type Moved struct {
+	ID          int64 // the ledger row
+	UIDValidity uint32
+	UID         uint32
+}
+
+// MarkMovedTo records that the server moved these messages to folder (its
+// server name), and where they are there. A message whose case was
+// purged before its move was done (its raw copy already gone) is queued
+// for expunging at once: the purge could not know where it would be.
+func (t *Tx) MarkMovedTo(folder string, moved []Moved) error {
+	if len(moved) == 0 {
 		return nil
 	}
-	args := []any{ts(t.now)}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	q := `UPDATE messages SET moved_at = ? WHERE id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
-	if _, err := t.tx.Exec(q, args...); err != nil {
-		return fmt.Errorf("mark moved: %w", err)
+	for _, m := range moved {
+		_, err := t.tx.Exec(`UPDATE messages SET moved_at = ?, moved_folder = ?, moved_validity = ?, moved_uid = ? WHERE id = ?`,
+			ts(t.now), folder, nullUint(m.UIDValidity), nullUint(m.UID), m.ID)
+		if err != nil {
+			return fmt.Errorf("mark message #%d moved: %w", m.ID, err)
+		}
+		_, err = t.tx.Exec(`INSERT INTO expunges (message_id, case_id, folder, move_to, uid_validity, uid, header_id, created_at)
+			SELECT m.id, m.case_id, m.moved_folder, m.move_to, m.moved_validity, m.moved_uid, m.message_id, ?
+			FROM messages m JOIN cases c ON c.id = m.case_id
+			WHERE m.id = ? AND c.purged_at IS NOT NULL AND c.state IN (?, ?, ?, ?) AND m.raw_id IS NULL AND m.blob_id IS NULL
+			ON CONFLICT (message_id) DO NOTHING`,
+			ts(t.now), m.ID, closedStates[0], closedStates[1], closedStates[2], closedStates[3])
+		if err != nil {
+			return fmt.Errorf("mark message #%d moved: queue its expunge: %w", m.ID, err)
+		}
 	}
 	return nil
+}
+
+// nullUint is NULL for zero.
+func nullUint(n uint32) any {
+	if n == 0 {
+		return nil
+	}
+	return int64(n)
 }
 
 // MessageRaw returns the raw bytes of a ledger message.

@@ -72,6 +72,10 @@ type PurgeCounts struct {
 	Documents int // document blobs deleted
 	Messages  int // raw messages of those cases deleted (sealed blobs and spool rows)
 	Untied    int // raw copies of mail tied to no case dropped (DropUntied)
+	// Expunges counts the messages of those cases that recoverybot moved
+	// into its folders, queued for expunging from the server (see
+	// Tx.PendingExpunges).
+	Expunges int
 }
 
 // closedStates are the states of a closed case, whose documents the
@@ -83,7 +87,9 @@ var closedStates = []string{"approved", "rejected", "expired", "cancelled"}
 // one transaction, its key is destroyed (its wrapped row deleted), its
 // document blobs and the raw copies of its messages are deleted (with
 // secure_delete on, the store's connections overwrite what they free),
-// it is marked purged, and an audit event case_purged records the counts.
+// it is marked purged, the messages recoverybot moved into its folders
+// are queued for expunging from the server (intake.Pipeline.Expunge does
+// it), and an audit event case_purged records the counts.
 // The metadata stays: documents' type, size, SHA-256 and findings, the
 // ledger, the evidence, the decision. Then the write-ahead log is
 // checkpointed and truncated, so no copy of a deleted page is left in
@@ -124,7 +130,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time, retention time.Duratio
 		return counts, fmt.Errorf("purge: find closed cases: %w", err)
 	}
 	for _, id := range due {
-		docs, msgs, err := s.purgeCase(ctx, id, now, cutoff)
+		docs, msgs, expunges, err := s.purgeCase(ctx, id, now, cutoff)
 		if err != nil {
 			return counts, fmt.Errorf("purge case %d: %w", id, err)
 		}
@@ -132,6 +138,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time, retention time.Duratio
 			counts.Cases++
 			counts.Documents += docs
 			counts.Messages += msgs
+			counts.Expunges += expunges
 		}
 	}
 	if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
@@ -142,9 +149,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time, retention time.Duratio
 
 // purgeCase purges one case, checking again inside the transaction that
 // it is closed and due; docs is -1 when it was not (reopened meanwhile).
-func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cutoff string) (docs, msgs int, _ error) {
+func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cutoff string) (docs, msgs, expunges int, _ error) {
 	err := s.Update(ctx, func(tx *Tx) error {
-		docs, msgs = -1, 0
+		docs, msgs, expunges = -1, 0, 0
 		var due bool
 		err := tx.tx.QueryRow(`SELECT (purged_at IS NULL OR id IN (SELECT case_id FROM case_keys) OR id IN (SELECT case_id FROM messages WHERE case_id IS NOT NULL AND (raw_id IS NOT NULL OR blob_id IS NOT NULL))) AND state IN (?, ?, ?, ?) AND COALESCE(decided_at, updated_at) <= ?
 			FROM cases WHERE id = ?`, closedStates[0], closedStates[1], closedStates[2], closedStates[3], cutoff, caseID).Scan(&due)
@@ -193,13 +200,19 @@ func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cuto
 		tx.unspool = append(tx.unspool, raws...)
 		docs = len(docBlobs)
 		msgs = len(raws) + len(msgBlobs)
+		// The copies on the server, in the folders the messages were
+		// moved to, go next, over IMAP: queued here, in the same
+		// transaction, so that none is forgotten.
+		if expunges, err = tx.queueExpunges(caseID); err != nil {
+			return err
+		}
 		if _, err := tx.tx.Exec(`UPDATE cases SET purged_at = ? WHERE id = ?`, ts(now), caseID); err != nil {
 			return err
 		}
 		return tx.Audit(caseID, recoverybot.SystemActor, "case_purged", map[string]string{
-			"documents": strconv.Itoa(docs), "messages": strconv.Itoa(msgs)})
+			"documents": strconv.Itoa(docs), "messages": strconv.Itoa(msgs), "expunges": strconv.Itoa(expunges)})
 	})
-	return docs, msgs, err
+	return docs, msgs, expunges, err
 }
 
 // collect appends the IDs a query returns to ids.
