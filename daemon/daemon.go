@@ -101,13 +101,22 @@ func NewCourier(c config.Config, st *store.Store, smtpTLS *tls.Config, log *slog
 	return &outbound.Courier{Store: st, Mailer: sender, Logger: log, GiveUp: c.Policy.OutboxGiveUp.D()}, nil
 }
 
+// Parts are what the scheduled jobs work with.
+type Parts struct {
+	Desk    *desk.Desk
+	Courier *outbound.Courier
+	// Pipeline and Dial reach the mailbox, for purge (its expunges) and
+	// reconcile; without Dial those jobs say NoMailbox.
+	Pipeline  *intake.Pipeline
+	Dial      func(ctx context.Context) (*mailbox.Conn, error)
+	NoMailbox error
+}
+
 // NewScheduler returns the scheduled jobs of a configuration, not yet
-// started: expire, remind, outbox (draining courier) and, with a
-// [support] address, digest. The [schedule] reconcile and purge keys are
-// read and checked by the configuration, but no job of those names
-// exists yet. recorded, when not nil, is called with each run once it is
-// stored.
-func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, courier *outbound.Courier, now func() time.Time, log *slog.Logger,
+// started: expire, remind, purge, reconcile, outbox and, with a [support]
+// address, digest, each on its [schedule] spec. recorded, when not nil,
+// is called with each run once it is stored.
+func NewScheduler(c config.Config, st *store.Store, p Parts, now func() time.Time, log *slog.Logger,
 	recorded func(store.SweepRun)) (*sweep.Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -119,7 +128,7 @@ func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, courier *outbo
 		}
 		return err
 	}})
-	err := sweep.RegisterDesk(s, d, sweep.DeskJobs{
+	err := sweep.RegisterDesk(s, p.Desk, sweep.DeskJobs{
 		ExpireSpec: c.Schedule.Expire, CaseTTL: c.Policy.CaseTTL.D(),
 		RemindSpec: c.Schedule.Remind, RemindAfter: c.Policy.RemindAfter.D(),
 		DigestSpec: c.Schedule.Digest, SupportAddress: c.Support.Address, DigestAlways: c.Support.DigestAlways,
@@ -127,7 +136,12 @@ func NewScheduler(c config.Config, st *store.Store, d *desk.Desk, courier *outbo
 	if err != nil {
 		return nil, err
 	}
-	if err := sweep.RegisterOutbox(s, courier, c.Schedule.Outbox); err != nil {
+	err = sweep.RegisterMailbox(s, sweep.MailboxJobs{PurgeSpec: c.Schedule.Purge, Retention: c.Policy.Retention.D(),
+		ReconcileSpec: c.Schedule.Reconcile, Store: st, Pipeline: p.Pipeline, Dial: p.Dial, NoMailbox: p.NoMailbox})
+	if err != nil {
+		return nil, err
+	}
+	if err := sweep.RegisterOutbox(s, p.Courier, c.Schedule.Outbox); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -180,16 +194,18 @@ func New(o Options) (*Daemon, error) {
 	if o.OutboxInterval == 0 {
 		o.OutboxInterval = 30 * time.Second
 	}
-	sched, err := NewScheduler(c, o.Store, NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
-		courier, o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
-			select { // the job may have queued mail
-			case kick <- struct{}{}:
-			default:
-			}
-			if o.OnSweep != nil {
-				o.OnSweep(r)
-			}
-		})
+	dial := func(ctx context.Context) (*mailbox.Conn, error) { return mailbox.Dial(ctx, imapOpts) }
+	parts := Parts{Desk: NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
+		Courier: courier, Pipeline: pipeline, Dial: dial}
+	sched, err := NewScheduler(c, o.Store, parts, o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
+		select { // the job may have queued mail
+		case kick <- struct{}{}:
+		default:
+		}
+		if o.OnSweep != nil {
+			o.OnSweep(r)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -245,13 +261,67 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 			}
 		}
 	})
-	r.Stats, err = d.pipeline.Drain(ctx, conn)
+	var earlier intake.Stats
+	if earlier, err = d.lookBack(ctx, conn); err == nil {
+		r.Stats, err = d.pipeline.Drain(ctx, conn)
+		r.Stats.Add(earlier)
+	}
 	close(drained)
 	wg.Wait()
 	if err != nil {
 		return r, err
 	}
 	return r, sendErr
+}
+
+// lookBack takes, on conn, the mail that came before its case (SPEC §5)
+// when a case opened since the last look queued some
+// (intake.Pipeline.Lookback).
+func (d *Daemon) lookBack(ctx context.Context, conn *mailbox.Conn) (intake.Stats, error) {
+	pending, err := d.opts.Store.HasPendingLookbacks(ctx)
+	if err != nil || !pending {
+		return intake.Stats{}, err
+	}
+	st, err := d.pipeline.Lookback(ctx, conn)
+	if st.Fetched > 0 {
+		d.log.Info("earlier mail taken for its case", "fetched", st.Fetched, "processed", st.Processed, "review", st.Review,
+			"moved", st.Moved)
+	}
+	return st, err
+}
+
+// lookBackNow is Serve's look for earlier mail between the watcher's
+// drains, on a connection of its own, so that a case opened while the
+// watcher waits for new mail gets its earlier mail within
+// OutboxInterval.
+func (d *Daemon) lookBackNow(ctx context.Context) {
+	pending, err := d.opts.Store.HasPendingLookbacks(ctx)
+	if err != nil || !pending {
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("look-back", "error", err)
+		}
+		return
+	}
+	conn, err := d.Dial(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("look-back: connect to the mailbox", "error", err)
+		}
+		return
+	}
+	defer conn.Close()
+	if _, err := d.lookBack(ctx, conn); err != nil && ctx.Err() == nil {
+		d.log.Warn("look-back", "error", err)
+	}
+	d.wake()
+}
+
+// wake tells the courier there may be mail to send.
+func (d *Daemon) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
 }
 
 // spoolOrphanAge is how old a spooled message no ledger row points at
@@ -289,6 +359,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	w := &intake.Watcher{
 		Pipeline: d.pipeline, Dial: d.Dial,
 		IdleTimeout: c.IMAP.IdleTimeout.D(), PollInterval: c.IMAP.PollInterval.D(),
+		BeforeDrain: func(ctx context.Context, conn *mailbox.Conn) {
+			if _, err := d.lookBack(ctx, conn); err != nil && ctx.Err() == nil {
+				d.log.Warn("look-back", "error", err)
+			}
+		},
 		AfterDrain: func(context.Context) {
 			select {
 			case kick <- struct{}{}:
@@ -320,6 +395,18 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			}
 		}
 	}()
+	wg.Go(func() {
+		t := time.NewTicker(d.opts.OutboxInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			d.lookBackNow(ctx)
+		}
+	})
 	d.sched.Start(ctx)
 	d.log.Info("recoverybot serving", "mailbox", c.IMAP.Mailbox, "imap", c.IMAP.Address)
 	err := w.Run(ctx)

@@ -55,8 +55,8 @@ func TestServeRunsTheSchedule(t *testing.T) {
 			t.Errorf("%s is not scheduled", en.Name)
 		}
 	}
-	if len(specs) != 4 || specs["expire"] != "@every 1s" || specs["remind"] != "@hourly" || specs["digest"] != "0 8 * * 1-5" ||
-		specs["outbox"] != "@every 1m" {
+	if len(specs) != 6 || specs["expire"] != "@every 1s" || specs["remind"] != "@hourly" || specs["digest"] != "0 8 * * 1-5" ||
+		specs["outbox"] != "@every 1m" || specs["purge"] != "@daily" || specs["reconcile"] != "@every 1h" {
 		t.Errorf("scheduled jobs: %v", specs)
 	}
 	next, _ := d.Scheduler().Next("remind", before)

@@ -27,6 +27,8 @@ const expungeBatch = 1000
 // when the connection is lost. It is idempotent. The connection is left
 // with the mailbox it had selected.
 func (p *Pipeline) Expunge(ctx context.Context, conn *mailbox.Conn) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var pending []store.Expunge
 	err := p.store.View(ctx, func(tx *store.Tx) error {
 		var err error

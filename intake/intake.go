@@ -77,6 +77,11 @@ type Pipeline struct {
 	store *store.Store
 	opts  Options
 	log   *slog.Logger
+	// mu lets one of Drain, Lookback, Reconcile and Expunge work at a
+	// time: each runs on a connection of its own (the watcher's, a
+	// scheduled job's), and two of them taking one message through the
+	// pipeline at once could commit it twice.
+	mu sync.Mutex
 }
 
 // New returns a Pipeline.
@@ -110,6 +115,8 @@ type move struct {
 // the first error of the connection or the store; what was committed
 // stays committed, and the next Drain goes on from there.
 func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var stats Stats
 	at, err := p.begin(ctx, conn, &stats)
 	if err != nil {
@@ -258,7 +265,7 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 	handle := func(r batchResult) error {
 		held -= sizes[0]
 		sizes = sizes[1:]
-		stats.add(r.stats)
+		stats.Add(r.stats)
 		if r.err != nil {
 			return r.err // its moves are made by the next Drain
 		}
@@ -401,7 +408,8 @@ type batchResult struct {
 	err   error
 }
 
-func (s *Stats) add(o Stats) {
+// Add adds the counts of o to s.
+func (s *Stats) Add(o Stats) {
 	s.Fetched += o.Fetched
 	s.Processed += o.Processed
 	s.Review += o.Review

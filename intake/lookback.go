@@ -21,6 +21,8 @@ import (
 // stays committed, and the next Lookback goes on from there (its moves:
 // the next Drain).
 func (p *Pipeline) Lookback(ctx context.Context, conn *mailbox.Conn) (Stats, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var stats Stats
 	var queue []store.Entry
 	if err := p.store.View(ctx, func(tx *store.Tx) error {

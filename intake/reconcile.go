@@ -47,6 +47,8 @@ func (r ReconcileReport) Counts() map[string]int {
 // moved by recoverybot. It is idempotent: a second run finds nothing
 // new. Like Drain, it must not run beside another Drain of the mailbox.
 func (p *Pipeline) Reconcile(ctx context.Context, conn *mailbox.Conn) (ReconcileReport, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var r ReconcileReport
 	at, err := p.begin(ctx, conn, &r.Stats)
 	r.ValidityChanged, r.MovesRedone = at.changed, at.redone

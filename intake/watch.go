@@ -20,6 +20,9 @@ type Watcher struct {
 	// IdleTimeout is the longest IDLE before the mailbox is checked
 	// anyway (a full reconcile); PollInterval paces servers without IDLE.
 	IdleTimeout, PollInterval time.Duration
+	// BeforeDrain, when set, runs on the connection before each drain
+	// (taking the mail that came before its case).
+	BeforeDrain func(ctx context.Context, conn *mailbox.Conn)
 	// AfterDrain runs after each drain (sending the outbox).
 	AfterDrain func(ctx context.Context)
 	// OnState, when set, is told whether the mailbox is connected and
@@ -66,6 +69,9 @@ func (w *Watcher) state(ok bool, err error) {
 
 func (w *Watcher) session(ctx context.Context, conn *mailbox.Conn, log *slog.Logger) error {
 	for {
+		if w.BeforeDrain != nil {
+			w.BeforeDrain(ctx, conn)
+		}
 		stats, err := w.Pipeline.Drain(ctx, conn)
 		if err != nil {
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {

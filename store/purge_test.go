@@ -128,7 +128,7 @@ func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) 
 		if !errors.Is(err, ErrPurged) || !errors.Is(err, ErrNotFound) || data != nil || !strings.Contains(err.Error(), "2026-12-31") {
 			t.Errorf("purged document: %d bytes, %v; want ErrPurged on 2026-12-31", len(data), err)
 		}
-		if d.SHA256 != closed.document.SHA256 || d.Size != int64(len(closed.doc)) || d.Type != recoverybot.DocIdentity {
+		if d.SHA256 != closed.document.SHA256 || d.Size != int64(len(closed.doc)) || d.Type != recoverybot.DocIdentity || !d.Purged {
 			t.Errorf("purged document's metadata = %+v, want type, size and SHA-256 kept", d)
 		}
 		if _, err := tx.MessageRaw(closed.entry.ID); !errors.Is(err, ErrNotFound) {

@@ -167,10 +167,10 @@ func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cuto
 		// key at their decision, or under the storage key before that),
 		// any other blob under the case's key, and spooled raw copies.
 		var docBlobs, msgBlobs, caseBlobs, raws []int64
-		if err := collect(tx, &docBlobs, `SELECT DISTINCT blob_id FROM documents WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
+		if err := collect(tx, &docBlobs, `SELECT DISTINCT blob_id FROM documents WHERE case_id = ?`, caseID); err != nil {
 			return err
 		}
-		if err := collect(tx, &msgBlobs, `SELECT DISTINCT blob_id FROM messages WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
+		if err := collect(tx, &msgBlobs, `SELECT DISTINCT blob_id FROM messages WHERE case_id = ?`, caseID); err != nil {
 			return err
 		}
 		if err := collect(tx, &caseBlobs, `SELECT id FROM blobs WHERE case_id = ?`, caseID); err != nil {
@@ -179,7 +179,8 @@ func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cuto
 		if err := collect(tx, &raws, `SELECT raw_id FROM messages WHERE case_id = ? AND raw_id IS NOT NULL`, caseID); err != nil {
 			return err
 		}
-		if _, err := tx.tx.Exec(`UPDATE documents SET blob_id = NULL WHERE case_id = ?`, caseID); err != nil {
+		if _, err := tx.tx.Exec(`UPDATE documents SET blob_id = NULL, purged_at = COALESCE(purged_at, ?) WHERE case_id = ?`,
+			ts(now), caseID); err != nil {
 			return err
 		}
 		if _, err := tx.tx.Exec(`UPDATE messages SET raw_id = NULL, blob_id = NULL WHERE case_id = ?`, caseID); err != nil {

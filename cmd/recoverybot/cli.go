@@ -65,7 +65,7 @@ func commands() []command {
 		{"cases reopen", "REF --by AGENT [--json]", "reopen a locked case", cmdCasesReopen},
 		{"cases document", "REF SHA256 --by AGENT [--out FILE [--force]]", "write one document's bytes, for review (audited)", cmdCasesDocument},
 		{"sweep status", "[--json]", "the scheduled jobs: schedule and last runs", cmdSweepStatus},
-		{"sweep", "NAME [--json]", "run one scheduled job now (expire, remind, digest)", cmdSweep},
+		{"sweep", "NAME [--json]", "run one scheduled job now (expire, remind, digest, purge, reconcile, outbox)", cmdSweep},
 		{"audit verify", "", "check the audit log's hash chain", cmdAuditVerify},
 		{"inspect", "FILE.eml [--json]", "what the parser sees in one message (codes masked)", cmdInspect},
 		{"config example", "", "print a complete annotated configuration", cmdConfigExample},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -16,19 +17,33 @@ import (
 )
 
 // scheduler assembles the scheduled jobs of the configuration, as `serve`
-// runs them.
+// runs them. With a configuration that cannot reach the mailbox (no
+// credentials, say), the jobs that need it say so when they run.
 func (a *app) scheduler(ctx context.Context) (*sweep.Scheduler, error) {
+	if err := a.loadConfig(); err != nil {
+		return nil, err
+	}
+	// The daemon's parts and the scheduler log each mail, message and
+	// failed run; run by hand, the run says enough (its error, its
+	// counts), and `cases show` gives each mail's fate.
+	incomplete := a.cfg.Complete()
+	if incomplete == nil {
+		d, err := a.daemon(ctx, daemon.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return nil, err
+		}
+		return d.Scheduler(), nil
+	}
 	d, err := a.desk(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// The courier logs each mail; run by hand, the run's counts say
-	// enough, and `cases show` gives each mail's fate and error.
 	courier, err := daemon.NewCourier(a.cfg, a.st, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return daemon.NewScheduler(a.cfg, a.st, d, courier, a.now, a.log, nil)
+	return daemon.NewScheduler(a.cfg, a.st, daemon.Parts{Desk: d, Courier: courier,
+		NoMailbox: fmt.Errorf("config: %w", incomplete)}, a.now, slog.New(slog.DiscardHandler), nil)
 }
 
 func jobNames(s *sweep.Scheduler) string {

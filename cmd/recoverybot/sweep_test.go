@@ -40,8 +40,9 @@ func TestSweepCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.ok("sweep", "--json", "status")), &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st) != 4 || st[0].Job != "expire" || st[0].Schedule != "@every 10m" || st[1].Job != "remind" ||
-		st[2].Job != "digest" || st[2].Schedule != "0 8 * * 1-5" || st[3].Job != "outbox" || st[3].Schedule != "@every 1m" ||
+	if len(st) != 6 || st[0].Job != "expire" || st[0].Schedule != "@every 10m" || st[1].Job != "remind" ||
+		st[2].Job != "digest" || st[2].Schedule != "0 8 * * 1-5" || st[3].Job != "purge" || st[3].Schedule != "@daily" ||
+		st[4].Job != "reconcile" || st[4].Schedule != "@every 1h" || st[5].Job != "outbox" || st[5].Schedule != "@every 1m" ||
 		st[0].Runs == nil || len(st[0].Runs) != 0 {
 		t.Fatalf("empty status = %+v", st)
 	}
@@ -80,7 +81,7 @@ func TestSweepCommands(t *testing.T) {
 		t.Errorf("status after runs = %+v", st)
 	}
 	table := c.ok("sweep", "status")
-	for _, w := range []string{"JOB", "SCHEDULE", "expire  @every 10m", "2026-04-01T09:00:00Z  ok", "expired=1 mailed=1", "remind  @hourly      never", "digest  0 8 * * 1-5"} {
+	for _, w := range []string{"JOB", "SCHEDULE", "expire     @every 10m", "2026-04-01T09:00:00Z  ok", "expired=1 mailed=1", "remind     @hourly      never", "digest     0 8 * * 1-5", "reconcile  @every 1h"} {
 		if !strings.Contains(table, w) {
 			t.Errorf("status table lacks %q:\n%s", w, table)
 		}
@@ -91,8 +92,7 @@ func TestSweepCommands(t *testing.T) {
 		}
 	}
 
-	c.fails(`sweep: unknown job "reconcile"`, "sweep", "reconcile")
-	c.fails(`sweep: unknown job "purge"`, "sweep", "purge")
+	c.fails(`sweep: unknown job "nope" (jobs: expire, remind, digest, purge, reconcile, outbox)`, "sweep", "nope")
 	c.fails("sweep: missing NAME", "sweep")
 	for _, args := range [][]string{{"sweep", "nope"}, {"sweep"}} {
 		if code, _, _ := c.run(args...); code != 2 {
@@ -105,7 +105,7 @@ func TestSweepDigestNeedsAddress(t *testing.T) {
 	c := newCLI(t)
 	c.fails("no [support] address", "sweep", "digest")
 	var st []sweepStatusJSON
-	if err := json.Unmarshal([]byte(c.ok("sweep", "status", "--json")), &st); err != nil || len(st) != 3 {
+	if err := json.Unmarshal([]byte(c.ok("sweep", "status", "--json")), &st); err != nil || len(st) != 5 {
 		t.Errorf("status without a support address = %+v, %v", st, err)
 	}
 }
@@ -169,5 +169,30 @@ func TestSweepOutbox(t *testing.T) {
 	out := c.ok("cases", "show", opened.Ref)
 	if !strings.Contains(out, "\nmail:\n") || !regexp.MustCompile(`(?m)^  \S+\s+jean\.dupont@example\.org\s+failed\s+given up 6h after it was queued: .*451`).MatchString(out) {
 		t.Errorf("cases show does not show the failed mail:\n%s", out)
+	}
+}
+
+// TestSweepMailboxJobsWithoutMailbox: purge runs from the store alone
+// (nothing was moved, so nothing waits on the server); reconcile needs
+// the mailbox, and a configuration without its credentials fails the run
+// with one line naming what is missing, recorded for sweep status.
+func TestSweepMailboxJobsWithoutMailbox(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("sweep", "purge"); !strings.Contains(out, "purge: ok") || !strings.Contains(out, "cases=0") {
+		t.Errorf("sweep purge: %q", out)
+	}
+	c.fails("reconcile: config: imap", "sweep", "reconcile")
+	var st []sweepStatusJSON
+	if err := json.Unmarshal([]byte(c.ok("sweep", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]string{}
+	for _, j := range st {
+		if len(j.Runs) > 0 {
+			outcomes[j.Job] = j.Runs[0].Outcome
+		}
+	}
+	if outcomes["purge"] != "ok" || outcomes["reconcile"] != "failed" || len(outcomes) != 2 {
+		t.Errorf("runs recorded: %v", outcomes)
 	}
 }
