@@ -127,7 +127,7 @@ type Schedule struct {
 	Expire    string `toml:"expire"`
 	Remind    string `toml:"remind"`
 	Purge     string `toml:"purge"`
-	Reconcile string `toml:"reconcile"` // read and checked; no job runs it yet
+	Reconcile string `toml:"reconcile"`
 	Digest    string `toml:"digest"`
 	Outbox    string `toml:"outbox"`
 }
