@@ -45,7 +45,8 @@ func (r ReconcileReport) Counts() map[string]int {
 // a server that showed it late, a ledger that lost rows), and marks
 // vanished the ledger's messages that are neither in the mailbox nor
 // moved by recoverybot. It is idempotent: a second run finds nothing
-// new. Like Drain, it must not run beside another Drain of the mailbox.
+// new. It takes turns with the other passes of the Pipeline (Drain,
+// Lookback, Expunge); another process must not drain the mailbox beside it.
 func (p *Pipeline) Reconcile(ctx context.Context, conn *mailbox.Conn) (ReconcileReport, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
