@@ -261,15 +261,18 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 			}
 		}
 	})
-	var earlier intake.Stats
-	if earlier, err = d.lookBack(ctx, conn); err == nil {
-		r.Stats, err = d.pipeline.Drain(ctx, conn)
-		r.Stats.Add(earlier)
-	}
+	// The earlier mail of a case first, for UID order; a look-back that
+	// fails does not keep new mail waiting, and is said after the drain.
+	earlier, lookErr := d.lookBack(ctx, conn)
+	r.Stats, err = d.pipeline.Drain(ctx, conn)
+	r.Stats.Add(earlier)
 	close(drained)
 	wg.Wait()
-	if err != nil {
+	switch {
+	case err != nil:
 		return r, err
+	case lookErr != nil:
+		return r, fmt.Errorf("earlier mail of a new case: %w", lookErr)
 	}
 	return r, sendErr
 }

@@ -101,7 +101,7 @@ func (p *Pipeline) expungeFrom(ctx, work context.Context, conn *mailbox.Conn, fo
 	}
 	targets := make([]mailbox.Target, len(es))
 	for i, e := range es {
-		targets[i] = mailbox.Target{UID: e.UID, MessageID: e.MessageID}
+		targets[i] = mailbox.Target{UID: e.UID, MessageID: e.MessageID, Size: e.Size}
 	}
 	res, err := conn.Expunge(ctx, folder, validity, targets)
 	if errors.Is(err, mailbox.ErrNoFolder) {

@@ -485,8 +485,8 @@ func contentKey(raw []byte) (messageID, key string) {
 	}
 	h, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(header))).ReadMIMEHeader()
 	messageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
-	if len(messageID) > 250 {
-		messageID = messageID[:250]
+	if len(messageID) > store.MaxMessageIDLen {
+		messageID = messageID[:store.MaxMessageIDLen]
 	}
 	if messageID == "" {
 		sum := sha256.Sum256(raw)

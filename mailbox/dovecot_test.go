@@ -425,6 +425,11 @@ func TestDovecotExpunge(t *testing.T) {
 	if _, err := c.Select(ctx, "INBOX"); err != nil {
 		t.Fatal(err)
 	}
+	sums, err := c.Summaries(ctx, []uint32{1, 2, 3, 4, 5, 6, 7})
+	if err != nil || len(sums) != 7 {
+		t.Fatalf("Summaries = %v, %v", sums, err)
+	}
+	size := func(uid uint32) int64 { return sums[uid-1].Size }
 	placed, err := c.Move(ctx, []uint32{2, 3, 4, 5, 6}, folder)
 	if err != nil || len(placed.UIDs) != 5 {
 		t.Fatalf("Move = %+v, %v", placed, err)
@@ -455,18 +460,22 @@ func TestDovecotExpunge(t *testing.T) {
 	}
 
 	targets := []mailbox.Target{
-		{UID: placed.UIDs[2]},                     // by UID
-		{MessageID: "m3@example.org"},             // the server did not say where it went
-		{UID: 999, MessageID: "m999@example.org"}, // already gone
+		{UID: placed.UIDs[2]},                               // by UID
+		{MessageID: "m3@example.org", Size: size(3)},        // the server did not say where it went
+		{UID: 999, MessageID: "m999@example.org", Size: 10}, // already gone
 		{}, // nothing to find it by
 		{UID: placed.UIDs[4], MessageID: "ignored"}, // by UID: the UID is enough
+		// Another message's Message-ID, as a sender may write it: the
+		// size does not match, so m5 is not taken for it.
+		{MessageID: "m5@example.org", Size: size(5) + 1},
+		{MessageID: "m6@example.org"}, // no size: never by Message-ID
 	}
 	got, err := c.Expunge(ctx, folder, placed.UIDValidity, targets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Removed != 3 || !slices.Equal(got.Unfindable, []int{3}) {
-		t.Errorf("Expunge = %+v, want 3 removed, target 3 unfindable", got)
+	if got.Removed != 3 || !slices.Equal(got.Unfindable, []int{3, 6}) {
+		t.Errorf("Expunge = %+v, want 3 removed, targets 3 and 6 unfindable", got)
 	}
 	if ids := held(); !slices.Equal(ids, []string{"<m5@example.org>", "<m6@example.org>"}) {
 		t.Errorf("%s holds %v after Expunge, want m5 and m6", folder, ids)
@@ -490,7 +499,7 @@ func TestDovecotExpunge(t *testing.T) {
 	}
 	// Under another UIDVALIDITY a UID means nothing: only the Message-ID
 	// finds the message.
-	got, err = c.Expunge(ctx, folder, placed.UIDValidity+1, []mailbox.Target{{UID: placed.UIDs[5], MessageID: "m5@example.org"}, {UID: placed.UIDs[6]}})
+	got, err = c.Expunge(ctx, folder, placed.UIDValidity+1, []mailbox.Target{{UID: placed.UIDs[5], MessageID: "m5@example.org", Size: size(5)}, {UID: placed.UIDs[6]}})
 	if err != nil || got.Removed != 1 || !slices.Equal(got.Unfindable, []int{1}) {
 		t.Errorf("Expunge under another UIDVALIDITY = %+v, %v; want m5 removed, the other unfindable", got, err)
 	}

@@ -15,6 +15,11 @@ import (
 type Target struct {
 	UID       uint32 // zero: unknown
 	MessageID string // without angle brackets; "": none
+	// Size is the message's RFC822.SIZE: a message found by its
+	// Message-ID (which its sender chose, and another message may
+	// carry) is ours only if its size is this too. Zero: it is not
+	// found by its Message-ID.
+	Size int64
 }
 
 // Expunged says what Expunge did.
@@ -73,15 +78,15 @@ func (c *Conn) Expunge(ctx context.Context, folder string, validity uint32, targ
 		return res, fmt.Errorf("%s: %w", action, err)
 	}
 	var uids []uint32
-	var ids []string
+	ids := map[string][]int64{}
 	for i, t := range targets {
 		switch {
 		case t.UID != 0 && validity != 0 && st.UIDValidity == validity:
 			// A UID is never given to another message under one
 			// UIDVALIDITY (RFC 3501 section 2.3.1.1): it names ours.
 			uids = append(uids, t.UID)
-		case t.MessageID != "":
-			ids = append(ids, t.MessageID)
+		case t.MessageID != "" && t.Size > 0:
+			ids[t.MessageID] = append(ids[t.MessageID], t.Size)
 		default:
 			res.Unfindable = append(res.Unfindable, i)
 		}

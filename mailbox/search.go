@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/textproto"
 	"slices"
 	"strings"
@@ -41,17 +42,18 @@ func (c *Conn) search(criteria *imap.SearchCriteria) ([]uint32, error) {
 }
 
 // withMessageIDs returns the UIDs of the messages of the selected mailbox
-// whose Message-ID (without angle brackets) is one of ids. SEARCH HEADER
-// matches substrings (RFC 3501 section 6.4.4), so each message found is
-// checked against its header before it is named.
-func (c *Conn) withMessageIDs(ctx context.Context, ids []string) ([]uint32, error) {
-	want := map[string]bool{}
+// whose Message-ID (without angle brackets) is a key of want and whose
+// RFC822.SIZE is one of its sizes. SEARCH HEADER matches substrings (RFC
+// 3501 section 6.4.4), so each message found is checked against its
+// header and its size before it is named: a Message-ID alone is the
+// sender's word, which another message may repeat.
+func (c *Conn) withMessageIDs(ctx context.Context, want map[string][]int64) ([]uint32, error) {
+	ids := slices.Sorted(maps.Keys(want))
 	var found []uint32
 	for _, id := range ids {
-		if id == "" || want[id] {
+		if id == "" {
 			continue
 		}
-		want[id] = true
 		err := c.do(ctx, fmt.Sprintf("search Message-ID <%s>", id), func(*watchdog) error {
 			uids, err := c.search(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: "<" + id + ">"}}})
 			found = append(found, uids...)
@@ -61,15 +63,29 @@ func (c *Conn) withMessageIDs(ctx context.Context, ids []string) ([]uint32, erro
 			return nil, err
 		}
 	}
-	var out []uint32
+	if len(found) == 0 {
+		return nil, nil
+	}
+	headerID := map[uint32]string{}
 	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
 	err := c.fetchSections(ctx, "fetch Message-ID", found, section, func(uid uint32, raw []byte) error {
 		h, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
-		if want[strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")] {
-			out = append(out, uid)
-		}
+		headerID[uid] = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	sums, err := c.Summaries(ctx, found)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint32
+	for _, s := range sums {
+		if sizes, ok := want[headerID[s.UID]]; ok && slices.Contains(sizes, s.Size) {
+			out = append(out, s.UID)
+		}
+	}
 	slices.Sort(out)
-	return slices.Compact(out), err
+	return slices.Compact(out), nil
 }

@@ -22,11 +22,22 @@ type Expunge struct {
 	// server did not say (no UIDPLUS): it is then found by MessageID.
 	UIDValidity uint32
 	UID         uint32
-	MessageID   string // without angle brackets; "" if it had none
-	CreatedAt   time.Time
-	Attempts    int
-	LastError   string
+	// MessageID finds the message when its UID does not (without angle
+	// brackets); "" when it had none, when the ledger cut it short, or
+	// when another case's message that is not purged carries it too:
+	// the sender chose it, and it must not name someone else's mail.
+	MessageID string
+	// Size is the message's size as recorded: a message found by its
+	// Message-ID is taken only with this size.
+	Size      int64
+	CreatedAt time.Time
+	Attempts  int
+	LastError string
 }
+
+// MaxMessageIDLen is the longest Message-ID the ledger keeps whole; a
+// longer one is kept cut to this length.
+const MaxMessageIDLen = 250
 
 // queueExpunges queues the expunge of every message of a case that was
 // moved; a message queued before is not queued again.
@@ -46,8 +57,12 @@ func (t *Tx) queueExpunges(caseID int64) (int, error) {
 // least often first, so that a message that keeps failing does not hold
 // up the others.
 func (t *Tx) PendingExpunges(limit int) ([]Expunge, error) {
-	rows, err := t.tx.Query(`SELECT id, message_id, case_id, folder, move_to, COALESCE(uid_validity, 0), COALESCE(uid, 0),
-		header_id, created_at, attempts, last_error FROM expunges WHERE done_at IS NULL ORDER BY attempts, id LIMIT ?`, limit)
+	rows, err := t.tx.Query(`SELECT x.id, x.message_id, x.case_id, x.folder, x.move_to, COALESCE(x.uid_validity, 0), COALESCE(x.uid, 0),
+		CASE WHEN length(x.header_id) >= ? OR EXISTS (SELECT 1 FROM messages o JOIN cases c ON c.id = o.case_id
+			WHERE o.message_id = x.header_id AND o.case_id != x.case_id AND c.purged_at IS NULL) THEN '' ELSE x.header_id END,
+		COALESCE(m.size, 0), x.created_at, x.attempts, x.last_error
+		FROM expunges x LEFT JOIN messages m ON m.id = x.message_id
+		WHERE x.done_at IS NULL ORDER BY x.attempts, x.id LIMIT ?`, MaxMessageIDLen, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending expunges: %w", err)
 	}
@@ -57,7 +72,7 @@ func (t *Tx) PendingExpunges(limit int) ([]Expunge, error) {
 		var e Expunge
 		var created string
 		if err := rows.Scan(&e.ID, &e.EntryID, &e.CaseID, &e.Folder, &e.MoveTo, &e.UIDValidity, &e.UID, &e.MessageID,
-			&created, &e.Attempts, &e.LastError); err != nil {
+			&e.Size, &created, &e.Attempts, &e.LastError); err != nil {
 			return nil, fmt.Errorf("pending expunges: %w", err)
 		}
 		if e.CreatedAt, err = parseTS(created); err != nil {

@@ -60,11 +60,14 @@ func TestPurgeQueuesExpungesOfMovedMessages(t *testing.T) {
 	open := addPurgeCase(t, s, filepath.Join(dir, "recoverybot.db"), "open", 2)
 	second := addMessage(t, s, closed.c, 3, "second@m")   // moved, the server did not say where
 	unmoved := addMessage(t, s, closed.c, 4, "unmoved@m") // decided, never moved
+	// A message whose sender wrote the Message-ID of the open case's
+	// message: it is never looked for by that Message-ID.
+	spoof := addMessage(t, s, closed.c, 5, open.entry.MessageID)
 	err = s.Update(ctx, func(tx *Tx) error {
 		if err := tx.MarkMovedTo("Recovery.Processed", []Moved{{ID: closed.entry.ID, UIDValidity: 77, UID: 12}, {ID: open.entry.ID, UIDValidity: 77, UID: 13}}); err != nil {
 			return err
 		}
-		return tx.MarkMovedTo("Recovery.Processed", []Moved{{ID: second.ID}})
+		return tx.MarkMovedTo("Recovery.Processed", []Moved{{ID: second.ID}, {ID: spoof.ID}})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,13 +94,14 @@ func TestPurgeQueuesExpungesOfMovedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Cases != 1 || got.Expunges != 2 {
-		t.Errorf("Purge = %+v, want 1 case, 2 expunges", got)
+	if got.Cases != 1 || got.Expunges != 3 {
+		t.Errorf("Purge = %+v, want 1 case, 3 expunges", got)
 	}
 	pending := pendingExpunges(t, s)
 	want := []Expunge{
-		{EntryID: closed.entry.ID, CaseID: closed.c.ID, Folder: "Recovery.Processed", MoveTo: "Recovery/Processed", UIDValidity: 77, UID: 12, MessageID: "closed@m"},
-		{EntryID: second.ID, CaseID: closed.c.ID, Folder: "Recovery.Processed", MoveTo: "Recovery/Processed", MessageID: "second@m"},
+		{EntryID: closed.entry.ID, CaseID: closed.c.ID, Folder: "Recovery.Processed", MoveTo: "Recovery/Processed", UIDValidity: 77, UID: 12, MessageID: "closed@m", Size: closed.entry.Size},
+		{EntryID: second.ID, CaseID: closed.c.ID, Folder: "Recovery.Processed", MoveTo: "Recovery/Processed", MessageID: "second@m", Size: second.Size},
+		{EntryID: spoof.ID, CaseID: closed.c.ID, Folder: "Recovery.Processed", MoveTo: "Recovery/Processed", Size: spoof.Size},
 	}
 	if len(pending) != len(want) {
 		t.Fatalf("pending expunges = %+v, want %d", pending, len(want))
@@ -113,8 +117,8 @@ func TestPurgeQueuesExpungesOfMovedMessages(t *testing.T) {
 		}
 	}
 	events := auditEvents(t, s, closed.c.ID)
-	if last := events[len(events)-1]; last.Action != "case_purged" || last.Details["expunges"] != "2" {
-		t.Errorf("last audit event = %+v, want case_purged with 2 expunges", last)
+	if last := events[len(events)-1]; last.Action != "case_purged" || last.Details["expunges"] != "3" {
+		t.Errorf("last audit event = %+v, want case_purged with 3 expunges", last)
 	}
 
 	// Again: nothing new queued.
@@ -132,7 +136,7 @@ func TestPurgeQueuesExpungesOfMovedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending = pendingExpunges(t, s)
-	if len(pending) != 3 || pending[2].EntryID != unmoved.ID || pending[2].UID != 14 {
+	if len(pending) != 4 || pending[3].EntryID != unmoved.ID || pending[3].UID != 14 {
 		t.Fatalf("after the late move: %+v, want its expunge queued", pending)
 	}
 
@@ -142,13 +146,13 @@ func TestPurgeQueuesExpungesOfMovedMessages(t *testing.T) {
 		if err := tx.ExpungesFailed([]int64{pending[0].ID}, "select: NO"); err != nil {
 			return err
 		}
-		return tx.ExpungesDone([]int64{pending[1].ID})
+		return tx.ExpungesDone([]int64{pending[1].ID, pending[2].ID})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := pendingExpunges(t, s)
-	if len(after) != 2 || after[0].ID != pending[2].ID || after[1].ID != pending[0].ID || after[1].Attempts != 1 || after[1].LastError != "select: NO" {
+	if len(after) != 2 || after[0].ID != pending[3].ID || after[1].ID != pending[0].ID || after[1].Attempts != 1 || after[1].LastError != "select: NO" {
 		t.Fatalf("after a failure and a success: %+v", after)
 	}
 	err = s.View(ctx, func(tx *Tx) error {
@@ -162,8 +166,8 @@ func TestPurgeQueuesExpungesOfMovedMessages(t *testing.T) {
 				done++
 			}
 		}
-		if len(states) != 3 || done != 1 {
-			t.Errorf("ExpungesOf = %+v, want 3, 1 done", states)
+		if len(states) != 4 || done != 2 {
+			t.Errorf("ExpungesOf = %+v, want 4, 2 done", states)
 		}
 		if states, err := tx.ExpungesOf(open.c.ID); err != nil || len(states) != 0 {
 			t.Errorf("open case's expunges = %+v, %v; want none", states, err)

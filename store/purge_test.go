@@ -210,3 +210,72 @@ func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) 
 	}
 	check("after close")
 }
+
+// A closed case with rows that hold no bytes (a message too large to
+// download, recorded from its header) is purged like any other, and so
+// is a purged case that got mail again since: neither stops the purge
+// of the cases after it.
+func TestPurgeCasesWithRowsWithoutBytes(t *testing.T) {
+	dir := t.TempDir()
+	v, err := vault.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "recoverybot.db")
+	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, err := Open(context.Background(), path, v, Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	addProfile(t, s, "big", recoverybot.HolderIndividual)
+	addProfile(t, s, "next", recoverybot.HolderIndividual)
+	big := addPurgeCase(t, s, path, "big", 1)
+	next := addPurgeCase(t, s, path, "next", 2)
+	oversized := Entry{Mailbox: "INBOX", UIDValidity: 1, UID: 3, MessageID: "huge@m", ContentKey: "huge", Size: 90 << 20}
+	err = s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Record(&oversized, nil); err != nil {
+			return err
+		}
+		return tx.Decide(oversized.ID, Decided{Status: LedgerReview, Reason: "too large", CaseID: big.c.ID, MoveTo: "Recovery/Review"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeCase(t, s, big.c, clock)
+	closeCase(t, s, next.c, clock)
+	got, err := s.Purge(ctx, clock, 0)
+	if err != nil || got.Cases != 2 || got.Documents != 2 || got.Messages != 2 {
+		t.Fatalf("Purge = %+v, %v; want both cases purged, 2 documents, 2 messages", got, err)
+	}
+
+	// Mail about the purged case arrives again: it is kept until the
+	// next purge, which takes it, although the case's old rows hold
+	// nothing any more.
+	raw := []byte("From: big@example.org\r\nSubject: again\r\n\r\nanother scan\r\n")
+	ref := spoolOne(t, s, raw)
+	again := Entry{Mailbox: "INBOX", UIDValidity: 1, UID: 4, MessageID: "again@m", ContentKey: "again", Size: int64(len(raw))}
+	err = s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Record(&again, &ref); err != nil {
+			return err
+		}
+		return tx.Decide(again.ID, Decided{Status: LedgerProcessed, CaseID: big.c.ID, MoveTo: "Recovery/Processed"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Purge(ctx, clock.Add(time.Hour), 0)
+	if err != nil || got.Cases != 1 || got.Messages != 1 {
+		t.Fatalf("second Purge = %+v, %v; want the new message of the purged case purged", got, err)
+	}
+	err = s.View(ctx, func(tx *Tx) error {
+		if _, err := tx.MessageRaw(again.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the new message after the second purge: %v, want it gone", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

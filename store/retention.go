@@ -13,7 +13,9 @@ import (
 
 // DropUntied deletes the raw copies of the decided messages tied to no
 // case that are still kept: those recorded before Decide stopped keeping
-// them, and any a crash left between a decision and the spool's delete.
+// them, and any a crash left between a decision and the spool's delete;
+// not the copy of a message a look-back is taking for a case (its raw
+// copy, fetched again, waits for its new decision).
 // It returns how many raw copies it dropped. It is idempotent; the purge
 // runs it first.
 func (s *Store) DropUntied(ctx context.Context) (int, error) {
@@ -21,7 +23,8 @@ func (s *Store) DropUntied(ctx context.Context) (int, error) {
 	err := s.Update(ctx, func(tx *Tx) error {
 		n = 0
 		rows, err := tx.tx.Query(`SELECT raw_id, blob_id FROM messages
-			WHERE case_id IS NULL AND status IN (?, ?) AND (raw_id IS NOT NULL OR blob_id IS NOT NULL)`,
+			WHERE case_id IS NULL AND status IN (?, ?) AND (raw_id IS NOT NULL OR blob_id IS NOT NULL)
+			AND id NOT IN (SELECT message_id FROM lookbacks WHERE done_at IS NULL)`,
 			string(LedgerIgnored), string(LedgerDuplicate))
 		if err != nil {
 			return err
@@ -46,7 +49,8 @@ func (s *Store) DropUntied(ctx context.Context) (int, error) {
 			return err
 		}
 		if _, err := tx.tx.Exec(`UPDATE messages SET raw_id = NULL, blob_id = NULL
-			WHERE case_id IS NULL AND status IN (?, ?) AND (raw_id IS NOT NULL OR blob_id IS NOT NULL)`,
+			WHERE case_id IS NULL AND status IN (?, ?) AND (raw_id IS NOT NULL OR blob_id IS NOT NULL)
+			AND id NOT IN (SELECT message_id FROM lookbacks WHERE done_at IS NULL)`,
 			string(LedgerIgnored), string(LedgerDuplicate)); err != nil {
 			return err
 		}
@@ -167,10 +171,10 @@ func (s *Store) purgeCase(ctx context.Context, caseID int64, now time.Time, cuto
 		// key at their decision, or under the storage key before that),
 		// any other blob under the case's key, and spooled raw copies.
 		var docBlobs, msgBlobs, caseBlobs, raws []int64
-		if err := collect(tx, &docBlobs, `SELECT DISTINCT blob_id FROM documents WHERE case_id = ?`, caseID); err != nil {
+		if err := collect(tx, &docBlobs, `SELECT DISTINCT blob_id FROM documents WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
 			return err
 		}
-		if err := collect(tx, &msgBlobs, `SELECT DISTINCT blob_id FROM messages WHERE case_id = ?`, caseID); err != nil {
+		if err := collect(tx, &msgBlobs, `SELECT DISTINCT blob_id FROM messages WHERE case_id = ? AND blob_id IS NOT NULL`, caseID); err != nil {
 			return err
 		}
 		if err := collect(tx, &caseBlobs, `SELECT id FROM blobs WHERE case_id = ?`, caseID); err != nil {
