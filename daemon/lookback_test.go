@@ -15,25 +15,28 @@ import (
 // TestRunOnceTakesMailThatCameBeforeItsCase: a customer writes to
 // contact with their ID before the agent opens the case; the message is
 // left alone (it concerns no case yet). `cases open` counts it, and the
-// next `run --once` takes it for the case, once; an unrelated earlier
+// next `run --once` takes it for the case, once, with the copy a second
+// delivery left (moved with it, as duplicates are); an unrelated earlier
 // message stays where it was.
 func TestRunOnceTakesMailThatCameBeforeItsCase(t *testing.T) {
 	e := start(t, nil)
 	contact := "jean.new@elsewhere.example"
-	e.deliver(letter{from: contact, subject: "Je n'ai plus accès à mon email", text: "Bonjour, ci-joint ma carte.",
-		auth: []string{pass(domainOf(contact))}, files: map[string][]byte{"cni.jpg": jpeg}}.bytes())
+	earlier := letter{from: contact, subject: "Je n'ai plus accès à mon email", text: "Bonjour, ci-joint ma carte.",
+		auth: []string{pass(domainOf(contact))}, files: map[string][]byte{"cni.jpg": jpeg}}.bytes()
+	e.deliver(earlier)
+	e.deliver(earlier) // delivered twice (two aliases, a retry)
 	e.deliver(letter{from: "someone@else.example", subject: "Question", text: "Une question sur ma facture.",
 		auth: []string{pass("else.example")}}.bytes())
-	if r := e.once(); r.Ignored != 2 || r.Moved != 0 {
-		t.Fatalf("before the case: %+v, want both messages left alone", r)
+	if r := e.once(); r.Ignored != 2 || r.Duplicates != 1 || r.Moved != 0 {
+		t.Fatalf("before the case: %+v, want every message left alone, one a copy", r)
 	}
 	s := e.open("p-ind", recoverybot.KindLostEmail, contact)
 	if s.EarlierMessages == nil || *s.EarlierMessages != 1 {
 		t.Fatalf("cases open found %v earlier messages, want 1", s.EarlierMessages)
 	}
 	r := e.once()
-	if r.Processed != 1 || r.Moved != 1 {
-		t.Errorf("run after cases open = %+v, want the earlier message processed and moved", r)
+	if r.Processed != 1 || r.Moved != 2 {
+		t.Errorf("run after cases open = %+v, want the earlier message processed and moved with its copy", r)
 	}
 	got := e.show(s.Ref)
 	if got.State != recoverybot.StateReadyForReview || len(got.Documents) != 1 {

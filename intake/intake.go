@@ -1043,6 +1043,11 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 				if err := tx.FinishLookbacks(it.entry.ID); err != nil {
 					return err
 				}
+				copies, err := p.tieCopies(tx, it.entry.ID, validity)
+				if err != nil {
+					return fmt.Errorf("UID %d: %w", it.entry.UID, err)
+				}
+				moves = append(moves, copies...)
 			}
 			if !unchanged {
 				gen = -1 // this decision may have changed a case

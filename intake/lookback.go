@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/mailbox"
 	"github.com/recoverybot/recoverybot/store"
 )
@@ -113,6 +114,38 @@ func (p *Pipeline) Lookback(ctx context.Context, conn *mailbox.Conn) (Stats, err
 func (p *Pipeline) leftAlone(e store.Entry, validity uint32) bool {
 	return e.Mailbox == p.opts.Mailbox && e.UIDValidity == validity && e.Status == store.LedgerIgnored &&
 		e.CaseID == 0 && e.MoveTo == "" && e.MovedAt == nil
+}
+
+// tieCopies records the copies of an earlier message, met while it was
+// tied to no case (a duplicate delivery), as duplicates of it now that a
+// look-back tied it to a case, and returns their moves to where it goes
+// (SPEC §5: a duplicate is moved with its first copy).
+func (p *Pipeline) tieCopies(tx *store.Tx, firstID int64, validity uint32) ([]move, error) {
+	first, err := tx.Entry(firstID)
+	if err != nil || first.CaseID == 0 || first.MoveTo == "" {
+		return nil, err
+	}
+	copies, err := tx.UntiedCopies(firstID)
+	if err != nil {
+		return nil, err
+	}
+	var moves []move
+	for _, c := range copies {
+		if c.Mailbox != p.opts.Mailbox || c.UIDValidity != validity {
+			continue // its UID means nothing now
+		}
+		if err := tx.Decide(c.ID, store.Decided{Status: store.LedgerDuplicate, Reason: fmt.Sprintf("same message as #%d", first.ID),
+			CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: first.MoveTo, ParserVersion: first.ParserVersion,
+			Sender: c.Sender, Date: c.Date}); err != nil {
+			return nil, err
+		}
+		if err := tx.Audit(first.CaseID, recoverybot.SystemActor, "duplicate_message", map[string]string{
+			"message": fmt.Sprint(c.ID), "first": fmt.Sprint(first.ID)}); err != nil {
+			return nil, err
+		}
+		moves = append(moves, move{id: c.ID, uid: c.UID, folder: first.MoveTo})
+	}
+	return moves, nil
 }
 
 // again takes a fetched batch of queued messages (queued: their ledger

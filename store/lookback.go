@@ -117,3 +117,26 @@ func (t *Tx) Respool(id int64, raw RawRef) error {
 	}
 	return nil
 }
+
+// UntiedCopies returns the copies of a message recorded as its
+// duplicates while it was tied to no case, still tied to none and left
+// where they were, in UID order: when a look-back ties the message to a
+// case, they go with it.
+func (t *Tx) UntiedCopies(firstID int64) ([]Entry, error) {
+	rows, err := t.tx.Query(`SELECT `+entryColumns+` FROM messages
+		WHERE duplicate_of = ? AND status = ? AND case_id IS NULL AND move_to = '' AND moved_at IS NULL ORDER BY uid`,
+		firstID, string(LedgerDuplicate))
+	if err != nil {
+		return nil, fmt.Errorf("copies of message #%d: %w", firstID, err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("copies of message #%d: %w", firstID, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
