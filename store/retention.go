@@ -133,10 +133,17 @@ func (s *Store) Purge(ctx context.Context, now time.Time, retention time.Duratio
 	if err != nil {
 		return counts, fmt.Errorf("purge: find closed cases: %w", err)
 	}
+	// A case that fails does not keep the others (each is its own
+	// transaction) nor the checkpoint; the failures are told at the end.
+	var failed []error
 	for _, id := range due {
 		docs, msgs, expunges, err := s.purgeCase(ctx, id, now, cutoff)
 		if err != nil {
-			return counts, fmt.Errorf("purge case %d: %w", id, err)
+			failed = append(failed, fmt.Errorf("purge case %d: %w", id, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
 		}
 		if docs >= 0 {
 			counts.Cases++
@@ -146,9 +153,15 @@ func (s *Store) Purge(ctx context.Context, now time.Time, retention time.Duratio
 		}
 	}
 	if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		return counts, fmt.Errorf("purge: checkpoint: %w", err)
+		failed = append(failed, fmt.Errorf("purge: checkpoint: %w", err))
 	}
-	return counts, nil
+	switch len(failed) {
+	case 0:
+		return counts, nil
+	case 1:
+		return counts, failed[0]
+	}
+	return counts, fmt.Errorf("%d failures, the first: %w", len(failed), failed[0])
 }
 
 // purgeCase purges one case, checking again inside the transaction that
