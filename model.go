@@ -136,3 +136,18 @@ func Missing(k Kind, h HolderKind, p Progress) []Requirement {
 	}
 	return missing
 }
+
+// OperatorActor is the actor recorded for what an operator does on the
+// command line outside any agent's name (managing agents' logins).
+const OperatorActor = "operator"
+
+// Agent is a support agent who logs in to the dashboard. Their password
+// is kept only as an argon2id hash, in the store.
+type Agent struct {
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+}
+
+// Active reports whether the agent may log in.
+func (a Agent) Active() bool { return a.DisabledAt == nil }
