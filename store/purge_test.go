@@ -89,19 +89,27 @@ func filesOf(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) {
+// openPurgeStore opens a store in a data directory of its own, on a
+// clock fixed at clock; it is closed at the end of the test.
+func openPurgeStore(t *testing.T, clock time.Time) (*Store, string, *vault.Vault) {
+	t.Helper()
 	dir := t.TempDir()
 	v, err := vault.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "recoverybot.db")
-	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	s, err := Open(context.Background(), path, v, Options{Now: func() time.Time { return clock }})
+	s, err := Open(context.Background(), filepath.Join(dir, "recoverybot.db"), v, Options{Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, dir, v
+}
+
+func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) {
+	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, dir, v := openPurgeStore(t, clock)
+	path := filepath.Join(dir, "recoverybot.db")
 	ctx := context.Background()
 	addProfile(t, s, "closed", recoverybot.HolderIndividual)
 	addProfile(t, s, "open", recoverybot.HolderIndividual)
@@ -216,25 +224,16 @@ func TestPurgeMakesAClosedCaseUnrecoverableAndLeavesOpenOnesAlone(t *testing.T) 
 // is a purged case that got mail again since: neither stops the purge
 // of the cases after it.
 func TestPurgeCasesWithRowsWithoutBytes(t *testing.T) {
-	dir := t.TempDir()
-	v, err := vault.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "recoverybot.db")
 	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	s, err := Open(context.Background(), path, v, Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dir, _ := openPurgeStore(t, clock)
+	path := filepath.Join(dir, "recoverybot.db")
 	ctx := context.Background()
 	addProfile(t, s, "big", recoverybot.HolderIndividual)
 	addProfile(t, s, "next", recoverybot.HolderIndividual)
 	big := addPurgeCase(t, s, path, "big", 1)
 	next := addPurgeCase(t, s, path, "next", 2)
 	oversized := Entry{Mailbox: "INBOX", UIDValidity: 1, UID: 3, MessageID: "huge@m", ContentKey: "huge", Size: 90 << 20}
-	err = s.Update(ctx, func(tx *Tx) error {
+	err := s.Update(ctx, func(tx *Tx) error {
 		if err := tx.Record(&oversized, nil); err != nil {
 			return err
 		}
