@@ -37,13 +37,20 @@ var testProfiles = []recoverybot.Profile{
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, nil)
+}
+
+// newFixtureWith is newFixture with the store on the clock now (nil: the
+// real one) and the desk's options changed by tweak (nil: none).
+func newFixtureWith(t *testing.T, now func() time.Time, tweak func(*Options)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	v, err := vault.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "recoverybot.db")
-	st, err := store.Open(context.Background(), path, v, store.Options{})
+	st, err := store.Open(context.Background(), path, v, store.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +59,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := New(st, key, Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
-		MessageIDKey: v.Key(vault.PurposeMessageID)})
+	o := Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
+		MessageIDKey: v.Key(vault.PurposeMessageID)}
+	if tweak != nil {
+		tweak(&o)
+	}
+	d := New(st, key, o)
 	if _, err := d.ImportProfiles(context.Background(), testProfiles, "test", "alice"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,41 +2,19 @@ package desk
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/store"
-	"github.com/recoverybot/recoverybot/vault"
 )
 
 // newLookbackFixture is newClockFixture with a desk that looks back
 // lookback when it opens a case.
 func newLookbackFixture(t *testing.T, clk *clock, lookback time.Duration) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	v, err := vault.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "recoverybot.db")
-	st, err := store.Open(context.Background(), path, v, store.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, err := recoverybot.NewCodeKey(v.CodeKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := New(st, key, Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
-		MessageIDKey: v.Key(vault.PurposeMessageID), Lookback: lookback})
-	if _, err := d.ImportProfiles(context.Background(), testProfiles, "test", "alice"); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{st: st, desk: d, key: key, path: path}
+	return newFixtureWith(t, clk.Now, func(o *Options) { o.Lookback = lookback })
 }
 
 // earlier is a message met before its case, as the intake leaves it in

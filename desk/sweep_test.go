@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/store"
-	"github.com/recoverybot/recoverybot/vault"
 )
 
 // clock is a settable clock shared by the store and the jobs.
@@ -30,27 +28,7 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 // newClockFixture is newFixture with the store on clk.
 func newClockFixture(t *testing.T, clk *clock) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	v, err := vault.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "recoverybot.db")
-	st, err := store.Open(context.Background(), path, v, store.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, err := recoverybot.NewCodeKey(v.CodeKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := New(st, key, Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
-		MessageIDKey: v.Key(vault.PurposeMessageID)})
-	if _, err := d.ImportProfiles(context.Background(), testProfiles, "test", "alice"); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{st: st, desk: d, key: key, path: path}
+	return newFixtureWith(t, clk.Now, nil)
 }
 
 // snapshot counts what a job can change: audit events and outbox rows,
