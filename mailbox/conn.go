@@ -377,20 +377,28 @@ func (w *watchdog) stop() error {
 	return w.why
 }
 
-// redactingWriter drops the protocol trace while on is set.
+// redactingWriter drops the protocol trace while on is set. go-imap writes
+// the trace from two goroutines (commands from the caller's, responses from
+// its reader), so writes are serialised here: Options.Debug need not be safe
+// for concurrent use.
 type redactingWriter struct {
-	w     io.Writer
-	on    *atomic.Bool
-	noted atomic.Bool
+	w  io.Writer
+	on *atomic.Bool
+
+	mu    sync.Mutex
+	noted bool
 }
 
 func (r *redactingWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.on.Load() {
-		if !r.noted.Swap(true) {
+		if !r.noted {
+			r.noted = true
 			io.WriteString(r.w, "[authentication exchange not shown]\r\n")
 		}
 		return len(p), nil
 	}
-	r.noted.Store(false)
+	r.noted = false
 	return r.w.Write(p)
 }
