@@ -29,6 +29,7 @@ var (
 	// agents came from the first.
 	ErrSameApprover = errors.New("desk: a second, different agent must approve")
 	ErrBadNewEmail  = errors.New("desk: bad new address for the profile")
+	ErrNewEmailKind = errors.New("desk: only a lost-email case changes the profile's address")
 )
 
 // Options configure a Desk.
@@ -387,7 +388,7 @@ func (d *Desk) Approve(ctx context.Context, req ApproveRequest) (Summary, error)
 		approval := recoverybot.Approval{By: by, At: tx.Now(), Note: strings.TrimSpace(req.Note)}
 		if req.NewEmail != "" {
 			if c.Kind != recoverybot.KindLostEmail {
-				return fmt.Errorf("%w: only a lost-email case changes the profile's address", ErrBadNewEmail)
+				return fmt.Errorf("%w (it is %s)", ErrNewEmailKind, c.Kind)
 			}
 			addr, err := mailaddr.Normalize(req.NewEmail)
 			if err != nil {

@@ -109,6 +109,19 @@ func explain(err error) error {
 		return usageError{strings.TrimPrefix(err.Error(), "recoverybot: ")}
 	case errors.Is(err, desk.ErrNoAgent):
 		return usageError{"--by AGENT is required"}
+	case errors.Is(err, desk.ErrNeedsReason):
+		return usageError{"--reason TEXT is required"}
+	case errors.Is(err, desk.ErrClaimed):
+		var ce *desk.ClaimedError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%s is held by %s (they may release it, or anyone may `cases reassign` it with a reason)", ce.Ref, ce.Holder)
+		}
+	case errors.Is(err, desk.ErrSameApprover):
+		return errors.New("a second, different agent must approve this case")
+	case errors.Is(err, desk.ErrBadNewEmail):
+		return usageError{"--new-email: not a usable address"}
+	case errors.Is(err, desk.ErrNewEmailKind):
+		return usageError{"--new-email applies to lost-email cases only"}
 	}
 	return errors.New(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "desk: ", ""), "store: ", ""))
 }
@@ -314,9 +327,51 @@ func decision(name string, extra func(f *flags) func(ctx context.Context, d *des
 		if *asJSON {
 			return a.printJSON(s)
 		}
-		fmt.Fprintf(a.stdout, "%s is now %s\n", s.Ref, s.State)
+		switch {
+		case s.PendingApproval != nil:
+			fmt.Fprintf(a.stdout, "%s waits for a second agent's approval (%s approved)\n", s.Ref, s.PendingApproval.By)
+		case name == "cases claim" || name == "cases reassign":
+			fmt.Fprintf(a.stdout, "%s is held by %s\n", s.Ref, s.ClaimedBy)
+		case name == "cases release":
+			fmt.Fprintf(a.stdout, "%s is unassigned\n", s.Ref)
+		default:
+			fmt.Fprintf(a.stdout, "%s is now %s\n", s.Ref, s.State)
+		}
 		return nil
 	}
+}
+
+func cmdCasesClaim(ctx context.Context, a *app, args []string) error {
+	return decision("cases claim", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.Claim(ctx, ref, by)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesRelease(ctx context.Context, a *app, args []string) error {
+	return decision("cases release", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.Release(ctx, ref, by, *reason)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesReassign(ctx context.Context, a *app, args []string) error {
+	return decision("cases reassign", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		to := f.String("to", "", "the agent who takes the case")
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			if strings.TrimSpace(*to) == "" {
+				return desk.Summary{}, usagef("cases reassign: --to AGENT is required")
+			}
+			if strings.TrimSpace(*reason) == "" {
+				return desk.Summary{}, usagef("cases reassign: --reason TEXT is required")
+			}
+			return d.Reassign(ctx, ref, by, *to, *reason)
+		}
+	})(ctx, a, args)
 }
 
 func cmdCasesApprove(ctx context.Context, a *app, args []string) error {
