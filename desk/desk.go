@@ -50,7 +50,15 @@ type Options struct {
 	// SecondApproval lists the actions an approval needs two agents for
 	// ([policy] second_approval).
 	SecondApproval []recoverybot.Action
-	Logger         *slog.Logger
+	// ActionHook says that an admin system's hook takes approvals
+	// ([action] webhook_url or command): the action is queued for it and
+	// the customer told once it has said yes. Without one the customer is
+	// told at approval and the agent applies the action by hand.
+	ActionHook bool
+	// ActionDelay holds the hook this long after approval ([policy]
+	// action_delay), so that the account's owner can object.
+	ActionDelay time.Duration
+	Logger      *slog.Logger
 }
 
 // Desk performs agents' actions on the store.
@@ -436,7 +444,11 @@ func (d *Desk) approve(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile,
 	if err := tx.Audit(c.ID, c.DecidedBy, "case_approved", details); err != nil {
 		return err
 	}
-	return d.applyApproval(tx, *c, p)
+	if !d.opts.ActionHook {
+		return d.applyApproval(tx, *c, p)
+	}
+	_, err := d.queueAction(tx, *c, action)
+	return err
 }
 
 // applyApproval does what an approval does once its action is done: the
