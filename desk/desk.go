@@ -444,11 +444,32 @@ func (d *Desk) approve(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile,
 	if err := tx.Audit(c.ID, c.DecidedBy, "case_approved", details); err != nil {
 		return err
 	}
+	effective := tx.Now()
+	if d.opts.ActionHook {
+		call, err := d.queueAction(tx, *c, action)
+		if err != nil {
+			return err
+		}
+		effective = call.NotBefore
+	}
+	// The owner of the account hears of it at the profile's address (the
+	// old one, for an email change), before anything is done when the
+	// hook waits, so that they can object (NIST SP 800-63B-4 §4.2.3).
+	delayed := d.opts.ActionHook && d.opts.ActionDelay > 0
+	err := d.queue(tx, *c, p, outbound.ApprovalNotice, p.Email, "approval-notice", func(data *outbound.Data) {
+		data.EffectiveAt, data.Delayed = effective, delayed
+		data.ProfileEmail, data.NewEmail = p.Email, c.NewEmail
+		if c.Kind == recoverybot.KindLostEmail && c.NewEmail == "" && c.Contact != "" {
+			data.MaskedContact = outbound.MaskAddress(c.Contact)
+		}
+	})
+	if err != nil {
+		return err
+	}
 	if !d.opts.ActionHook {
 		return d.applyApproval(tx, *c, p)
 	}
-	_, err := d.queueAction(tx, *c, action)
-	return err
+	return nil
 }
 
 // applyApproval does what an approval does once its action is done: the
@@ -482,20 +503,50 @@ func (d *Desk) customerAddress(c recoverybot.Case, p recoverybot.Profile) string
 
 // Reject rejects an open case with the agent's reason, told to the customer.
 func (d *Desk) Reject(ctx context.Context, ref, by, reason string) (Summary, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
+	return d.RejectWith(ctx, RejectRequest{Ref: ref, By: by, Text: reason})
+}
+
+// RejectRequest is a rejection: a reason from the list, worded to the
+// customer in their language, and the agent's own text; one of the two at
+// least, and the text for RejectOther.
+type RejectRequest struct {
+	Ref, By string
+	Reason  recoverybot.RejectReason
+	Text    string
+}
+
+// RejectWith rejects an open case as req says, told to the customer.
+func (d *Desk) RejectWith(ctx context.Context, req RejectRequest) (Summary, error) {
+	ref, text := req.Ref, strings.TrimSpace(req.Text)
+	if req.Reason != "" {
+		if _, err := recoverybot.ParseRejectReason(string(req.Reason)); err != nil {
+			return Summary{}, fmt.Errorf("reject %s: %w", ref, err)
+		}
+	}
+	if text == "" && (req.Reason == "" || req.Reason == recoverybot.RejectOther) {
 		return Summary{}, fmt.Errorf("reject %s: %w", ref, ErrNeedsReason)
 	}
-	sum, err := d.decide(ctx, ref, by, recoverybot.EventReject, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
-		c.Reason = reason
-		if err := tx.Audit(c.ID, c.DecidedBy, "case_rejected", map[string]string{"reason": reason}); err != nil {
+	record := text
+	if req.Reason != "" {
+		record = strings.TrimSpace(string(req.Reason) + ": " + text)
+		record = strings.TrimSuffix(record, ":")
+	}
+	sum, err := d.decide(ctx, ref, req.By, recoverybot.EventReject, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		c.Reason, c.PendingApproval = record, nil
+		details := map[string]string{"reason": record}
+		if req.Reason != "" {
+			details["reason_code"] = string(req.Reason)
+		}
+		if err := tx.Audit(c.ID, c.DecidedBy, "case_rejected", details); err != nil {
 			return err
 		}
 		to := d.customerAddress(*c, p)
 		if to == "" {
 			return nil
 		}
-		return d.queue(tx, *c, p, outbound.Rejected, to, "decision", func(data *outbound.Data) { data.Reason = reason })
+		return d.queue(tx, *c, p, outbound.Rejected, to, "decision", func(data *outbound.Data) {
+			data.Reason, data.RejectReason = text, req.Reason
+		})
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("reject %s: %w", ref, err)
