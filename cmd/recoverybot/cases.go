@@ -116,6 +116,10 @@ func explain(err error) error {
 		if errors.As(err, &ce) {
 			return fmt.Errorf("%s is held by %s (they may release it, or anyone may `cases reassign` it with a reason)", ce.Ref, ce.Holder)
 		}
+	case errors.Is(err, desk.ErrNoAction):
+		return errors.New("the case has no action waiting to be stopped")
+	case errors.Is(err, desk.ErrActionStarted):
+		return errors.New("too late: the action was already sent to the admin system")
 	case errors.Is(err, desk.ErrSameApprover):
 		return errors.New("a second, different agent must approve this case")
 	case errors.Is(err, desk.ErrBadNewEmail):
@@ -538,4 +542,28 @@ func writePrivate(f *os.File, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+func cmdCasesAsk(ctx context.Context, a *app, args []string) error {
+	return decision("cases ask", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why: unreadable, expired, wrong-person or cropped")
+		note := f.String("note", "", "words of the agent's own, added to the mail")
+		doc := f.String("document", "", "what to ask for: a document type or a document's SHA-256 (default identity_document)")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			r, err := recoverybot.ParseAskReason(*reason)
+			if err != nil {
+				return desk.Summary{}, usagef("cases ask: --reason %s", strings.TrimPrefix(err.Error(), "recoverybot: unknown reason "))
+			}
+			return d.Ask(ctx, desk.AskRequest{Ref: ref, By: by, Reason: r, Note: *note, Document: *doc})
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesStopAction(ctx context.Context, a *app, args []string) error {
+	return decision("cases stop-action", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.StopAction(ctx, ref, by, *reason)
+		}
+	})(ctx, a, args)
 }

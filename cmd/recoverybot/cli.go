@@ -66,6 +66,8 @@ func commands() []command {
 		{"cases claim", "REF --by AGENT [--json]", "take a case, so that no other agent works it", cmdCasesClaim},
 		{"cases release", "REF --by AGENT [--reason TEXT] [--json]", "give up a case one holds", cmdCasesRelease},
 		{"cases reassign", "REF --by AGENT --to AGENT --reason TEXT [--json]", "give a case to another agent", cmdCasesReassign},
+		{"cases ask", "REF --by AGENT --reason CODE [--note TEXT] [--document TYPE|SHA256] [--json]", "ask the customer again for a document", cmdCasesAsk},
+		{"cases stop-action", "REF --by AGENT --reason TEXT [--json]", "stop an approval's action while it waits (action_delay)", cmdCasesStopAction},
 		{"cases document", "REF SHA256 --by AGENT [--out FILE [--force]]", "write one document's bytes, for review (audited)", cmdCasesDocument},
 		{"sweep status", "[--json]", "the scheduled jobs: schedule and last runs", cmdSweepStatus},
 		{"sweep", "NAME [--json]", "run one scheduled job now (expire, remind, digest, purge, reconcile, outbox)", cmdSweep},
