@@ -44,6 +44,9 @@ type Summary struct {
 	PendingApproval *recoverybot.Approval `json:"pending_approval,omitempty"`
 	// Approvers are the agents who approved the case.
 	Approvers []string `json:"approvers,omitempty"`
+	// Action is the call of the admin system's hook an approval made;
+	// nil: none (not approved, or no hook).
+	Action *ActionSummary `json:"action,omitempty"`
 	// EarlierMessages, set by Open only, counts the messages the customer
 	// sent before the case was opened, queued to be taken for it.
 	EarlierMessages *int `json:"earlier_messages,omitempty"`
@@ -52,6 +55,24 @@ type Summary struct {
 	Events   []recoverybot.AuditEvent `json:"events,omitempty"`
 	Mail     []MailSummary            `json:"mail,omitempty"`
 	Messages []MessageSummary         `json:"messages,omitempty"`
+}
+
+// ActionSummary is where an approval's call of the admin system's hook
+// stands.
+type ActionSummary struct {
+	Action     recoverybot.Action      `json:"action"`
+	State      recoverybot.ActionState `json:"state"`
+	NewEmail   string                  `json:"new_email,omitempty"`
+	Approvers  []string                `json:"approvers"`
+	NotBefore  time.Time               `json:"not_before"`
+	Attempts   int                     `json:"attempts"`
+	NextAt     *time.Time              `json:"next_attempt_at,omitempty"`
+	LastError  string                  `json:"last_error,omitempty"`
+	Result     string                  `json:"result,omitempty"`
+	StoppedBy  string                  `json:"stopped_by,omitempty"`
+	StopReason string                  `json:"stop_reason,omitempty"`
+	CreatedAt  time.Time               `json:"created_at"`
+	DoneAt     *time.Time              `json:"done_at,omitempty"`
 }
 
 // MessageSummary is one message tied to a case: the sender verdict and
@@ -151,6 +172,20 @@ func (d *Desk) summary(tx *store.Tx, c recoverybot.Case) (Summary, error) {
 		Documents: docs, SenderStatus: c.SenderStatus, CodeVerified: c.CodeVerified,
 		UnverifiedSenderCounts: d.opts.UnverifiedSenderCounts,
 	})
+	calls, err := tx.ActionCalls(c.ID)
+	if err != nil {
+		return Summary{}, err
+	}
+	if n := len(calls); n > 0 {
+		a := calls[n-1]
+		s.Action = &ActionSummary{Action: a.Action, State: a.State, NewEmail: a.NewEmail, Approvers: a.Approvers,
+			NotBefore: a.NotBefore, Attempts: a.Attempts, LastError: a.LastError, Result: a.Result,
+			StoppedBy: a.StoppedBy, StopReason: a.StopReason, CreatedAt: a.CreatedAt, DoneAt: a.DoneAt}
+		if a.State == recoverybot.ActionPending {
+			next := a.NextAttemptAt
+			s.Action.NextAt = &next
+		}
+	}
 	if c.Kind.NeedsCode() && c.State.Open() && !c.CodeVerified {
 		if code, err := tx.CurrentCode(c.ID); err == nil {
 			s.CodeExpiresAt = &code.ExpiresAt

@@ -270,12 +270,47 @@ func (a *app) printSummary(s desk.Summary) {
 	if s.NewEmail != "" {
 		row("new email", s.NewEmail)
 	}
+	if s.ClaimedBy != "" {
+		row("held by", s.ClaimedBy)
+	}
+	if pa := s.PendingApproval; pa != nil {
+		row("approval", "waits for a second agent ("+pa.By+" approved "+pa.At.Local().Format(time.DateTime)+")")
+	}
+	if len(s.Approvers) > 0 {
+		row("approved by", strings.Join(s.Approvers, ", "))
+	}
+	if ac := s.Action; ac != nil {
+		v := string(ac.Action) + ": " + string(ac.State)
+		switch {
+		case ac.State == recoverybot.ActionPending && ac.Attempts == 0:
+			v += " (not before " + ac.NotBefore.Local().Format(time.DateTime) + ")"
+		case ac.LastError != "":
+			v += " (" + ac.LastError + ")"
+		case ac.Result != "":
+			v += " (" + ac.Result + ")"
+		}
+		row("action", v)
+	}
 	w.Flush()
 	if len(s.Documents) > 0 {
 		fmt.Fprintln(a.stdout, "\ndocuments:")
 		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 		for _, d := range s.Documents {
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\n", d.Type, q(d.Filename), q(d.MediaType), d.Size, d.SHA256, q(strings.Join(d.Findings, "; ")))
+			verdict := ""
+			if d.Verdict != "" {
+				verdict = string(d.Verdict) + " by " + d.VerdictBy
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\t%s\n", d.Type, q(d.Filename), q(d.MediaType), d.Size, d.SHA256,
+				q(strings.Join(d.Findings, "; ")), q(verdict))
+		}
+		w.Flush()
+	}
+	if len(s.Messages) > 0 {
+		fmt.Fprintln(a.stdout, "\nmessages:")
+		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		for _, m := range s.Messages {
+			fmt.Fprintf(w, "  uid %d\t%s\t%s\t%s\t%s\t%s\n", m.UID, m.ReceivedAt.Local().Format(time.DateTime), q(m.Sender),
+				m.SenderStatus, q(m.SenderDetail), dash(string(m.CodeResult)))
 		}
 		w.Flush()
 	}
