@@ -22,6 +22,8 @@ const (
 	// square of that side of a larger page (its -W and -H crop), so a
 	// page of 200 × 200 inches, the largest PDF allows, costs no more
 	// than an A3 one. The crop is also narrowed to fit Options.MaxPixels.
+	// (pdftoppm's -scale-to would not do: it sets the resolution so that
+	// every page fills its box, overriding -r.)
 	pageInches = 17
 	// pdftoppmMemory is pdftoppm's address space (RLIMIT_AS): a page at
 	// the default bounds takes about 10 MB, poppler itself less than 50.
@@ -64,15 +66,17 @@ func (r *Renderer) renderPDF(ctx context.Context, pdf []byte) ([]Page, error) {
 // images of the pages, one after the other, on its standard output.
 //
 // The document goes in on standard input and the images come out on
-// standard output, so neither touches the disk; pdftoppm works in a
-// fresh 0700 directory removed afterwards, with an empty environment,
-// its diagnostics (which may quote the document) discarded. It is the
-// leader of its own process group, which is killed whole when the
-// timeout fires, when the output passes MaxOutput, or when the caller's
-// context ends. Under prlimit(1), when PATH has it, it also runs with
-// limits on its address space, CPU time, file size, open files and core
-// dumps; without prlimit (Go cannot set a child's rlimits between fork
-// and exec without cgo), the timeout, the output cap and the crop hold.
+// standard output, so neither touches the disk. pdftoppm works in a
+// fresh 0700 directory removed afterwards (nothing is expected there; a
+// file written there is bounded by the file size limit), with an empty
+// environment, its diagnostics (which may quote the document) discarded.
+// It is the leader of its own process group, which is killed whole when
+// the timeout fires, when the output passes MaxOutput, or when the
+// caller's context ends. Under prlimit(1), when PATH has it, it also
+// runs with limits on its address space, CPU time, file size, open
+// files and core dumps; without prlimit (Go cannot set a child's rlimits
+// between fork and exec without cgo), the timeout, the output cap and
+// the crop hold.
 func (r *Renderer) runPdftoppm(ctx context.Context, pdf []byte) ([]byte, error) {
 	bin, err := exec.LookPath(r.o.Pdftoppm)
 	if err == nil {
@@ -115,7 +119,8 @@ func (r *Renderer) runPdftoppm(ctx context.Context, pdf []byte) ([]byte, error) 
 	err = cmd.Wait()
 	// A process left in the group by a pdftoppm that exited goes too.
 	// The group's number cannot name another group while one of its
-	// members lives; when none does, the kill finds nothing.
+	// members lives; when none does, the kill finds nothing, unless the
+	// pid space wrapped around in the instant since Wait.
 	_ = killGroup(cmd.Process.Pid)
 
 	switch {

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs that Go does not bring: Dovecot (IMAP
-# and LMTP) for the mailbox tests and isync (mbsync) for the benchmark.
+# and LMTP) for the mailbox tests, poppler-utils (pdftoppm) for the
+# document previews and isync (mbsync) for the benchmark.
 # As root it installs them with apt-get; otherwise it says what is missing.
 set -euo pipefail
 
 need=()
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
 if [ "${1:-}" = "--bench" ]; then
 	command -v mbsync >/dev/null || need+=(isync)
 	[ -x /usr/bin/time ] || need+=(time)
