@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs that Go does not bring: Dovecot (IMAP
-# and LMTP) for the mailbox tests, Chromium (and a font to render text with)
-# for the dashboard's browser tests, and isync (mbsync) for the benchmark.
+# and LMTP) for the mailbox tests, poppler-utils (pdftoppm) for the
+# document previews, Chromium (and a font to render text with) for the
+# dashboard's browser tests, and isync (mbsync) for the benchmark.
 # As root it installs them with apt-get; otherwise it says what is missing.
 set -euo pipefail
 
 need=()
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
 if [ "${1:-}" = "--bench" ]; then
