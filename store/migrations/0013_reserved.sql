@@ -1,0 +1,3 @@
+-- Reserved for another branch's migration. This placeholder only keeps
+-- the numbering without gaps on this branch; it is deleted at merge.
+SELECT 1;
