@@ -52,3 +52,25 @@ func (d *Desk) documentAudited(ctx context.Context, ref, sha256, by, action stri
 	}
 	return doc, data, nil
 }
+
+// Documents returns the metadata of a case's documents (signals and
+// findings included), without their bytes: nothing to audit.
+func (d *Desk) Documents(ctx context.Context, ref string) ([]recoverybot.Document, error) {
+	ref, err := recoverybot.ParseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	var docs []recoverybot.Document
+	err = d.store.View(ctx, func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(ref)
+		if err != nil {
+			return err
+		}
+		docs, err = tx.Documents(c.ID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("documents of %s: %w", ref, err)
+	}
+	return docs, nil
+}
