@@ -87,6 +87,8 @@ func (d *Desk) Login(ctx context.Context, name, password, remoteAddr string) (Se
 		return Session{}, "", fmt.Errorf("login: %w", err)
 	}
 	if throttled {
+		// Not audited: while locked out, attempts cost nothing and
+		// could fill the audit log; the lockout itself is audited.
 		d.log.Warn("login refused: throttled", "agent", name, "remote", addr)
 		return Session{}, "", ErrThrottled
 	}

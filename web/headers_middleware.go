@@ -14,7 +14,9 @@ const untrustedCSP = "default-src 'none'; sandbox"
 // securityHeaders sets the headers every response carries. Responses are
 // not cached (no-store) unless a handler says otherwise: only the static
 // files do.
-func securityHeaders(next http.Handler) http.Handler {
+// Behind TLS, browsers are told to come back over TLS only (HSTS, RFC
+// 6797).
+func securityHeaders(next http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", pageCSP)
@@ -24,6 +26,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
+		if secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

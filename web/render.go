@@ -24,7 +24,6 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	funcs := template.FuncMap{
 		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"short":    func(s string) string { return shortHash(s) },
 		"inc":      func(i int) int { return i + 1 },
 	}
 	pages := map[string]*template.Template{}
@@ -40,13 +39,6 @@ func parsePages() (map[string]*template.Template, error) {
 		pages[base] = t
 	}
 	return pages, nil
-}
-
-func shortHash(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // view is what every page's template gets.

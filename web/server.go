@@ -120,7 +120,7 @@ func (s *Server) routes() http.Handler {
 		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "remote", s.clientAddr(r))
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))
-	return securityHeaders(cop.Handler(mux))
+	return securityHeaders(cop.Handler(mux), s.opts.Secure)
 }
 
 // app wraps a handler of the dashboard: the session, if any, is read and
