@@ -242,3 +242,16 @@ func TestLanguage(t *testing.T) {
 		t.Errorf("alice's language is not remembered")
 	}
 }
+
+func TestLoginGoesBackOnlyWithinTheSite(t *testing.T) {
+	f := newFixture(t, nil)
+	for next, want := range map[string]string{"/cases/RC-AAAAAA": "/cases/RC-AAAAAA", "//evil.example/": "/",
+		"https://evil.example/": "/", `/\evil.example`: "/"} {
+		page := f.do(t, req{method: "GET", path: "/login?next=" + url.QueryEscape(next)})
+		form := url.Values{"name": {"alice"}, "password": {alicePassword}, "csrf": {formToken(t, page.Body.String())}, "next": {next}}
+		w := f.do(t, req{method: "POST", path: "/login", form: form, cookies: []*http.Cookie{cookie(page, f.srv.cookies.loginCSRF)}})
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != want {
+			t.Errorf("next %q: %d to %q, want %q", next, w.Code, w.Header().Get("Location"), want)
+		}
+	}
+}
