@@ -70,6 +70,9 @@ func (d *Desk) DisableAgent(ctx context.Context, name string) error {
 		if err != nil || !changed {
 			return err
 		}
+		if err := tx.DeleteAgentSessions(name); err != nil {
+			return err
+		}
 		return tx.Audit(0, recoverybot.OperatorActor, "agent_disabled", map[string]string{"agent": name})
 	})
 	if errors.Is(err, store.ErrNotFound) {

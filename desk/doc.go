@@ -4,5 +4,8 @@
 // event and the mail it causes, so that the command line and the
 // dashboard, which both call it, can never do half of one.
 //
-// It also imports profiles, all or nothing.
+// It also imports profiles, all or nothing, manages agents' logins and
+// their dashboard sessions (sessions.go: hashed tokens, idle and absolute
+// expiry, login throttling kept in the store), and sorts cases into the
+// dashboard's queues (queues.go).
 package desk
