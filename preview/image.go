@@ -1,6 +1,10 @@
 package preview
 
 import (
+	xdraw "golang.org/x/image/draw"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -39,6 +43,10 @@ func (r *Renderer) reencode(f format, data []byte) (Page, error) {
 	case kindGIF:
 		// gif.Decode reads the first frame only and stops.
 		decodeConfig, decode = gif.DecodeConfig, gif.Decode
+	case kindWebP:
+		decodeConfig, decode = webp.DecodeConfig, webp.Decode
+	case kindTIFF:
+		decodeConfig, decode = tiff.DecodeConfig, tiff.Decode
 	default:
 		return Page{}, fmt.Errorf("%w: %s", ErrUnsupported, f.name)
 	}
@@ -53,7 +61,25 @@ func (r *Renderer) reencode(f format, data []byte) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("%w: decode %s: %s", ErrRender, f.name, describe(err))
 	}
-	return encode(img)
+	return encode(shrink(img, r.o.MaxSide))
+}
+
+// shrink scales img down so that its longer side is at most side pixels;
+// a smaller image is returned as it is.
+func shrink(img image.Image, side int) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= side && h <= side {
+		return img
+	}
+	if w >= h {
+		w, h = side, max(1, h*side/w)
+	} else {
+		w, h = max(1, w*side/h), side
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, xdraw.Src, nil)
+	return dst
 }
 
 // checkSize refuses an image whose header declares no pixels, more than

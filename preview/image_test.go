@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/image/tiff"
 
 	"github.com/recoverybot/recoverybot/preview"
 )
@@ -146,8 +149,6 @@ func TestUnsupported(t *testing.T) {
 		"bare svg":             `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`,
 		"html named cni.jpg":   "<!DOCTYPE html><html><body><script>fetch('/cases')</script></body></html>",
 		"html after spaces":    "\n\n   <html><img src=x onerror=alert(1)>",
-		"tiff":                 "II*\x00\x08\x00\x00\x00\x00\x00",
-		"webp":                 "RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00",
 		"text":                 "hello",
 		"empty":                "",
 		"jpeg magic too short": "\xFF\xD8",
@@ -209,4 +210,40 @@ func samePixels(a, b image.Image) bool {
 		}
 	}
 	return true
+}
+
+// TestTIFFAndLargeImages: a scanner's TIFF is previewed, and an image
+// larger than MaxSide comes out scaled down, its aspect kept.
+func TestTIFFAndLargeImages(t *testing.T) {
+	t.Parallel()
+	src := image.NewRGBA(image.Rect(0, 0, 300, 120))
+	for x := range 300 {
+		for y := range 120 {
+			src.Set(x, y, color.RGBA{uint8(x), uint8(y), 90, 255})
+		}
+	}
+	var tif bytes.Buffer
+	if err := tiff.Encode(&tif, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := preview.New(preview.Options{MaxSide: 100}).Render(context.Background(), tif.Bytes())
+	if err != nil || len(pages) != 1 {
+		t.Fatalf("tiff: %d pages, %v", len(pages), err)
+	}
+	if pages[0].Width != 100 || pages[0].Height != 40 {
+		t.Errorf("scaled to %d×%d, want 100×40", pages[0].Width, pages[0].Height)
+	}
+	img, err := png.Decode(bytes.NewReader(pages[0].PNG))
+	if err != nil || img.Bounds().Dx() != 100 {
+		t.Errorf("the preview is not a 100-pixel-wide PNG: %v", err)
+	}
+	// Within MaxSide nothing is scaled.
+	pages, err = preview.New(preview.Options{}).Render(context.Background(), tif.Bytes())
+	if err != nil || pages[0].Width != 300 || pages[0].Height != 120 {
+		t.Errorf("unscaled tiff: %+v, %v", pages, err)
+	}
+	// A broken WebP is a render error, not a crash.
+	if _, err := preview.New(preview.Options{}).Render(context.Background(), []byte("RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00")); !errors.Is(err, preview.ErrRender) {
+		t.Errorf("truncated webp: %v", err)
+	}
 }

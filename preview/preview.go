@@ -49,11 +49,15 @@ const (
 	// image decode per document in parallel: the memory bounds below
 	// hold per render, this multiplies them by at most 2.
 	concurrentRenders = 2
+	// defaultMaxSide keeps a 12-megapixel phone photo's preview to a few
+	// megabytes of PNG, still sharp enough to read an ID card.
+	defaultMaxSide = 2000
 )
 
 // Options bound the work. Zero values mean the defaults in brackets.
 type Options struct {
 	MaxPixels int64         // [40_000_000] decoded width*height allowed per image/page, checked from the header (image.DecodeConfig) BEFORE decoding
+	MaxSide   int           // [2000] a preview's longest side in pixels: larger images are scaled down
 	MaxPages  int           // [10] PDF pages rendered
 	Timeout   time.Duration // [20s] whole pdftoppm run
 	DPI       int           // [110] PDF render resolution
@@ -71,6 +75,9 @@ func (o Options) withDefaults() Options {
 	o.MaxPixels = min(o.MaxPixels, maxPixelsCeiling)
 	if o.MaxPages <= 0 {
 		o.MaxPages = defaultMaxPages
+	}
+	if o.MaxSide <= 0 {
+		o.MaxSide = defaultMaxSide
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
@@ -109,8 +116,8 @@ func New(o Options) *Renderer {
 }
 
 // Render sniffs data (a declared type is never asked for, so never
-// trusted) and returns its preview: one Page for a JPEG, PNG or GIF
-// (its first frame), one Page per page for a PDF, at most
+// trusted) and returns its preview: one Page for a JPEG, PNG, GIF (its
+// first frame), WebP or TIFF (its first image), scaled down to MaxSide, one Page per page for a PDF, at most
 // Options.MaxPages. Anything else is ErrUnsupported.
 func (r *Renderer) Render(ctx context.Context, data []byte) ([]Page, error) {
 	f := sniff(data)
@@ -140,6 +147,8 @@ const (
 	kindJPEG
 	kindPNG
 	kindGIF
+	kindWebP
+	kindTIFF
 	kindPDF
 )
 
@@ -163,11 +172,9 @@ func sniff(b []byte) format {
 	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
 		return format{kindGIF, "gif"}
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
-		// golang.org/x/image/webp would read it; the module does not
-		// depend on x/image, and a WebP ID scan is rare.
-		return format{kindUnsupported, "image/webp"}
+		return format{kindWebP, "webp"}
 	case bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
-		return format{kindUnsupported, "image/tiff"}
+		return format{kindTIFF, "tiff"}
 	case bytes.Contains(b[:min(len(b), 1024)], []byte("%PDF-")):
 		return format{kindPDF, "pdf"}
 	}
