@@ -48,9 +48,18 @@ type Courier struct {
 	// recorded: the desk audits there. An error rolls the record back as
 	// for OnDone.
 	OnResult func(tx *store.Tx, call recoverybot.ActionCall) error
+	// Stale is how long after it was taken for sending a call still
+	// being sent is taken for one whose process died: each Drain sends
+	// those again (with their key), so that a crash is recovered from
+	// even where the next start is a while off. Well above the hook's
+	// timeout; 0: DefaultStale.
+	Stale time.Duration
 
 	mu sync.Mutex // held by Drain
 }
+
+// DefaultStale is the Stale of a Courier that sets none.
+const DefaultStale = time.Hour
 
 // DefaultGiveUp is the GiveUp of a Courier that sets none.
 const DefaultGiveUp = 48 * time.Hour
@@ -105,6 +114,21 @@ func (c *Courier) Drain(ctx context.Context) (Stats, error) {
 	var st Stats
 	if c.Hook == nil {
 		return st, errors.New("action calls: no hook configured")
+	}
+	stale := c.Stale
+	if stale <= 0 {
+		stale = DefaultStale
+	}
+	var resumed int64
+	err := c.Store.Update(ctx, func(tx *store.Tx) (err error) {
+		resumed, err = tx.ResumeStaleActions(tx.Now().Add(-stale))
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("action calls: %w", err)
+	}
+	if resumed > 0 {
+		c.logger().Warn("action calls left being sent by a process that died sent again with their idempotency keys", "count", resumed)
 	}
 	for {
 		var due []recoverybot.ActionCall

@@ -319,3 +319,23 @@ func (retryAfterServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "600")
 	w.WriteHeader(http.StatusTooManyRequests)
 }
+
+// TestCourierStale: a call left being sent by a process that died is
+// sent again by a Drain once it is Stale, without a restart.
+func TestCourierStale(t *testing.T) {
+	clk := newClock()
+	st, _ := newStore(t, clk)
+	admin, wh := startAdmin(t, clk)
+	call := queue(t, st, "P1", recoverybot.ActionDisableTOTP)
+	if err := st.Update(context.Background(), func(tx *store.Tx) error { _, err := tx.ClaimAction(call.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	c := &action.Courier{Store: st, Hook: wh, Stale: 10 * time.Minute}
+	clk.Add(10*time.Minute - time.Second)
+	drain(t, c, action.Stats{}) // perhaps still being sent elsewhere
+	clk.Add(2 * time.Second)
+	drain(t, c, action.Stats{Done: 1})
+	if reqs := admin.requests(); len(reqs) != 1 || reqs[0].req.IdempotencyKey != call.Key {
+		t.Errorf("received %+v", reqs)
+	}
+}
