@@ -1,8 +1,10 @@
 package action_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,7 +63,9 @@ func TestCourierRetries(t *testing.T) {
 	st, _ := newStore(t, clk)
 	admin, wh := startAdmin(t, clk, http.StatusServiceUnavailable, 0)
 	h := &hooks{}
-	c := &action.Courier{Store: st, Hook: wh, OnDone: h.onDone, OnResult: h.onResult}
+	var logs bytes.Buffer
+	c := &action.Courier{Store: st, Hook: wh, OnDone: h.onDone, OnResult: h.onResult,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	call := queue(t, st, "P1", recoverybot.ActionDisableTOTP)
 
 	drain(t, c, action.Stats{Deferred: 1})
@@ -98,6 +102,10 @@ func TestCourierRetries(t *testing.T) {
 	}
 	if h.results[0].State != recoverybot.ActionPending || h.results[1].State != recoverybot.ActionDone {
 		t.Errorf("OnResult was given %+v", h.results)
+	}
+	if l := logs.String(); strings.Count(l, "action call deferred") != 1 || strings.Count(l, "action call done") != 1 ||
+		!strings.Contains(l, "case="+call.CaseRef) || strings.Contains(l, string(secret)) {
+		t.Errorf("logs:\n%s", l)
 	}
 }
 

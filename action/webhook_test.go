@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -86,8 +87,7 @@ func startAdmin(t *testing.T, clk *clock, answers ...int) (*adminSystem, *action
 func startAdminClocks(t *testing.T, sender, receiver *clock, answers ...int) (*adminSystem, *action.Webhook) {
 	t.Helper()
 	a := &adminSystem{clk: receiver, answers: answers}
-	srv := httptest.NewTLSServer(a)
-	t.Cleanup(srv.Close)
+	srv := startServer(t, a)
 	wh, err := action.NewWebhook(action.WebhookOptions{URL: srv.URL + "/recovery", Secret: secret, Now: sender.Now,
 		TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig, Timeout: 10 * time.Second})
 	if err != nil {
@@ -197,7 +197,7 @@ func TestWebhookErrors(t *testing.T) {
 		}
 	}
 	// Nobody listening: temporary.
-	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv := startServer(t, http.NotFoundHandler())
 	wh, err := action.NewWebhook(action.WebhookOptions{URL: srv.URL, Secret: secret,
 		TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig})
 	if err != nil {
@@ -208,8 +208,7 @@ func TestWebhookErrors(t *testing.T) {
 		t.Errorf("Call to a closed server = %v, want temporary", err)
 	}
 	// An untrusted certificate: no call, temporary (until fixed).
-	srv = httptest.NewTLSServer(http.NotFoundHandler())
-	defer srv.Close()
+	srv = startServer(t, http.NotFoundHandler())
 	wh, _ = action.NewWebhook(action.WebhookOptions{URL: srv.URL, Secret: secret})
 	if _, err := wh.Call(context.Background(), testCall()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Call with an untrusted certificate = %v", err)
@@ -230,8 +229,7 @@ func TestWebhookNoRedirect(t *testing.T) {
 		followed = true
 		mu.Unlock()
 	})
-	srv := httptest.NewTLSServer(mux)
-	defer srv.Close()
+	srv := startServer(t, mux)
 	wh, err := action.NewWebhook(action.WebhookOptions{URL: srv.URL + "/hook", Secret: secret,
 		TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig})
 	if err != nil {
@@ -307,7 +305,9 @@ func TestWebhookPlainLoopback(t *testing.T) {
 
 func startServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewTLSServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes tests cause
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
 }
