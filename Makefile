@@ -1,5 +1,6 @@
-# recoverybot — make test runs the whole suite (installing Dovecot when
-# missing and run as root); make check runs the linters.
+# recoverybot — make test runs the whole suite (installing Dovecot and
+# pdftoppm and Chromium when missing and run as root); make check runs the
+# linters.
 
 GO ?= go
 FUZZTIME ?= 10m

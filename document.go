@@ -59,11 +59,16 @@ func AcceptsMediaType(t DocumentType, mediaType string) bool {
 
 // Satisfies reports whether d proves what its type says, as far as
 // recoverybot can tell: its bytes are of a media type its type accepts
-// and it has no hostile finding. The one rule of what a document counts
-// for; Missing applies it.
+// and it has no hostile finding, unless an agent judged otherwise: a
+// refused document never counts, and an accepted one counts whatever its
+// findings (its bytes must still fit its type). The one rule of what a
+// document counts for; Missing applies it.
 func (d Document) Satisfies() bool {
-	if !AcceptsMediaType(d.Type, d.MediaType) {
+	if d.Verdict == VerdictRefused || !AcceptsMediaType(d.Type, d.MediaType) {
 		return false
+	}
+	if d.Verdict == VerdictAccepted {
+		return true // the agent looked at the findings and judged them harmless
 	}
 	for _, f := range d.Findings {
 		if HostileFinding(f) {

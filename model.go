@@ -62,6 +62,25 @@ type Case struct {
 	// LastAutoReplyAt is when recoverybot last replied automatically to
 	// incoming mail about the case (the per-case reply limit).
 	LastAutoReplyAt *time.Time `json:"-"`
+
+	// ClaimedBy is the agent who works the case; empty: nobody. Only the
+	// holder decides it.
+	ClaimedBy string     `json:"claimed_by,omitempty"`
+	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
+	// PendingApproval is a first approval waiting for a second agent
+	// ([policy] second_approval); nil: none.
+	PendingApproval *Approval `json:"pending_approval,omitempty"`
+	// Approvers are the agents who approved the case, the first first.
+	Approvers []string `json:"approvers,omitempty"`
+}
+
+// Approval is an agent's approval of a case, kept while it waits for a
+// second agent's.
+type Approval struct {
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+	Note     string    `json:"note,omitempty"`
+	NewEmail string    `json:"new_email,omitempty"`
 }
 
 // Document is a file a customer sent: an attachment, an inline image, a
@@ -84,7 +103,22 @@ type Document struct {
 	// Purged is set once the retention sweep has removed the bytes; the
 	// metadata stays.
 	Purged bool `json:"purged,omitempty"`
+	// Verdict is an agent's judgement of the document, which overrides
+	// recoverybot's own (Satisfies); empty: none yet.
+	Verdict       Verdict `json:"verdict,omitempty"`
+	VerdictReason string  `json:"verdict_reason,omitempty"`
+	VerdictBy     string  `json:"verdict_by,omitempty"`
 }
+
+// Verdict is an agent's judgement of one document.
+type Verdict string
+
+// The verdicts.
+const (
+	VerdictNone     Verdict = ""
+	VerdictAccepted Verdict = "accepted" // it proves what its type says, whatever recoverybot found
+	VerdictRefused  Verdict = "refused"  // it does not count; the customer is asked again
+)
 
 // AuditEvent is one line of the append-only audit log.
 type AuditEvent struct {

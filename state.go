@@ -62,6 +62,12 @@ const (
 	EventReopen           Event = "reopen"            // an agent reopens a locked case
 	EventExpire           Event = "expire"            // no complete evidence in time
 	EventCancel           Event = "cancel"            // an agent withdraws the case
+	// EventEvidenceIncomplete: what made the case complete no longer
+	// counts (an agent refused a document or asked for it again).
+	EventEvidenceIncomplete Event = "evidence_incomplete"
+	// EventStopAction: an agent stops an approval's action while it
+	// still waits for [policy] action_delay.
+	EventStopAction Event = "stop_action"
 )
 
 // ErrIllegalTransition is wrapped by every *TransitionError.
@@ -92,9 +98,13 @@ var transitions = map[State]map[Event]State{
 		EventCancel:           StateCancelled,
 	},
 	StateReadyForReview: {
-		EventApprove: StateApproved,
-		EventReject:  StateRejected,
-		EventCancel:  StateCancelled,
+		EventApprove:            StateApproved,
+		EventReject:             StateRejected,
+		EventCancel:             StateCancelled,
+		EventEvidenceIncomplete: StateAwaitingEvidence,
+	},
+	StateApproved: {
+		EventStopAction: StateCancelled,
 	},
 	StateLocked: {
 		EventReopen: StateAwaitingEvidence,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -23,6 +24,12 @@ var (
 	ErrNeedsReason = errors.New("desk: a reason is required")
 	ErrBadContact  = errors.New("desk: bad contact address")
 	ErrNotAwaiting = errors.New("desk: the case is not awaiting evidence")
+	ErrClosed      = errors.New("desk: the case is closed")
+	// ErrSameApprover: the second approval of an action that needs two
+	// agents came from the first.
+	ErrSameApprover = errors.New("desk: a second, different agent must approve")
+	ErrBadNewEmail  = errors.New("desk: bad new address for the profile")
+	ErrNewEmailKind = errors.New("desk: only a lost-email case changes the profile's address")
 )
 
 // Options configure a Desk.
@@ -40,7 +47,18 @@ type Options struct {
 	// recoverybot left in the mailbox during this last stretch (SPEC §5;
 	// [policy] lookback). 0: none.
 	Lookback time.Duration
-	Logger   *slog.Logger
+	// SecondApproval lists the actions an approval needs two agents for
+	// ([policy] second_approval).
+	SecondApproval []recoverybot.Action
+	// ActionHook says that an admin system's hook takes approvals
+	// ([action] webhook_url or command): the action is queued for it and
+	// the customer told once it has said yes. Without one the customer is
+	// told at approval and the agent applies the action by hand.
+	ActionHook bool
+	// ActionDelay holds the hook this long after approval ([policy]
+	// action_delay), so that the account's owner can object.
+	ActionDelay time.Duration
+	Logger      *slog.Logger
 }
 
 // Desk performs agents' actions on the store.
@@ -233,9 +251,23 @@ func (d *Desk) queue(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile, t 
 	return d.letters.Queue(tx, c, p, outbound.Letter{Template: t, To: to, EventKey: eventKey, Fill: fill})
 }
 
-// decide loads the case ref, applies event ev through the state machine
-// and lets apply fill in the rest, all in one transaction.
-func (d *Desk) decide(ctx context.Context, ref, by string, ev recoverybot.Event,
+// actMode says what act asks of the agent's claim on the case.
+type actMode int
+
+const (
+	// actHolder: the agent must hold the case; an unclaimed case is
+	// claimed by acting on it.
+	actHolder actMode = iota
+	// actNoClaim: claims are not looked at (claiming, releasing).
+	actNoClaim
+	// actConfirm: like actHolder, except that a second agent may confirm
+	// another's pending approval without holding the case.
+	actConfirm
+)
+
+// act loads the case ref, checks the agent's claim as mode says, lets
+// apply change it and writes it back, all in one transaction.
+func (d *Desk) act(ctx context.Context, ref, by string, mode actMode,
 	apply func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error) (Summary, error) {
 	by, err := CheckAgent(by)
 	if err != nil {
@@ -255,19 +287,13 @@ func (d *Desk) decide(ctx context.Context, ref, by string, ev recoverybot.Event,
 		if err != nil {
 			return err
 		}
-		from := c.State
-		if ev != "" {
-			to, err := recoverybot.Transition(c.State, ev)
-			if err != nil {
+		confirming := mode == actConfirm && c.PendingApproval != nil && c.PendingApproval.By != by
+		if (mode == actHolder || mode == actConfirm) && !confirming && c.State.Open() {
+			if err := d.claim(tx, &c, by, "decision"); err != nil {
 				return err
 			}
-			c.State = to
 		}
 		c.UpdatedAt = tx.Now()
-		if !c.State.Open() && from.Open() {
-			now := tx.Now()
-			c.DecidedBy, c.DecidedAt = by, &now
-		}
 		if err := apply(tx, &c, p); err != nil {
 			return err
 		}
@@ -280,65 +306,190 @@ func (d *Desk) decide(ctx context.Context, ref, by string, ev recoverybot.Event,
 	if err != nil {
 		return Summary{}, err
 	}
-	d.log.Info("case "+strings.ReplaceAll(string(ev), "_", " "), "case", ref, "state", sum.State, "agent", by)
+	return sum, nil
+}
+
+// transition moves case c on event ev through the state machine and, when
+// it closes, records by and now as its decision.
+func transition(tx *store.Tx, c *recoverybot.Case, ev recoverybot.Event, by string) error {
+	from := c.State
+	to, err := recoverybot.Transition(c.State, ev)
+	if err != nil {
+		return err
+	}
+	c.State = to
+	if !to.Open() && from.Open() {
+		now := tx.Now()
+		c.DecidedBy, c.DecidedAt = by, &now
+	}
+	return nil
+}
+
+// decide is act for an agent's decision: the event ev moves the case
+// first, then apply fills in the rest.
+func (d *Desk) decide(ctx context.Context, ref, by string, ev recoverybot.Event,
+	apply func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error) (Summary, error) {
+	by = strings.TrimSpace(by)
+	sum, err := d.act(ctx, ref, by, actHolder, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		if ev != "" {
+			if err := transition(tx, c, ev, by); err != nil {
+				return err
+			}
+		}
+		return apply(tx, c, p)
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	d.log.Info("case "+strings.ReplaceAll(string(ev), "_", " "), "case", sum.Ref, "state", sum.State, "agent", by)
 	return sum, nil
 }
 
 // ApproveRequest is what `cases approve` says.
 type ApproveRequest struct {
-	Ref      string
-	By       string
-	Note     string
-	NewEmail string // lost-email: change the profile's address to this one
+	Ref  string
+	By   string
+	Note string
+	// NewEmail, for lost-email: change the profile's address to this one
+	// (the dashboard offers the contact address) instead of telling the
+	// customer the current one.
+	NewEmail string
 }
 
-// Approve approves a case that is ready for review and queues the decision
-// to the customer. For lost-email it is the one moment the profile's
-// address is revealed, to the contact address.
+// ActionOf is what approving a case of kind k does in the admin system;
+// changeEmail is a lost-email approval that changes the profile's address.
+func ActionOf(k recoverybot.Kind, changeEmail bool) recoverybot.Action {
+	switch {
+	case k == recoverybot.KindTOTPLockout:
+		return recoverybot.ActionDisableTOTP
+	case k == recoverybot.KindIPLockout:
+		return recoverybot.ActionClearIPAllowlist
+	case changeEmail:
+		return recoverybot.ActionChangeEmail
+	}
+	return recoverybot.ActionTellEmail
+}
+
+// Approve approves a case that is ready for review. When its action needs
+// two agents ([policy] second_approval), the first approval waits on the
+// case (Summary.PendingApproval) and a second, different agent's Approve
+// confirms it; the second agent need not hold the case, and confirms the
+// first approval as it was made. Once approved, the owner of the account
+// is told at the profile's address, the action is handed to the admin
+// system's hook and the customer is told once it has said yes; without a
+// hook, the customer is told at once and the agent applies the action in
+// the admin system by hand.
 func (d *Desk) Approve(ctx context.Context, req ApproveRequest) (Summary, error) {
-	sum, err := d.decide(ctx, req.Ref, req.By, recoverybot.EventApprove, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
-		c.Note = strings.TrimSpace(req.Note)
-		details := map[string]string{"note": c.Note}
-		oldEmail := p.Email
-		switch c.Kind {
-		case recoverybot.KindLostEmail:
-			details["effect"] = "profile email revealed to the contact address"
-			if req.NewEmail != "" {
-				addr, err := mailaddr.Normalize(req.NewEmail)
-				if err != nil {
-					return fmt.Errorf("--new-email: %w", err)
-				}
-				if err := tx.SetProfileEmail(p.ID, addr); err != nil {
-					return err
-				}
-				c.NewEmail = addr
-				details["effect"] = "profile email changed"
-				details["old_email"], details["new_email"] = oldEmail, addr
+	by := strings.TrimSpace(req.By)
+	sum, err := d.act(ctx, req.Ref, by, actConfirm, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		if c.State != recoverybot.StateReadyForReview {
+			return &recoverybot.TransitionError{From: c.State, Event: recoverybot.EventApprove}
+		}
+		if pending := c.PendingApproval; pending != nil {
+			if pending.By == by {
+				return fmt.Errorf("%w (%s approved first)", ErrSameApprover, by)
 			}
-		case recoverybot.KindTOTPLockout:
-			details["effect"] = "TOTP disabled on the profile"
-		case recoverybot.KindIPLockout:
-			details["effect"] = "allowed IP addresses removed from the profile"
+			approval := *pending
+			c.PendingApproval = nil
+			return d.approve(tx, c, p, approval, []string{approval.By, by})
 		}
-		if req.NewEmail != "" && c.Kind != recoverybot.KindLostEmail {
-			return fmt.Errorf("--new-email applies to lost-email cases only")
+		approval := recoverybot.Approval{By: by, At: tx.Now(), Note: strings.TrimSpace(req.Note)}
+		if req.NewEmail != "" {
+			if c.Kind != recoverybot.KindLostEmail {
+				return fmt.Errorf("%w (it is %s)", ErrNewEmailKind, c.Kind)
+			}
+			addr, err := mailaddr.Normalize(req.NewEmail)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrBadNewEmail, err)
+			}
+			approval.NewEmail = addr
 		}
-		if err := tx.Audit(c.ID, c.DecidedBy, "case_approved", details); err != nil {
-			return err
+		action := ActionOf(c.Kind, approval.NewEmail != "")
+		if slices.Contains(d.opts.SecondApproval, action) {
+			c.PendingApproval = &approval
+			details := map[string]string{"action": string(action), "note": approval.Note}
+			if approval.NewEmail != "" {
+				details["new_email"] = approval.NewEmail
+			}
+			return tx.Audit(c.ID, by, "approval_requested", details)
 		}
-		to := d.customerAddress(*c, p)
-		if to == "" {
-			return nil
-		}
-		return d.queue(tx, *c, p, outbound.Approved, to, "decision", func(data *outbound.Data) {
-			data.ProfileEmail = oldEmail
-			data.NewEmail = c.NewEmail
-		})
+		return d.approve(tx, c, p, approval, []string{by})
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("approve %s: %w", req.Ref, err)
 	}
+	d.log.Info("case approve", "case", sum.Ref, "state", sum.State, "agent", by)
 	return sum, nil
+}
+
+// approve closes case c as approved by approvers, as the approval a says.
+func (d *Desk) approve(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile, a recoverybot.Approval, approvers []string) error {
+	if err := transition(tx, c, recoverybot.EventApprove, approvers[len(approvers)-1]); err != nil {
+		return err
+	}
+	c.Note, c.NewEmail, c.Approvers = a.Note, a.NewEmail, approvers
+	action := ActionOf(c.Kind, a.NewEmail != "")
+	details := map[string]string{"note": c.Note, "action": string(action), "approvers": strings.Join(approvers, ", ")}
+	switch action {
+	case recoverybot.ActionTellEmail:
+		details["effect"] = "profile email revealed to the contact address"
+	case recoverybot.ActionChangeEmail:
+		details["effect"] = "profile email changed"
+		details["old_email"], details["new_email"] = p.Email, a.NewEmail
+	case recoverybot.ActionDisableTOTP:
+		details["effect"] = "TOTP disabled on the profile"
+	case recoverybot.ActionClearIPAllowlist:
+		details["effect"] = "allowed IP addresses removed from the profile"
+	}
+	if err := tx.Audit(c.ID, c.DecidedBy, "case_approved", details); err != nil {
+		return err
+	}
+	effective := tx.Now()
+	if d.opts.ActionHook {
+		call, err := d.queueAction(tx, *c, action)
+		if err != nil {
+			return err
+		}
+		effective = call.NotBefore
+	}
+	// The owner of the account hears of it at the profile's address (the
+	// old one, for an email change), before anything is done when the
+	// hook waits, so that they can object (NIST SP 800-63B-4 §4.2.3).
+	delayed := d.opts.ActionHook && d.opts.ActionDelay > 0
+	err := d.queue(tx, *c, p, outbound.ApprovalNotice, p.Email, "approval-notice", func(data *outbound.Data) {
+		data.EffectiveAt, data.Delayed = effective, delayed
+		data.ProfileEmail, data.NewEmail = p.Email, c.NewEmail
+		if c.Kind == recoverybot.KindLostEmail && c.NewEmail == "" && c.Contact != "" {
+			data.MaskedContact = outbound.MaskAddress(c.Contact)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !d.opts.ActionHook {
+		return d.applyApproval(tx, *c, p)
+	}
+	return nil
+}
+
+// applyApproval does what an approval does once its action is done: the
+// profile's address changes, for an email change, and the customer is
+// told.
+func (d *Desk) applyApproval(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile) error {
+	oldEmail := p.Email
+	if c.NewEmail != "" {
+		if err := tx.SetProfileEmail(p.ID, c.NewEmail); err != nil {
+			return err
+		}
+	}
+	to := d.customerAddress(c, p)
+	if to == "" {
+		return nil
+	}
+	return d.queue(tx, c, p, outbound.Approved, to, "decision", func(data *outbound.Data) {
+		data.ProfileEmail = oldEmail
+		data.NewEmail = c.NewEmail
+	})
 }
 
 // customerAddress is where mail about case c goes: the contact address,
@@ -352,20 +503,50 @@ func (d *Desk) customerAddress(c recoverybot.Case, p recoverybot.Profile) string
 
 // Reject rejects an open case with the agent's reason, told to the customer.
 func (d *Desk) Reject(ctx context.Context, ref, by, reason string) (Summary, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return Summary{}, fmt.Errorf("reject %s: %w (--reason TEXT)", ref, ErrNeedsReason)
+	return d.RejectWith(ctx, RejectRequest{Ref: ref, By: by, Text: reason})
+}
+
+// RejectRequest is a rejection: a reason from the list, worded to the
+// customer in their language, and the agent's own text; one of the two at
+// least, and the text for RejectOther.
+type RejectRequest struct {
+	Ref, By string
+	Reason  recoverybot.RejectReason
+	Text    string
+}
+
+// RejectWith rejects an open case as req says, told to the customer.
+func (d *Desk) RejectWith(ctx context.Context, req RejectRequest) (Summary, error) {
+	ref, text := req.Ref, strings.TrimSpace(req.Text)
+	if req.Reason != "" {
+		if _, err := recoverybot.ParseRejectReason(string(req.Reason)); err != nil {
+			return Summary{}, fmt.Errorf("reject %s: %w", ref, err)
+		}
 	}
-	sum, err := d.decide(ctx, ref, by, recoverybot.EventReject, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
-		c.Reason = reason
-		if err := tx.Audit(c.ID, c.DecidedBy, "case_rejected", map[string]string{"reason": reason}); err != nil {
+	if text == "" && (req.Reason == "" || req.Reason == recoverybot.RejectOther) {
+		return Summary{}, fmt.Errorf("reject %s: %w", ref, ErrNeedsReason)
+	}
+	record := text
+	if req.Reason != "" {
+		record = strings.TrimSpace(string(req.Reason) + ": " + text)
+		record = strings.TrimSuffix(record, ":")
+	}
+	sum, err := d.decide(ctx, ref, req.By, recoverybot.EventReject, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
+		c.Reason, c.PendingApproval = record, nil
+		details := map[string]string{"reason": record}
+		if req.Reason != "" {
+			details["reason_code"] = string(req.Reason)
+		}
+		if err := tx.Audit(c.ID, c.DecidedBy, "case_rejected", details); err != nil {
 			return err
 		}
 		to := d.customerAddress(*c, p)
 		if to == "" {
 			return nil
 		}
-		return d.queue(tx, *c, p, outbound.Rejected, to, "decision", func(data *outbound.Data) { data.Reason = reason })
+		return d.queue(tx, *c, p, outbound.Rejected, to, "decision", func(data *outbound.Data) {
+			data.Reason, data.RejectReason = text, req.Reason
+		})
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("reject %s: %w", ref, err)
@@ -378,7 +559,7 @@ func (d *Desk) Reject(ctx context.Context, ref, by, reason string) (Summary, err
 func (d *Desk) Cancel(ctx context.Context, ref, by, reason string) (Summary, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return Summary{}, fmt.Errorf("cancel %s: %w (--reason TEXT)", ref, ErrNeedsReason)
+		return Summary{}, fmt.Errorf("cancel %s: %w", ref, ErrNeedsReason)
 	}
 	sum, err := d.decide(ctx, ref, by, recoverybot.EventCancel, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
 		c.Reason = reason

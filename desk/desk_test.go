@@ -290,7 +290,7 @@ func TestApproveAndRejectRules(t *testing.T) {
 	for _, e := range shown.Events {
 		actions = append(actions, e.Actor+":"+e.Action)
 	}
-	if strings.Join(actions, " ") != "alice:case_opened bob:case_approved" {
+	if strings.Join(actions, " ") != "alice:case_opened bob:case_claimed bob:case_approved" {
 		t.Errorf("audit trail = %v", actions)
 	}
 
@@ -356,16 +356,16 @@ func TestResendCodeKeepsFailures(t *testing.T) {
 	if _, err := f.desk.ResendCode(ctx, s.Ref, "bob"); !errors.Is(err, ErrNotAwaiting) {
 		t.Errorf("resend on a locked case: %v", err)
 	}
-	o, err := f.desk.Reopen(ctx, s.Ref, "carol")
+	o, err := f.desk.Reopen(ctx, s.Ref, "bob") // bob holds it since his resend
 	if err != nil || o.State != recoverybot.StateAwaitingEvidence || o.FailedCodeAttempts != 0 {
 		t.Errorf("reopen = %+v, %v", o, err)
 	}
-	if _, err := f.desk.Reopen(ctx, s.Ref, "carol"); !errors.Is(err, recoverybot.ErrIllegalTransition) {
+	if _, err := f.desk.Reopen(ctx, s.Ref, "bob"); !errors.Is(err, recoverybot.ErrIllegalTransition) {
 		t.Errorf("reopen of an open case: %v", err)
 	}
 	shown, _ := f.desk.Show(ctx, s.Ref)
 	last := shown.Events[len(shown.Events)-1]
-	if last.Action != "case_reopened" || last.Actor != "carol" || last.Details["failed_code_attempts_before"] != "5" {
+	if last.Action != "case_reopened" || last.Actor != "bob" || last.Details["failed_code_attempts_before"] != "5" {
 		t.Errorf("reopen audit = %+v", last)
 	}
 }

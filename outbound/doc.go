@@ -1,6 +1,9 @@
 // Package outbound composes and sends the mail recoverybot writes to
 // customers: the instructions and code mail of a new case, the notice to a
-// profile's owner, acknowledgements, and the decision.
+// profile's owner, acknowledgements, a request to send a document again,
+// and the decision, with the notice of every approval to the profile's
+// own address that NIST SP 800-63B-4 §4.2.3 asks for (what was done, when,
+// how to object).
 //
 // It has three parts, each usable alone:
 //

@@ -43,8 +43,18 @@ const (
 	// the profile's address (and the new one); for totp-lockout, TOTP
 	// disabled; for ip-lockout, the allowed IP addresses removed.
 	Approved Template = "approved"
-	// Rejected announces the rejection with the agent's reason.
+	// Rejected announces the rejection: the reason from the list, in the
+	// customer's words, and the agent's own text.
 	Rejected Template = "rejected"
+	// AskAgain asks the customer to send one document again, saying what
+	// was wrong with the one received and what to send instead. The case
+	// waits for it.
+	AskAgain Template = "ask_again"
+	// ApprovalNotice tells the profile's own address (the old one, for an
+	// email change) that an approval changed the profile: what was done,
+	// when, and how to object (NIST SP 800-63B-4 §4.2.3). It never shows
+	// the code, a document or a new address in clear.
+	ApprovalNotice Template = "approval_notice"
 	// Reminder reminds a customer whose case still waits for evidence of
 	// what is missing (never the code itself), once per case.
 	Reminder Template = "reminder"
@@ -54,7 +64,8 @@ const (
 )
 
 // Templates lists every template.
-var Templates = []Template{Instructions, OwnerNotice, Acknowledgement, UnderReview, Approved, Rejected, Reminder, Expired}
+var Templates = []Template{Instructions, OwnerNotice, Acknowledgement, UnderReview, Approved, Rejected, AskAgain,
+	ApprovalNotice, Reminder, Expired}
 
 // Data fills a template. Which fields a template needs is said on each
 // field; Render refuses Data that lacks one, and ignores the fields a
@@ -68,12 +79,13 @@ type Data struct {
 	Ref string
 	// Kind is the kind of the case. Every template.
 	Kind recoverybot.Kind
-	// HolderKind decides the wording of the documents. Instructions and
-	// Acknowledgement.
+	// HolderKind decides the wording of the documents. Instructions,
+	// Acknowledgement, Reminder and AskAgain.
 	HolderKind recoverybot.HolderKind
 	// HolderName is the profile's holder, shown only in mail to the
-	// profile's own address (OwnerNotice and the code kinds), never to
-	// the unverified contact address of a lost-email case. Optional.
+	// profile's own address (OwnerNotice, ApprovalNotice and the code
+	// kinds), never to the unverified contact address of a lost-email
+	// case. Optional.
 	HolderName string
 	// Required lists the documents to send, as RequiredDocuments gives
 	// them; empty means RequiredDocuments(HolderKind). Instructions.
@@ -89,19 +101,37 @@ type Data struct {
 	// Reissued makes Instructions announce a new code replacing the
 	// previous one. Code kinds only.
 	Reissued bool
-	// Mailbox is the address customers write to (contact@…). Instructions
-	// and Acknowledgement.
+	// Mailbox is the address customers write to (contact@…). Instructions,
+	// Acknowledgement, Reminder, AskAgain and ApprovalNotice.
 	Mailbox string
 	// ProfileEmail is the profile's address, revealed by Approved for a
 	// lost-email case (required there), and NewEmail the address it was
-	// changed to, if it was (optional).
+	// changed to, if it was (optional). ApprovalNotice of a lost-email
+	// case says the address was changed when NewEmail is set (and differs
+	// from ProfileEmail, when that is given), and shows NewEmail only
+	// masked (MaskAddress).
 	ProfileEmail string
 	NewEmail     string
 	// MaskedContact is the contact address as MaskAddress shows it.
-	// OwnerNotice.
+	// OwnerNotice (required); ApprovalNotice of a lost-email case whose
+	// address was told, not changed (optional: who it was told to).
 	MaskedContact string
-	// Reason is the agent's reason. Rejected.
-	Reason string
+	// RejectReason is the reason from the list, worded in the customer's
+	// locale, and Reason the agent's own text after it. Rejected needs one
+	// of the two at least, and Reason with RejectOther; a Rejected with
+	// Reason only reads as before the list existed. Reason is also the
+	// agent's optional note in AskAgain.
+	RejectReason recoverybot.RejectReason
+	Reason       string
+	// AskReason is why a document is asked for again, and Document which
+	// one: one of RequiredDocuments(HolderKind). AskAgain (both required).
+	AskReason recoverybot.AskReason
+	Document  recoverybot.DocumentType
+	// EffectiveAt is when the approved change took effect or, with
+	// Delayed, will take effect unless the owner objects before then.
+	// ApprovalNotice (EffectiveAt required), written in UTC.
+	EffectiveAt time.Time
+	Delayed     bool
 	// Provider is the provider's name, used in the text and the
 	// signature, e.g. "Example Hosting". Every template.
 	Provider string
@@ -137,8 +167,24 @@ type view struct {
 	ProfileEmail  string
 	NewEmail      string
 	MaskedContact string
-	Reason        string
-	Provider      string
+	// RejectReason is the list's reason in words (empty for RejectOther),
+	// Reason the agent's text.
+	RejectReason string
+	Reason       string
+	// Document is the document asked for again, in the help page's words;
+	// AskProblem says what was wrong with the one received and AskRemedy
+	// what to send instead.
+	Document   string
+	AskProblem string
+	AskRemedy  string
+	// ChangedEmail says that the profile's address was changed (not only
+	// told), to MaskedNew: NewEmail masked. EffectiveAt is the moment in
+	// words; Delayed, that it lies ahead.
+	ChangedEmail bool
+	MaskedNew    string
+	EffectiveAt  string
+	Delayed      bool
+	Provider     string
 	// Subject is set for the HTML part, for its <title>.
 	Subject string
 }
@@ -202,15 +248,15 @@ func newView(t Template, d Data) (view, error) {
 	if v.Provider = oneLine(d.Provider); v.Provider == "" {
 		return v, fmt.Errorf("%w: no provider name", ErrIncomplete)
 	}
-	if v.CodeKind || t == OwnerNotice {
+	if v.CodeKind || t == OwnerNotice || t == ApprovalNotice {
 		v.HolderName = oneLine(d.HolderName)
 	}
 
-	needsHolder := t == Instructions || t == Acknowledgement || t == Reminder
+	needsHolder := t == Instructions || t == Acknowledgement || t == Reminder || t == AskAgain
 	if needsHolder && !slices.Contains(recoverybot.HolderKinds, d.HolderKind) {
 		return v, fmt.Errorf("%w: holder kind %q", ErrIncomplete, d.HolderKind)
 	}
-	if needsHolder {
+	if needsHolder || t == ApprovalNotice {
 		if _, err := recoverybot.NormalizeAddress(d.Mailbox); err != nil {
 			return v, fmt.Errorf("%w: mailbox: %v", ErrIncomplete, err)
 		}
@@ -293,11 +339,130 @@ func newView(t Template, d Data) (view, error) {
 
 	case Rejected:
 		v.Reason = strings.TrimSpace(normalizeNewlines(d.Reason))
-		if v.Reason == "" {
+		if d.RejectReason == "" && v.Reason == "" {
 			return v, fmt.Errorf("%w: no reason", ErrIncomplete)
+		}
+		if d.RejectReason == recoverybot.RejectOther && v.Reason == "" {
+			return v, fmt.Errorf("%w: reason %q without the agent's text", ErrIncomplete, d.RejectReason)
+		}
+		if d.RejectReason != "" && d.RejectReason != recoverybot.RejectOther {
+			w, ok := rejectWords(v.Locale, d.RejectReason)
+			if !ok {
+				return v, fmt.Errorf("%w: reject reason %q", ErrIncomplete, d.RejectReason)
+			}
+			v.RejectReason = w
+		}
+
+	case AskAgain:
+		w, ok := requirementWords(v.Locale, d.HolderKind, recoverybot.Requirement(d.Document))
+		if !ok || !slices.Contains(recoverybot.RequiredDocuments(d.HolderKind), d.Document) {
+			return v, fmt.Errorf("%w: document %q asked again of a %s", ErrIncomplete, d.Document, d.HolderKind)
+		}
+		v.Document = w
+		if v.AskProblem, v.AskRemedy, ok = askWords(v.Locale, d.AskReason); !ok {
+			return v, fmt.Errorf("%w: ask reason %q", ErrIncomplete, d.AskReason)
+		}
+		v.Reason = strings.TrimSpace(normalizeNewlines(d.Reason))
+
+	case ApprovalNotice:
+		if d.EffectiveAt.IsZero() {
+			return v, fmt.Errorf("%w: no effective time", ErrIncomplete)
+		}
+		v.EffectiveAt = dateWords(v.Locale, d.EffectiveAt)
+		v.Delayed = d.Delayed
+		if !v.LostEmail {
+			break
+		}
+		if d.NewEmail != "" {
+			if _, err := recoverybot.NormalizeAddress(d.NewEmail); err != nil {
+				return v, fmt.Errorf("%w: new email: %v", ErrIncomplete, err)
+			}
+			v.ChangedEmail = !strings.EqualFold(d.NewEmail, d.ProfileEmail)
+			v.MaskedNew = MaskAddress(d.NewEmail)
+		}
+		if !v.ChangedEmail && d.MaskedContact != "" {
+			m := oneLine(d.MaskedContact)
+			if !strings.Contains(m, "*") || !strings.Contains(m, "@") {
+				return v, fmt.Errorf("%w: masked contact address %q (see MaskAddress)", ErrIncomplete, d.MaskedContact)
+			}
+			v.MaskedContact = m
 		}
 	}
 	return v, nil
+}
+
+// rejectWords says a RejectReason to the customer. RejectOther has no
+// words of its own: the agent's text says why.
+func rejectWords(loc string, r recoverybot.RejectReason) (string, bool) {
+	var words map[recoverybot.RejectReason]string
+	switch loc {
+	case "en":
+		words = map[recoverybot.RejectReason]string{
+			recoverybot.RejectDocumentsMismatch: "The documents you sent do not match the profile.",
+			recoverybot.RejectNotHolder:         "We could not establish that you are the holder of the profile or its legal representative.",
+			recoverybot.RejectForged:            "A document you sent appears to have been altered.",
+			recoverybot.RejectIncomplete:        "We did not receive everything we asked for.",
+		}
+	default:
+		words = map[recoverybot.RejectReason]string{
+			recoverybot.RejectDocumentsMismatch: "Les documents envoyés ne correspondent pas au profil.",
+			recoverybot.RejectNotHolder:         "Nous n'avons pas pu établir que vous êtes le titulaire du profil ou son représentant légal.",
+			recoverybot.RejectForged:            "Un document envoyé semble avoir été modifié.",
+			recoverybot.RejectIncomplete:        "Nous n'avons pas reçu l'ensemble des justificatifs demandés.",
+		}
+	}
+	w, ok := words[r]
+	return w, ok
+}
+
+// askWords says an AskReason to the customer: what was wrong with the
+// document received, and what to send instead.
+func askWords(loc string, r recoverybot.AskReason) (problem, remedy string, ok bool) {
+	type words struct{ problem, remedy string }
+	var table map[recoverybot.AskReason]words
+	switch loc {
+	case "en":
+		table = map[recoverybot.AskReason]words{
+			recoverybot.AskUnreadable: {"The copy we received cannot be read: it is blurred, too dark or too small.",
+				"Please send a sharp photo or scan, taken in good light, on which every word and number can be read."},
+			recoverybot.AskExpired: {"The document we received has expired.",
+				"Please send a document that is still valid."},
+			recoverybot.AskWrongPerson: {"The document we received does not concern the holder of the profile.",
+				"Please send the document named above, that of the profile's holder or of its legal representative."},
+			recoverybot.AskCropped: {"Part of the document we received is cut off or hidden.",
+				"Please send a photo or scan of the whole document, with its four corners visible and nothing covering it."},
+		}
+	default:
+		table = map[recoverybot.AskReason]words{
+			recoverybot.AskUnreadable: {"La copie reçue est illisible (floue, trop sombre ou trop petite).",
+				"Merci d'envoyer une photo ou un scan net, pris avec un bon éclairage, sur lequel chaque mot et chaque chiffre se lisent."},
+			recoverybot.AskExpired: {"Le document reçu a expiré.",
+				"Merci d'envoyer un document en cours de validité."},
+			recoverybot.AskWrongPerson: {"Le document reçu ne concerne pas le titulaire du profil.",
+				"Merci d'envoyer le document indiqué ci-dessus, celui du titulaire du profil ou de son représentant légal."},
+			recoverybot.AskCropped: {"Une partie du document reçu est coupée ou masquée.",
+				"Merci d'envoyer une photo ou un scan du document entier, ses quatre coins visibles et sans rien qui le recouvre."},
+		}
+	}
+	w, ok := table[r]
+	return w.problem, w.remedy, ok
+}
+
+// dateWords writes an instant as a date and a time in UTC the way a
+// person would: "4 December 2026 at 21:30 UTC", "1er décembre 2026 à
+// 21:30 UTC". UTC, because the profile's time zone is not known.
+func dateWords(loc string, t time.Time) string {
+	t = t.UTC()
+	if loc == "en" {
+		return t.Format("2 January 2006 at 15:04 UTC")
+	}
+	months := [...]string{"janvier", "février", "mars", "avril", "mai", "juin",
+		"juillet", "août", "septembre", "octobre", "novembre", "décembre"}
+	day := fmt.Sprint(t.Day())
+	if t.Day() == 1 {
+		day = "1er"
+	}
+	return fmt.Sprintf("%s %s %d à %s UTC", day, months[t.Month()-1], t.Year(), t.Format("15:04"))
 }
 
 // locale maps d.Locale to a locale that has templates.

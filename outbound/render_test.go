@@ -23,6 +23,12 @@ const (
 	testNew   = "nouvelle.adresse@example.com"
 )
 
+// testWhen is when the approved change takes effect, in the notices.
+var testWhen = time.Date(2026, 12, 4, 21, 30, 0, 0, time.UTC)
+
+// whenWords is testWhen as each locale writes it.
+var whenWords = map[string]string{"fr": "4 décembre 2026 à 21:30 UTC", "en": "4 December 2026 at 21:30 UTC"}
+
 // fullData returns Data with every field a template may need filled, so
 // that each test removes or changes one thing.
 func fullData(loc string, k recoverybot.Kind, h recoverybot.HolderKind) Data {
@@ -38,7 +44,11 @@ func fullData(loc string, k recoverybot.Kind, h recoverybot.HolderKind) Data {
 		ProfileEmail:  testEmail,
 		NewEmail:      testNew,
 		MaskedContact: "j***@example.org",
+		RejectReason:  recoverybot.RejectDocumentsMismatch,
 		Reason:        "Le document d'identité est illisible.",
+		AskReason:     recoverybot.AskUnreadable,
+		Document:      recoverybot.DocIdentity,
+		EffectiveAt:   testWhen,
 		Provider:      "Example Hosting",
 	}
 	if k.NeedsCode() {
@@ -282,7 +292,7 @@ func checkRendered(t *testing.T, tmpl Template, d Data, r rendered) {
 		}
 	}
 	// The holder's name goes only to the profile's own address.
-	toProfile := d.Kind.NeedsCode() || tmpl == OwnerNotice
+	toProfile := d.Kind.NeedsCode() || tmpl == OwnerNotice || tmpl == ApprovalNotice
 	if !toProfile && strings.Contains(all, d.HolderName) {
 		t.Errorf("holder name shown to the contact address of a %s case:\n%s", d.Kind, all)
 	}
@@ -324,12 +334,106 @@ func checkRendered(t *testing.T, tmpl Template, d Data, r rendered) {
 			t.Errorf("subject %q, want %q", r.subject, subject)
 		}
 	}
-	if tmpl == Rejected && !strings.Contains(visible(r.html), d.Reason) {
-		t.Errorf("reason missing:\n%s", r.html)
+	showsReason := tmpl == Rejected || tmpl == AskAgain
+	if showsReason && (!strings.Contains(visible(r.html), d.Reason) || !strings.Contains(r.text, d.Reason)) {
+		t.Errorf("reason missing:\n%s\n%s", r.text, r.html)
 	}
-	if tmpl != Rejected && strings.Contains(all, d.Reason) {
+	if !showsReason && strings.Contains(all, d.Reason) {
 		t.Errorf("reason shown in %s", tmpl)
 	}
+	if tmpl == Rejected {
+		for _, part := range []string{r.text, visible(r.html)} {
+			if w := rejectWording[loc][recoverybot.RejectDocumentsMismatch]; !strings.Contains(part, w) {
+				t.Errorf("%q missing:\n%s", w, part)
+			}
+		}
+	}
+
+	if tmpl == AskAgain {
+		for _, part := range []string{r.text, visible(r.html)} {
+			for _, w := range []string{wording[loc][d.HolderKind][0], askWording[loc][d.AskReason], askAttach[loc], d.Mailbox, "[" + testRef + "]"} {
+				if !strings.Contains(part, w) {
+					t.Errorf("%q missing:\n%s", w, part)
+				}
+			}
+			for _, w := range wrongWording(loc, d.HolderKind) {
+				if strings.Contains(part, w) {
+					t.Errorf("%q shown to a %s:\n%s", w, d.HolderKind, part)
+				}
+			}
+			fromProfile := map[string]string{"fr": "depuis l'adresse email du profil", "en": "from the profile's email address"}[loc]
+			if d.Kind.NeedsCode() != strings.Contains(part, fromProfile) {
+				t.Errorf("%q shown=%v for %s:\n%s", fromProfile, !d.Kind.NeedsCode(), d.Kind, part)
+			}
+		}
+	}
+
+	if tmpl == ApprovalNotice {
+		what := map[string]map[recoverybot.Kind]string{
+			"fr": {
+				recoverybot.KindLostEmail:   "L'adresse email du profil, celle à laquelle vous recevez ce message, a été remplacée par " + MaskAddress(testNew),
+				recoverybot.KindTOTPLockout: "L'authentification à deux facteurs (TOTP) a été désactivée sur le profil",
+				recoverybot.KindIPLockout:   "Les adresses IP autorisées ont été supprimées du profil",
+			},
+			"en": {
+				recoverybot.KindLostEmail:   "The profile's email address, the one at which you receive this message, has been replaced with " + MaskAddress(testNew),
+				recoverybot.KindTOTPLockout: "Two-factor authentication (TOTP) has been disabled on the profile",
+				recoverybot.KindIPLockout:   "The allowed IP addresses have been removed from the profile",
+			},
+		}[loc][d.Kind]
+		done := map[string]string{"fr": "Cette modification a été effectuée le ", "en": "This change was made on "}[loc] + whenWords[loc]
+		object := map[string]string{"fr": "Si vous n'avez pas fait cette demande, signalez-le-nous sans attendre", "en": "If you did not make this request, object at once"}[loc]
+		for _, part := range []string{r.text, visible(r.html)} {
+			for _, w := range []string{what, done, object, d.Mailbox, "[" + testRef + "]", d.HolderName} {
+				if !strings.Contains(part, w) {
+					t.Errorf("%q missing:\n%s", w, part)
+				}
+			}
+		}
+		subject := map[string]string{"fr": "Modification de votre profil Example Hosting", "en": "Change to your Example Hosting profile"}[loc]
+		if r.subject != "["+testRef+"] "+subject {
+			t.Errorf("subject %q, want %q", r.subject, subject)
+		}
+	}
+}
+
+// rejectWording is each RejectReason as the customer reads it, written
+// out so that a change of wording shows. RejectOther has none.
+var rejectWording = map[string]map[recoverybot.RejectReason]string{
+	"fr": {
+		recoverybot.RejectDocumentsMismatch: "Les documents envoyés ne correspondent pas au profil.",
+		recoverybot.RejectNotHolder:         "Nous n'avons pas pu établir que vous êtes le titulaire du profil ou son représentant légal.",
+		recoverybot.RejectForged:            "Un document envoyé semble avoir été modifié.",
+		recoverybot.RejectIncomplete:        "Nous n'avons pas reçu l'ensemble des justificatifs demandés.",
+	},
+	"en": {
+		recoverybot.RejectDocumentsMismatch: "The documents you sent do not match the profile.",
+		recoverybot.RejectNotHolder:         "We could not establish that you are the holder of the profile or its legal representative.",
+		recoverybot.RejectForged:            "A document you sent appears to have been altered.",
+		recoverybot.RejectIncomplete:        "We did not receive everything we asked for.",
+	},
+}
+
+// askWording is the start of what each AskReason tells the customer.
+var askWording = map[string]map[recoverybot.AskReason]string{
+	"fr": {
+		recoverybot.AskUnreadable:  "La copie reçue est illisible (floue, trop sombre ou trop petite). Merci d'envoyer une photo ou un scan net",
+		recoverybot.AskExpired:     "Le document reçu a expiré. Merci d'envoyer un document en cours de validité.",
+		recoverybot.AskWrongPerson: "Le document reçu ne concerne pas le titulaire du profil. Merci d'envoyer le document indiqué ci-dessus",
+		recoverybot.AskCropped:     "Une partie du document reçu est coupée ou masquée. Merci d'envoyer une photo ou un scan du document entier",
+	},
+	"en": {
+		recoverybot.AskUnreadable:  "The copy we received cannot be read: it is blurred, too dark or too small. Please send a sharp photo or scan",
+		recoverybot.AskExpired:     "The document we received has expired. Please send a document that is still valid.",
+		recoverybot.AskWrongPerson: "The document we received does not concern the holder of the profile. Please send the document named above",
+		recoverybot.AskCropped:     "Part of the document we received is cut off or hidden. Please send a photo or scan of the whole document",
+	},
+}
+
+// askAttach is how AskAgain tells the customer to send the document.
+var askAttach = map[string]string{
+	"fr": "Répondez à ce message en joignant le justificatif",
+	"en": "Reply to this message with the document attached",
 }
 
 // checkTidy catches what careless templates leave behind.
@@ -448,8 +552,25 @@ func TestRenderRefusesIncomplete(t *testing.T) {
 		"approved without email":        {Approved, lost, func(d *Data) { d.ProfileEmail = "" }},
 		"approved with bad email":       {Approved, lost, func(d *Data) { d.ProfileEmail = "x\n@example.org" }},
 		"approved with bad new email":   {Approved, lost, func(d *Data) { d.NewEmail = "not an address" }},
-		"rejected without reason":       {Rejected, totp, func(d *Data) { d.Reason = "" }},
-		"rejected blank reason":         {Rejected, ip, func(d *Data) { d.Reason = " \n\t" }},
+		"rejected without reason":       {Rejected, totp, func(d *Data) { d.Reason, d.RejectReason = "", "" }},
+		"rejected blank reason":         {Rejected, ip, func(d *Data) { d.Reason, d.RejectReason = " \n\t", "" }},
+		"rejected other without text":   {Rejected, ip, func(d *Data) { d.Reason, d.RejectReason = " ", recoverybot.RejectOther }},
+		"rejected unknown reason":       {Rejected, lost, func(d *Data) { d.RejectReason = "rude" }},
+		"ask again without reason":      {AskAgain, lost, func(d *Data) { d.AskReason = "" }},
+		"ask again unknown reason":      {AskAgain, totp, func(d *Data) { d.AskReason = "ugly" }},
+		"ask again without document":    {AskAgain, lost, func(d *Data) { d.Document = "" }},
+		"ask again document other":      {AskAgain, lost, func(d *Data) { d.Document = recoverybot.DocOther }},
+		"ask again for the code":        {AskAgain, totp, func(d *Data) { d.Document = recoverybot.DocumentType(recoverybot.NeedCode) }},
+		"ask again without holder kind": {AskAgain, ip, func(d *Data) { d.HolderKind = "" }},
+		"ask again without mailbox":     {AskAgain, lost, func(d *Data) { d.Mailbox = "" }},
+		"ask again another holder's document": {AskAgain, lost, func(d *Data) {
+			d.HolderKind = recoverybot.HolderIndividual
+			d.Document = recoverybot.DocCompanyRegistration
+		}},
+		"notice without time":          {ApprovalNotice, totp, func(d *Data) { d.EffectiveAt = time.Time{} }},
+		"notice without mailbox":       {ApprovalNotice, ip, func(d *Data) { d.Mailbox = "" }},
+		"notice with bad new email":    {ApprovalNotice, lost, func(d *Data) { d.NewEmail = "not an address" }},
+		"notice with unmasked contact": {ApprovalNotice, lost, func(d *Data) { d.NewEmail, d.MaskedContact = "", "jean@example.org" }},
 	}
 	for name, c := range cases {
 		for _, loc := range recoverybot.Locales {
@@ -472,6 +593,211 @@ func TestRenderRefusesIncomplete(t *testing.T) {
 	}
 	if _, _, _, err := Render("welcome", fullData("fr", lost, recoverybot.HolderCompany)); err == nil {
 		t.Error("unknown template rendered")
+	}
+}
+
+// TestRenderRejectReasons checks the reason from the list and the
+// agent's text of a rejection, alone or together: one of them at least.
+func TestRenderRejectReasons(t *testing.T) {
+	const text = "Le nom sur la pièce d'identité n'est pas celui du gérant."
+	for _, loc := range recoverybot.Locales {
+		for _, reason := range recoverybot.RejectReasons {
+			for _, withText := range []bool{false, true} {
+				d := fullData(loc, recoverybot.KindLostEmail, recoverybot.HolderCompany)
+				d.RejectReason, d.Reason = reason, ""
+				if withText {
+					d.Reason = text
+				}
+				name := fmt.Sprintf("%s/%s/text=%v", loc, reason, withText)
+				s, tx, h, err := Render(Rejected, d)
+				if reason == recoverybot.RejectOther && !withText {
+					if !errors.Is(err, ErrIncomplete) {
+						t.Errorf("%s: %v, want ErrIncomplete:\n%s", name, err, tx)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				r := rendered{s, tx, h}
+				checkTidy(t, r)
+				for _, part := range []string{r.text, visible(r.html)} {
+					w, worded := rejectWording[loc][reason]
+					if worded != (reason != recoverybot.RejectOther) {
+						t.Fatalf("%s: no wording written out in the test", name)
+					}
+					if worded && !strings.Contains(part, w) {
+						t.Errorf("%s: %q missing:\n%s", name, w, part)
+					}
+					if withText != strings.Contains(part, text) {
+						t.Errorf("%s: agent's text shown=%v:\n%s", name, !withText, part)
+					}
+					if worded && withText && strings.Index(part, w) > strings.Index(part, text) {
+						t.Errorf("%s: the agent's text comes before the reason:\n%s", name, part)
+					}
+					// The reason is in the customer's language only.
+					for other, ws := range rejectWording {
+						if other != loc && strings.Contains(part, ws[reason]) && ws[reason] != "" {
+							t.Errorf("%s: %s wording shown:\n%s", name, other, part)
+						}
+					}
+				}
+			}
+		}
+
+		// Reason only reads as it did before the list: "Reason: <text>".
+		d := fullData(loc, recoverybot.KindTOTPLockout, recoverybot.HolderIndividual)
+		d.RejectReason, d.Reason = "", text
+		r := render(t, Rejected, d)
+		label := map[string]string{"fr": "Motif : ", "en": "Reason: "}[loc]
+		for _, part := range []string{r.text, visible(r.html)} {
+			if !strings.Contains(part, label+text) {
+				t.Errorf("%s: reason only: %q missing:\n%s", loc, label+text, part)
+			}
+			for _, w := range rejectWording[loc] {
+				if strings.Contains(part, w) {
+					t.Errorf("%s: reason only shows %q:\n%s", loc, w, part)
+				}
+			}
+		}
+
+		// Neither: refused.
+		d.Reason = ""
+		if _, _, _, err := Render(Rejected, d); !errors.Is(err, ErrIncomplete) {
+			t.Errorf("%s: neither reason nor text: %v, want ErrIncomplete", loc, err)
+		}
+	}
+}
+
+// TestRenderAskAgain asks again for every document of every holder kind
+// for every reason, and checks that the mail names the document in the
+// help page's words and says what to send instead.
+func TestRenderAskAgain(t *testing.T) {
+	docWords := map[string]map[recoverybot.DocumentType]string{
+		"fr": {recoverybot.DocCompanyRegistration: "l'extrait KBIS de l'entreprise", recoverybot.DocAssociationStatutes: "les statuts de l'association"},
+		"en": {recoverybot.DocCompanyRegistration: "the company's registration extract (KBIS)", recoverybot.DocAssociationStatutes: "the association's statutes"},
+	}
+	subject := map[string]string{"fr": "Merci de nous renvoyer un justificatif", "en": "Please send a document again"}
+	for _, loc := range recoverybot.Locales {
+		for _, h := range recoverybot.HolderKinds {
+			for _, doc := range recoverybot.RequiredDocuments(h) {
+				for _, reason := range recoverybot.AskReasons {
+					name := fmt.Sprintf("%s/%s/%s/%s", loc, h, doc, reason)
+					d := fullData(loc, recoverybot.KindLostEmail, h)
+					d.Document, d.AskReason, d.Reason = doc, reason, ""
+					r := render(t, AskAgain, d)
+					checkTidy(t, r)
+					if r.subject != "["+testRef+"] "+subject[loc] {
+						t.Errorf("%s: subject %q", name, r.subject)
+					}
+					want := wording[loc][h][0]
+					if doc != recoverybot.DocIdentity {
+						want = docWords[loc][doc]
+					}
+					for _, part := range []string{r.text, visible(r.html)} {
+						for _, w := range []string{want, askWording[loc][reason], askAttach[loc]} {
+							if w == "" || !strings.Contains(part, w) {
+								t.Errorf("%s: %q missing:\n%s", name, w, part)
+							}
+						}
+						for other, w := range askWording[loc] {
+							if other != reason && strings.Contains(part, w) {
+								t.Errorf("%s: the words of %s shown:\n%s", name, other, part)
+							}
+						}
+						note := map[string]string{"fr": "Note de notre équipe", "en": "Note from our team"}[loc]
+						if strings.Contains(part, note) {
+							t.Errorf("%s: a note without the agent's text:\n%s", name, part)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRenderApprovalNotice checks the notice to the profile's own address:
+// a new address only masked, the wording of a change that waits, and the
+// moment in UTC.
+func TestRenderApprovalNotice(t *testing.T) {
+	for _, loc := range recoverybot.Locales {
+		// An email change: the new address masked, never in clear.
+		d := fullData(loc, recoverybot.KindLostEmail, recoverybot.HolderIndividual)
+		r := render(t, ApprovalNotice, d)
+		local, _, _ := strings.Cut(testNew, "@")
+		if all := r.all() + r.html; strings.Contains(all, testNew) || strings.Contains(all, local) || !strings.Contains(r.text, MaskAddress(testNew)) {
+			t.Errorf("%s: new address not masked:\n%s", loc, all)
+		}
+		replaced := map[string]string{"fr": "a été remplacée par", "en": "has been replaced with"}[loc]
+		given := map[string]string{"fr": "communiquée à la personne qui a fait la demande", "en": "given to the person who made the request"}[loc]
+		if !strings.Contains(r.text, replaced) || strings.Contains(r.text, given) {
+			t.Errorf("%s: change not told as a change:\n%s", loc, r.text)
+		}
+
+		// The address told, not changed: who it was told to, masked; the
+		// same address given as new is no change either.
+		for _, newEmail := range []string{"", strings.ToUpper(testEmail)} {
+			d.NewEmail = newEmail
+			r = render(t, ApprovalNotice, d)
+			for _, part := range []string{r.text, visible(r.html)} {
+				if !strings.Contains(part, given+", ") || !strings.Contains(part, d.MaskedContact) || strings.Contains(part, replaced) {
+					t.Errorf("%s: new=%q: address told reads wrong:\n%s", loc, newEmail, part)
+				}
+			}
+		}
+		d.MaskedContact = ""
+		if r = render(t, ApprovalNotice, d); !strings.Contains(r.text, given+".") {
+			t.Errorf("%s: address told without a contact:\n%s", loc, r.text)
+		}
+
+		// Delayed: what will happen, and until when to object.
+		for _, k := range recoverybot.Kinds {
+			d := fullData(loc, k, recoverybot.HolderCompany)
+			d.EffectiveAt = testWhen.In(time.FixedZone("Paris", 3600)) // the same instant
+			now, later := render(t, ApprovalNotice, d), rendered{}
+			d.Delayed = true
+			later = render(t, ApprovalNotice, d)
+			checkTidy(t, later)
+			done := map[string]string{"fr": "Cette modification a été effectuée le ", "en": "This change was made on "}[loc] + whenWords[loc]
+			ahead := map[string]string{
+				"fr": "Cette modification prendra effet le " + whenWords[loc] + ", sauf si vous vous y opposez d'ici là.",
+				"en": "This change will take effect on " + whenWords[loc] + ", unless you object before then.",
+			}[loc]
+			future := map[string]string{"fr": "sera", "en": "will be"}[loc]
+			for i, part := range []string{later.text, visible(later.html)} {
+				if !strings.Contains(part, ahead) || strings.Contains(part, done) {
+					t.Errorf("%s/%s: delayed notice:\n%s", loc, k, part)
+				}
+				if !strings.Contains(part, future) {
+					t.Errorf("%s/%s: delayed notice not in the future tense:\n%s", loc, k, part)
+				}
+				if nowPart := []string{now.text, visible(now.html)}[i]; !strings.Contains(nowPart, done) || strings.Contains(nowPart, ahead) {
+					t.Errorf("%s/%s: notice:\n%s", loc, k, nowPart)
+				}
+			}
+			if later.subject == now.subject || !strings.HasPrefix(later.subject, "["+testRef+"] ") {
+				t.Errorf("%s/%s: subjects %q and %q", loc, k, now.subject, later.subject)
+			}
+		}
+	}
+}
+
+func TestDateWords(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	for _, c := range []struct {
+		loc  string
+		t    time.Time
+		want string
+	}{
+		{"en", testWhen, "4 December 2026 at 21:30 UTC"},
+		{"fr", testWhen, "4 décembre 2026 à 21:30 UTC"},
+		{"fr", time.Date(2027, 1, 1, 0, 30, 0, 0, paris), "31 décembre 2026 à 23:30 UTC"},
+		{"fr", time.Date(2026, 8, 1, 9, 5, 0, 0, time.UTC), "1er août 2026 à 09:05 UTC"},
+		{"en", time.Date(2026, 8, 1, 9, 5, 0, 0, time.UTC), "1 August 2026 at 09:05 UTC"},
+	} {
+		if got := dateWords(c.loc, c.t); got != c.want {
+			t.Errorf("dateWords(%s, %v) = %q, want %q", c.loc, c.t, got, c.want)
+		}
 	}
 }
 
@@ -581,11 +907,15 @@ func FuzzRender(f *testing.F) {
 	f.Add("fr", testRef, "totp-lockout", "company", "ABCD-EFGH", int64(time.Hour), "contact@example.net", "Example", "reason", "j***@x.org", "a@b.org", "", false)
 	f.Add("en", testRef, "lost-email", "association", "", int64(0), "contact@example.net", "{{.Code}}", "<b>", "*@", "a@b.org", "c@d.org", true)
 	f.Add("", "RC-ZZZZZZ", "ip-lockout", "individual", "abcd efgh", int64(-1), "x", "P", "", "", "", "", true)
+	f.Add("en", testRef, "lost-email", "company", "", int64(1796419800), "contact@example.net", "P", "unreadable", "identity_document", "a@b.org", "new@c.org", true)
+	f.Add("fr", testRef, "totp-lockout", "individual", "", int64(0), "contact@example.net", "P", "documents_mismatch", "*@x", "a@b.org", "", false)
 	f.Fuzz(func(t *testing.T, loc, ref, kind, holder, code string, ttl int64, mailbox, provider, reason, masked, profile, newEmail string, reissued bool) {
 		d := Data{
 			Locale: loc, Ref: ref, Kind: recoverybot.Kind(kind), HolderKind: recoverybot.HolderKind(holder),
 			Code: code, CodeTTL: time.Duration(ttl), Reissued: reissued, Mailbox: mailbox, Provider: provider,
 			Reason: reason, MaskedContact: masked, ProfileEmail: profile, NewEmail: newEmail,
+			RejectReason: recoverybot.RejectReason(reason), AskReason: recoverybot.AskReason(reason),
+			Document: recoverybot.DocumentType(masked), EffectiveAt: time.Unix(ttl, 0), Delayed: reissued,
 			Missing: []recoverybot.Requirement{recoverybot.NeedCode, recoverybot.Requirement(recoverybot.DocIdentity)},
 		}
 		canon, codeErr := recoverybot.NormalizeCode(code)
@@ -596,6 +926,11 @@ func FuzzRender(f *testing.F) {
 			}
 			if s == "" || tx == "" || h == "" || strings.ContainsAny(s, "\r\n") {
 				t.Fatalf("%s: empty part or multi-line subject %q", tmpl, s)
+			}
+			_, addrErr := recoverybot.NormalizeAddress(newEmail)
+			if tmpl == ApprovalNotice && addrErr == nil && strings.Contains(s+tx+h, newEmail) &&
+				!strings.Contains(provider+reason+ref+masked+mailbox+profile+MaskAddress(newEmail), newEmail) {
+				t.Fatalf("%s shows the new address in clear", tmpl)
 			}
 			if tmpl != Instructions && codeErr == nil && len(canon) == 8 {
 				shown := canon[:4] + "-" + canon[4:]

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs that Go does not bring: Dovecot (IMAP
-# and LMTP) for the mailbox tests and isync (mbsync) for the benchmark.
+# and LMTP) for the mailbox tests, poppler-utils (pdftoppm) for the
+# document previews, Chromium (and a font to render text with) for the
+# dashboard's browser tests, and isync (mbsync) for the benchmark.
 # As root it installs them with apt-get; otherwise it says what is missing.
 set -euo pipefail
 
 need=()
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v chromium >/dev/null || need+=(chromium)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
 if [ "${1:-}" = "--bench" ]; then
 	command -v mbsync >/dev/null || need+=(isync)
 	[ -x /usr/bin/time ] || need+=(time)
@@ -20,7 +25,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing ${need[*]} with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# apt's chatter (debconf's notes included) is shown only when it fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$log" 2>&1; then
+	cat "$log" >&2
+	exit 1
+fi
 # The packages' own service is not wanted: the tests start their own
 # Dovecot with a private configuration.

@@ -294,3 +294,13 @@ func (t *Tx) AuditEvents(f AuditFilter) ([]recoverybot.AuditEvent, error) {
 	}
 	return out, rows.Err()
 }
+
+// CountAudit counts the events of one action about case caseID.
+func (t *Tx) CountAudit(caseID int64, action string) (int, error) {
+	var n int
+	err := t.tx.QueryRow(`SELECT count(*) FROM audit_events WHERE case_id = ? AND action = ?`, caseID, action).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count audit events: %w", err)
+	}
+	return n, nil
+}

@@ -12,15 +12,16 @@ import (
 
 const caseColumns = `c.id, c.ref, c.profile_id, c.kind, c.contact, c.state, c.opened_by, c.opened_at, c.updated_at,
 	c.decided_by, c.decided_at, c.note, c.reason, c.new_email, c.sender_status, c.code_verified,
-	c.failed_code_attempts, c.flags, c.last_auto_reply_at`
+	c.failed_code_attempts, c.flags, c.last_auto_reply_at, c.claimed_by, c.claimed_at, c.pending_approval, c.approvers`
 
 func scanCase(row interface{ Scan(...any) error }) (recoverybot.Case, error) {
 	var c recoverybot.Case
 	var kind, state, sender, openedAt, updatedAt, flags string
-	var decidedAt, lastReply sql.NullString
+	var decidedAt, lastReply, claimedAt sql.NullString
+	var pending, approvers string
 	err := row.Scan(&c.ID, &c.Ref, &c.ProfileID, &kind, &c.Contact, &state, &c.OpenedBy, &openedAt, &updatedAt,
 		&c.DecidedBy, &decidedAt, &c.Note, &c.Reason, &c.NewEmail, &sender, &c.CodeVerified,
-		&c.FailedCodeAttempts, &flags, &lastReply)
+		&c.FailedCodeAttempts, &flags, &lastReply, &c.ClaimedBy, &claimedAt, &pending, &approvers)
 	if err != nil {
 		return c, err
 	}
@@ -37,8 +38,20 @@ func scanCase(row interface{ Scan(...any) error }) (recoverybot.Case, error) {
 	if c.LastAutoReplyAt, err = parseNullTS(lastReply); err != nil {
 		return c, err
 	}
+	if c.ClaimedAt, err = parseNullTS(claimedAt); err != nil {
+		return c, err
+	}
 	if err := json.Unmarshal([]byte(flags), &c.Flags); err != nil {
 		return c, fmt.Errorf("case %s flags: %w", c.Ref, err)
+	}
+	if pending != "" {
+		c.PendingApproval = new(recoverybot.Approval)
+		if err := json.Unmarshal([]byte(pending), c.PendingApproval); err != nil {
+			return c, fmt.Errorf("case %s pending approval: %w", c.Ref, err)
+		}
+	}
+	if err := json.Unmarshal([]byte(approvers), &c.Approvers); err != nil {
+		return c, fmt.Errorf("case %s approvers: %w", c.Ref, err)
 	}
 	return c, nil
 }
@@ -72,8 +85,9 @@ func (t *Tx) InsertCase(c *recoverybot.Case) error {
 }
 
 // UpdateCase writes the mutable fields of c (state, decision, sender and
-// code progress, flags) and its UpdatedAt. The ref, profile, kind and
-// opening are fixed at insertion.
+// code progress, flags, pending approval and approvers) and its
+// UpdatedAt. The ref, profile, kind and opening are fixed at insertion;
+// the claim changes only through ClaimCase and ReleaseCase.
 func (t *Tx) UpdateCase(c recoverybot.Case) error {
 	if c.SenderStatus == "" {
 		c.SenderStatus = recoverybot.SenderNone
@@ -82,11 +96,22 @@ func (t *Tx) UpdateCase(c recoverybot.Case) error {
 	if err != nil {
 		return err
 	}
+	approvers, err := json.Marshal(nonNil(c.Approvers))
+	if err != nil {
+		return err
+	}
+	var pending []byte
+	if c.PendingApproval != nil {
+		if pending, err = json.Marshal(c.PendingApproval); err != nil {
+			return err
+		}
+	}
 	res, err := t.tx.Exec(`UPDATE cases SET contact = ?, state = ?, updated_at = ?, decided_by = ?, decided_at = ?,
 		note = ?, reason = ?, new_email = ?, sender_status = ?, code_verified = ?, failed_code_attempts = ?, flags = ?,
-		last_auto_reply_at = ? WHERE id = ?`,
+		last_auto_reply_at = ?, pending_approval = ?, approvers = ? WHERE id = ?`,
 		c.Contact, string(c.State), ts(c.UpdatedAt), c.DecidedBy, nullTS(c.DecidedAt), c.Note, c.Reason, c.NewEmail,
-		string(c.SenderStatus), c.CodeVerified, c.FailedCodeAttempts, string(flags), nullTS(c.LastAutoReplyAt), c.ID)
+		string(c.SenderStatus), c.CodeVerified, c.FailedCodeAttempts, string(flags), nullTS(c.LastAutoReplyAt),
+		string(pending), string(approvers), c.ID)
 	if isUnique(err) {
 		return fmt.Errorf("case %s: %w", c.Ref, ErrOpenCase)
 	}
@@ -97,6 +122,49 @@ func (t *Tx) UpdateCase(c recoverybot.Case) error {
 		return fmt.Errorf("case %s: %w", c.Ref, ErrNotFound)
 	}
 	return nil
+}
+
+// ClaimedError is returned when a case is held by another agent.
+type ClaimedError struct {
+	Ref, Holder string
+}
+
+func (e *ClaimedError) Error() string { return fmt.Sprintf("case %s is held by %s", e.Ref, e.Holder) }
+
+// ClaimCase gives case id to agent by, unless another agent holds it
+// (*ClaimedError naming them). It reports whether the claim is new: an
+// agent claiming a case they hold changes nothing. The check and the
+// write are one statement, so two claims never both succeed.
+func (t *Tx) ClaimCase(c recoverybot.Case, by string) (bool, error) {
+	res, err := t.tx.Exec(`UPDATE cases SET claimed_by = ?, claimed_at = ? WHERE id = ? AND claimed_by = ''`,
+		by, ts(t.now), c.ID)
+	if err != nil {
+		return false, fmt.Errorf("claim case %s: %w", c.Ref, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	var holder string
+	if err := t.tx.QueryRow(`SELECT claimed_by FROM cases WHERE id = ?`, c.ID).Scan(&holder); err != nil {
+		return false, fmt.Errorf("claim case %s: %w", c.Ref, err)
+	}
+	if holder == by {
+		return false, nil
+	}
+	return false, &ClaimedError{Ref: c.Ref, Holder: holder}
+}
+
+// ReleaseCase ends the claim on case c, whoever holds it, and returns who
+// did ("" when nobody).
+func (t *Tx) ReleaseCase(c recoverybot.Case) (string, error) {
+	var holder string
+	if err := t.tx.QueryRow(`SELECT claimed_by FROM cases WHERE id = ?`, c.ID).Scan(&holder); err != nil {
+		return "", fmt.Errorf("release case %s: %w", c.Ref, err)
+	}
+	if _, err := t.tx.Exec(`UPDATE cases SET claimed_by = '', claimed_at = NULL WHERE id = ?`, c.ID); err != nil {
+		return "", fmt.Errorf("release case %s: %w", c.Ref, err)
+	}
+	return holder, nil
 }
 
 // CaseByRef returns the case with the given reference, or ErrNotFound.

@@ -67,17 +67,17 @@ func (t *Tx) AddDocument(caseID, messageID int64, parserVersion int, d *recovery
 }
 
 const documentColumns = `id, type, filename, declared_type, media_type, size, sha256, signals, findings,
-	COALESCE(message_id, 0), created_at, purged_at IS NOT NULL`
+	COALESCE(message_id, 0), created_at, purged_at IS NOT NULL, verdict, verdict_reason, verdict_by`
 
 func scanDocument(row interface{ Scan(...any) error }) (recoverybot.Document, error) {
 	var d recoverybot.Document
-	var typ, signals, findings, created string
+	var typ, signals, findings, created, verdict string
 	err := row.Scan(&d.ID, &typ, &d.Filename, &d.DeclaredType, &d.MediaType, &d.Size, &d.SHA256, &signals, &findings,
-		&d.MessageID, &created, &d.Purged)
+		&d.MessageID, &created, &d.Purged, &verdict, &d.VerdictReason, &d.VerdictBy)
 	if err != nil {
 		return d, err
 	}
-	d.Type = recoverybot.DocumentType(typ)
+	d.Type, d.Verdict = recoverybot.DocumentType(typ), recoverybot.Verdict(verdict)
 	if err := json.Unmarshal([]byte(signals), &d.Signals); err != nil {
 		return d, err
 	}
@@ -147,4 +147,21 @@ func (t *Tx) DocumentBytes(caseID int64, sum string) (recoverybot.Document, []by
 	}
 	data, err := t.Blob(blobID.Int64)
 	return d, data, err
+}
+
+// JudgeDocument records an agent's verdict on the document of case caseID
+// whose SHA-256 is sum, on every copy of it; retype, when not empty,
+// corrects the type recoverybot gave it. ErrNotFound when the case has no
+// such document.
+func (t *Tx) JudgeDocument(caseID int64, sum string, v recoverybot.Verdict, reason, by string, retype recoverybot.DocumentType) error {
+	res, err := t.tx.Exec(`UPDATE documents SET verdict = ?, verdict_reason = ?, verdict_by = ?, verdict_at = ?,
+		type = CASE WHEN ? != '' THEN ? ELSE type END WHERE case_id = ? AND sha256 = ?`,
+		string(v), reason, by, ts(t.now), string(retype), string(retype), caseID, sum)
+	if err != nil {
+		return fmt.Errorf("judge document %s: %w", sum, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("document %s: %w", sum, ErrNotFound)
+	}
+	return nil
 }

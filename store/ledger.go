@@ -481,3 +481,50 @@ func (t *Tx) EvidenceOf(caseID int64) ([]Evidence, error) {
 	}
 	return out, rows.Err()
 }
+
+// CaseMessage is one message tied to a case, as the case page shows it:
+// what the ledger knows of it and what it contributed.
+type CaseMessage struct {
+	Evidence
+	UID       uint32
+	HeaderID  string     // its Message-ID header
+	Date      *time.Time // its Date header, when readable
+	FetchedAt time.Time
+	Status    LedgerStatus
+	Reason    string // why it went to review, or what it changed
+	Size      int64
+}
+
+// CaseMessages returns the messages tied to a case, in the order they
+// were taken.
+func (t *Tx) CaseMessages(caseID int64) ([]CaseMessage, error) {
+	rows, err := t.tx.Query(`SELECT e.case_id, e.message_id, e.sender, e.sender_status, e.sender_detail, e.code_result,
+		e.automatic, m.uid, m.message_id, COALESCE(m.sent_at, ''), m.fetched_at, m.status, m.reason, m.size
+		FROM evidence e JOIN messages m ON m.id = e.message_id WHERE e.case_id = ? ORDER BY e.id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("list case messages: %w", err)
+	}
+	defer rows.Close()
+	out := []CaseMessage{}
+	for rows.Next() {
+		var m CaseMessage
+		var sent, fetched, status string
+		if err := rows.Scan(&m.CaseID, &m.MessageID, &m.Sender, &m.SenderStatus, &m.SenderDetail, &m.CodeResult,
+			&m.Automatic, &m.UID, &m.HeaderID, &sent, &fetched, &status, &m.Reason, &m.Size); err != nil {
+			return nil, fmt.Errorf("list case messages: %w", err)
+		}
+		m.Status = LedgerStatus(status)
+		if m.FetchedAt, err = parseTS(fetched); err != nil {
+			return nil, err
+		}
+		if sent != "" {
+			d, err := parseTS(sent)
+			if err != nil {
+				return nil, err
+			}
+			m.Date = &d
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

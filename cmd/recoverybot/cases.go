@@ -109,6 +109,23 @@ func explain(err error) error {
 		return usageError{strings.TrimPrefix(err.Error(), "recoverybot: ")}
 	case errors.Is(err, desk.ErrNoAgent):
 		return usageError{"--by AGENT is required"}
+	case errors.Is(err, desk.ErrNeedsReason):
+		return usageError{"--reason TEXT is required"}
+	case errors.Is(err, desk.ErrClaimed):
+		var ce *desk.ClaimedError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%s is held by %s (they may release it, or anyone may `cases reassign` it with a reason)", ce.Ref, ce.Holder)
+		}
+	case errors.Is(err, desk.ErrNoAction):
+		return errors.New("the case has no action waiting to be stopped")
+	case errors.Is(err, desk.ErrActionStarted):
+		return errors.New("too late: the action was already sent to the admin system")
+	case errors.Is(err, desk.ErrSameApprover):
+		return errors.New("a second, different agent must approve this case")
+	case errors.Is(err, desk.ErrBadNewEmail):
+		return usageError{"--new-email: not a usable address"}
+	case errors.Is(err, desk.ErrNewEmailKind):
+		return usageError{"--new-email applies to lost-email cases only"}
 	}
 	return errors.New(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "desk: ", ""), "store: ", ""))
 }
@@ -253,12 +270,47 @@ func (a *app) printSummary(s desk.Summary) {
 	if s.NewEmail != "" {
 		row("new email", s.NewEmail)
 	}
+	if s.ClaimedBy != "" {
+		row("held by", s.ClaimedBy)
+	}
+	if pa := s.PendingApproval; pa != nil {
+		row("approval", "waits for a second agent ("+pa.By+" approved "+pa.At.Local().Format(time.DateTime)+")")
+	}
+	if len(s.Approvers) > 0 {
+		row("approved by", strings.Join(s.Approvers, ", "))
+	}
+	if ac := s.Action; ac != nil {
+		v := string(ac.Action) + ": " + string(ac.State)
+		switch {
+		case ac.State == recoverybot.ActionPending && ac.Attempts == 0:
+			v += " (not before " + ac.NotBefore.Local().Format(time.DateTime) + ")"
+		case ac.LastError != "":
+			v += " (" + ac.LastError + ")"
+		case ac.Result != "":
+			v += " (" + ac.Result + ")"
+		}
+		row("action", v)
+	}
 	w.Flush()
 	if len(s.Documents) > 0 {
 		fmt.Fprintln(a.stdout, "\ndocuments:")
 		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 		for _, d := range s.Documents {
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\n", d.Type, q(d.Filename), q(d.MediaType), d.Size, d.SHA256, q(strings.Join(d.Findings, "; ")))
+			verdict := ""
+			if d.Verdict != "" {
+				verdict = string(d.Verdict) + " by " + d.VerdictBy
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%d bytes\t%s\t%s\t%s\n", d.Type, q(d.Filename), q(d.MediaType), d.Size, d.SHA256,
+				q(strings.Join(d.Findings, "; ")), q(verdict))
+		}
+		w.Flush()
+	}
+	if len(s.Messages) > 0 {
+		fmt.Fprintln(a.stdout, "\nmessages:")
+		w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		for _, m := range s.Messages {
+			fmt.Fprintf(w, "  uid %d\t%s\t%s\t%s\t%s\t%s\n", m.UID, m.ReceivedAt.Local().Format(time.DateTime), q(m.Sender),
+				m.SenderStatus, q(m.SenderDetail), dash(string(m.CodeResult)))
 		}
 		w.Flush()
 	}
@@ -314,9 +366,51 @@ func decision(name string, extra func(f *flags) func(ctx context.Context, d *des
 		if *asJSON {
 			return a.printJSON(s)
 		}
-		fmt.Fprintf(a.stdout, "%s is now %s\n", s.Ref, s.State)
+		switch {
+		case s.PendingApproval != nil:
+			fmt.Fprintf(a.stdout, "%s waits for a second agent's approval (%s approved)\n", s.Ref, s.PendingApproval.By)
+		case name == "cases claim" || name == "cases reassign":
+			fmt.Fprintf(a.stdout, "%s is held by %s\n", s.Ref, s.ClaimedBy)
+		case name == "cases release":
+			fmt.Fprintf(a.stdout, "%s is unassigned\n", s.Ref)
+		default:
+			fmt.Fprintf(a.stdout, "%s is now %s\n", s.Ref, s.State)
+		}
 		return nil
 	}
+}
+
+func cmdCasesClaim(ctx context.Context, a *app, args []string) error {
+	return decision("cases claim", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.Claim(ctx, ref, by)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesRelease(ctx context.Context, a *app, args []string) error {
+	return decision("cases release", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.Release(ctx, ref, by, *reason)
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesReassign(ctx context.Context, a *app, args []string) error {
+	return decision("cases reassign", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		to := f.String("to", "", "the agent who takes the case")
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			if strings.TrimSpace(*to) == "" {
+				return desk.Summary{}, usagef("cases reassign: --to AGENT is required")
+			}
+			if strings.TrimSpace(*reason) == "" {
+				return desk.Summary{}, usagef("cases reassign: --reason TEXT is required")
+			}
+			return d.Reassign(ctx, ref, by, *to, *reason)
+		}
+	})(ctx, a, args)
 }
 
 func cmdCasesApprove(ctx context.Context, a *app, args []string) error {
@@ -483,4 +577,28 @@ func writePrivate(f *os.File, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+func cmdCasesAsk(ctx context.Context, a *app, args []string) error {
+	return decision("cases ask", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why: unreadable, expired, wrong-person or cropped")
+		note := f.String("note", "", "words of the agent's own, added to the mail")
+		doc := f.String("document", "", "what to ask for: a document type or a document's SHA-256 (default identity_document)")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			r, err := recoverybot.ParseAskReason(*reason)
+			if err != nil {
+				return desk.Summary{}, usagef("cases ask: --reason %s", strings.TrimPrefix(err.Error(), "recoverybot: unknown reason "))
+			}
+			return d.Ask(ctx, desk.AskRequest{Ref: ref, By: by, Reason: r, Note: *note, Document: *doc})
+		}
+	})(ctx, a, args)
+}
+
+func cmdCasesStopAction(ctx context.Context, a *app, args []string) error {
+	return decision("cases stop-action", func(f *flags) func(context.Context, *desk.Desk, string, string) (desk.Summary, error) {
+		reason := f.String("reason", "", "why, for the record")
+		return func(ctx context.Context, d *desk.Desk, ref, by string) (desk.Summary, error) {
+			return d.StopAction(ctx, ref, by, *reason)
+		}
+	})(ctx, a, args)
 }

@@ -193,6 +193,26 @@ func TestWalkThrough(t *testing.T) {
 	c.fails("cannot reject a case that is rejected", "cases", "reject", opened[2].Ref, "--by", "carol", "--reason", "again")
 	c.fails("cannot reopen a case that is awaiting_evidence", "cases", "reopen", opened[0].Ref, "--by", "carol")
 	c.fails("has no code", "cases", "resend-code", opened[1].Ref, "--by", "carol")
+	// Claims: carol holds case 0 since her resend; dave may not act on it.
+	c.fails("is held by carol", "cases", "resend-code", opened[0].Ref, "--by", "dave")
+	c.fails("is held by carol", "cases", "claim", opened[0].Ref, "--by", "dave")
+	if out := c.ok("cases", "release", opened[0].Ref, "--by", "carol", "--reason", "shift over"); !strings.Contains(out, "unassigned") {
+		t.Errorf("release said %q", out)
+	}
+	if out := c.ok("cases", "claim", opened[0].Ref, "--by", "dave"); !strings.Contains(out, "held by dave") {
+		t.Errorf("claim said %q", out)
+	}
+	c.fails("--reason TEXT is required", "cases", "reassign", opened[0].Ref, "--by", "carol", "--to", "erin")
+	c.ok("cases", "reassign", opened[0].Ref, "--by", "carol", "--to", "erin", "--reason", "dave is away")
+	c.fails("--reason", "cases", "ask", opened[1].Ref, "--by", "bob", "--reason", "smudged")
+	if out := c.ok("cases", "ask", opened[1].Ref, "--by", "bob", "--reason", "wrong-person", "--note", "the ID is not the gérant's"); !strings.Contains(out, "awaiting_evidence") {
+		t.Errorf("ask said %q", out)
+	}
+	if human := c.ok("cases", "show", opened[1].Ref); !strings.Contains(human, "document_requested") || !strings.Contains(human, "ask_again") {
+		t.Errorf("show lacks the request or its mail:\n%s", human)
+	}
+	c.fails("no action waiting", "cases", "stop-action", opened[1].Ref, "--by", "bob", "--reason", "owner objected")
+
 	// Nothing printed anywhere shows the code.
 	code := regexp.MustCompile(`\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b`)
 	for _, ref := range []string{opened[0].Ref, opened[2].Ref} {
