@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/recoverybot/recoverybot/action"
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/daemon"
+	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
@@ -128,5 +130,107 @@ func TestActionHookRefusedConfig(t *testing.T) {
 	c.Action.WebhookURL, c.Action.Command = "", []string{"/bin/true"}
 	if h, err := daemon.NewActionHook(c); err != nil || h == nil {
 		t.Errorf("NewActionHook of a command = %v, %v", h, err)
+	}
+}
+
+// TestApprovalReachesTheAdminSystem: an approved case's action reaches
+// the [action] webhook on the next pass; the customer is told only once
+// the admin system has said yes, after a retry, and once.
+func TestApprovalReachesTheAdminSystem(t *testing.T) {
+	const secret = "0123456789abcdef-daemon"
+	var mu sync.Mutex
+	var got []action.Request
+	answers := []int{http.StatusServiceUnavailable, http.StatusOK}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := action.ReadRequest(r, []byte(secret), time.Now(), time.Hour)
+		if err != nil {
+			t.Errorf("the admin system refused a call: %v", err)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, req)
+		code := answers[0]
+		if len(answers) > 1 {
+			answers = answers[1:]
+		}
+		if code != http.StatusOK {
+			http.Error(w, "maintenance", code)
+			return
+		}
+		w.Write([]byte("second factor removed\n"))
+	}))
+	defer srv.Close()
+	requests := func() []action.Request {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]action.Request(nil), got...)
+	}
+	e := start(t, func(c *config.Config) {
+		c.Action.WebhookURL, c.Action.Secret = srv.URL+"/recovery", secret
+	})
+	s := e.open("p-ind", recoverybot.KindTOTPLockout, "")
+	e.once()
+	code, _ := e.code("jean@example.org", s.Ref)
+	e.deliver(letter{from: "jean@example.org", subject: "Re: [" + s.Ref + "]", text: "Le code : " + code,
+		auth: []string{pass("example.org")}, files: documentsFor(recoverybot.HolderIndividual)}.bytes())
+	e.once()
+	if st := e.show(s.Ref).State; st != recoverybot.StateReadyForReview {
+		t.Fatalf("case %s, want ready for review", st)
+	}
+	if _, err := e.desk.Approve(context.Background(), desk.ApproveRequest{Ref: s.Ref, By: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	subjects := func() []string {
+		var out []string
+		for _, m := range e.sent("jean@example.org") {
+			out = append(out, m.GetHeader("Subject"))
+		}
+		return out
+	}
+	before := subjects()
+
+	// The admin system is down: the owner's notice goes, the approval
+	// waits.
+	r := e.once()
+	if r.Actions != (action.Stats{Deferred: 1}) || len(requests()) != 1 {
+		t.Fatalf("first pass: actions %+v, %d calls", r.Actions, len(requests()))
+	}
+	afterNotice := subjects()
+	if len(afterNotice) != len(before)+1 || strings.Contains(strings.Join(afterNotice, "|"), "acceptée") {
+		t.Errorf("first pass sent %q, want the owner's notice only", afterNotice[len(before):])
+	}
+	// Its retry, after the first delay, is done: the customer is told.
+	e.advance(action.FirstRetry)
+	r = e.once()
+	if r.Actions != (action.Stats{Done: 1}) {
+		t.Fatalf("second pass: actions %+v", r.Actions)
+	}
+	final := subjects()
+	if len(final) != len(afterNotice)+1 || !strings.Contains(final[len(final)-1], "acceptée") {
+		t.Errorf("second pass sent %q, want the approval", final[len(afterNotice):])
+	}
+	e.advance(time.Hour)
+	if r := e.once(); r.Actions != (action.Stats{}) || len(subjects()) != len(final) {
+		t.Errorf("third pass: actions %+v, mails %q", r.Actions, subjects()[len(final):])
+	}
+	reqs := requests()
+	if len(reqs) != 2 || reqs[0].IdempotencyKey != reqs[1].IdempotencyKey || reqs[0].IdempotencyKey == "" ||
+		reqs[0].Case != s.Ref || reqs[0].Profile != "p-ind" || reqs[0].Action != recoverybot.ActionDisableTOTP ||
+		len(reqs[0].Approvers) != 1 || reqs[0].Approvers[0] != "bob" {
+		t.Errorf("the admin system received %+v", reqs)
+	}
+	var calls []recoverybot.ActionCall
+	e.st.View(context.Background(), func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(s.Ref)
+		if err != nil {
+			return err
+		}
+		calls, err = tx.ActionCalls(c.ID)
+		return err
+	})
+	if len(calls) != 1 || calls[0].State != recoverybot.ActionDone || calls[0].Result != "second factor removed" || calls[0].Attempts != 2 {
+		t.Errorf("action calls = %+v", calls)
 	}
 }

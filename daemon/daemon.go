@@ -46,16 +46,19 @@ type Options struct {
 	Now func() time.Time
 	// OnSweep is told of each scheduled job's run once it is recorded.
 	OnSweep func(store.SweepRun)
-	// ActionHook overrides the configured action hook (tests, the demo's
-	// admin system); nil: the one [action] configures, if any.
+	// ActionHook overrides the configured action hook (tests, a private
+	// CA); nil: the one [action] configures, if any. The desks follow
+	// the configuration ([action] set or not) to decide whether an
+	// approval waits for a hook, so set [action] too.
 	ActionHook action.Hook
 	// OnActionDone runs in the transaction that records an action call
-	// done (action.Courier.OnDone): the desk queues the customer's mail
-	// there. nil: nothing more is done.
+	// done (action.Courier.OnDone): the desk applies the approval and
+	// queues the customer's mail there. nil: the daemon's desk's
+	// ActionDone.
 	OnActionDone func(tx *store.Tx, call recoverybot.ActionCall) error
 	// OnActionResult runs in the transaction that records each outcome
-	// of an action call (action.Courier.OnResult): the desk audits
-	// there. nil: nothing more is done.
+	// of an action call (action.Courier.OnResult): the desk audits and
+	// flags failures there. nil: the daemon's desk's ActionResult.
 	OnActionResult func(tx *store.Tx, call recoverybot.ActionCall) error
 }
 
@@ -96,6 +99,9 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 		FromName:               c.SMTP.FromName,
 		Provider:               c.ProviderName,
 		Lookback:               c.Policy.Lookback.D(),
+		SecondApproval:         c.Policy.SecondApproval,
+		ActionHook:             c.Action.Configured(),
+		ActionDelay:            c.Policy.ActionDelay.D(),
 		Logger:                 log,
 	})
 }
@@ -222,7 +228,15 @@ func New(o Options) (*Daemon, error) {
 			return nil, err
 		}
 	}
-	actions := NewActionCourier(c, o.Store, hook, log.With("component", "action"), o.OnActionDone, o.OnActionResult)
+	dsk := NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk"))
+	onDone, onResult := o.OnActionDone, o.OnActionResult
+	if onDone == nil {
+		onDone = dsk.ActionDone
+	}
+	if onResult == nil {
+		onResult = dsk.ActionResult
+	}
+	actions := NewActionCourier(c, o.Store, hook, log.With("component", "action"), onDone, onResult)
 	kick := make(chan struct{}, 1)
 	pipeline := intake.New(o.Store, intake.Options{
 		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
@@ -245,8 +259,7 @@ func New(o Options) (*Daemon, error) {
 		o.OutboxInterval = 30 * time.Second
 	}
 	dial := func(ctx context.Context) (*mailbox.Conn, error) { return mailbox.Dial(ctx, imapOpts) }
-	parts := Parts{Desk: NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
-		Courier: courier, Pipeline: pipeline, Dial: dial}
+	parts := Parts{Desk: dsk, Courier: courier, Pipeline: pipeline, Dial: dial}
 	sched, err := NewScheduler(c, o.Store, parts, o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
 		select { // the job may have queued mail
 		case kick <- struct{}{}:
