@@ -89,7 +89,8 @@ func Letters(c config.Config, messageIDKey []byte) outbound.Letters {
 }
 
 // NewDesk returns the agents' desk for a configuration, with the code key
-// and the key of our Message-IDs.
+// and the key of our Message-IDs. An approval waits for the action hook
+// when [action] configures one, [policy] action_delay after it is made.
 func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageIDKey []byte, log *slog.Logger) *desk.Desk {
 	return desk.New(st, key, desk.Options{
 		MessageIDKey:           messageIDKey,
@@ -99,7 +100,6 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 		FromName:               c.SMTP.FromName,
 		Provider:               c.ProviderName,
 		Lookback:               c.Policy.Lookback.D(),
-		SecondApproval:         c.Policy.SecondApproval,
 		ActionHook:             c.Action.Configured(),
 		ActionDelay:            c.Policy.ActionDelay.D(),
 		Logger:                 log,
