@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -31,6 +32,8 @@ func Example() string { return example }
 const (
 	EnvIMAPPassword = "RECOVERYBOT_IMAP_PASSWORD"
 	EnvSMTPPassword = "RECOVERYBOT_SMTP_PASSWORD"
+	// EnvActionWebhook overrides [action] webhook_url.
+	EnvActionWebhook = "RECOVERYBOT_ACTION_WEBHOOK"
 )
 
 // Config is the whole configuration.
@@ -45,6 +48,7 @@ type Config struct {
 	Support      Support  `toml:"support"`
 	Policy       Policy   `toml:"policy"`
 	Schedule     Schedule `toml:"schedule"`
+	Action       Action   `toml:"action"`
 }
 
 // IMAP is the contact mailbox.
@@ -112,7 +116,48 @@ type Policy struct {
 	// beyond its bound, goes to review and adds nothing.
 	MaxDocumentsPerMessage int `toml:"max_documents_per_message"`
 	MaxDocumentsPerCase    int `toml:"max_documents_per_case"`
+	// ActionDelay holds the action hook this long after an approval
+	// (NIST SP 800-63B-4 §4.2.3: the notice to the account's address
+	// says so, and an agent may stop it meanwhile); 0: at once.
+	ActionDelay Duration `toml:"action_delay"`
+	// SecondApproval lists the actions that need a second agent's
+	// approval, never the first's.
+	SecondApproval []recoverybot.Action `toml:"second_approval"`
 }
+
+// NeedsSecondApproval reports whether action a needs a second agent.
+func (p Policy) NeedsSecondApproval(a recoverybot.Action) bool {
+	for _, x := range p.SecondApproval {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Action is the action hook: how an approval reaches the provider's
+// admin system, by a signed HTTPS call or a local command. Neither set:
+// no hook.
+type Action struct {
+	// WebhookURL receives a signed POST per approval: https://, or
+	// http:// to a loopback address. EnvActionWebhook overrides it.
+	WebhookURL string `toml:"webhook_url"`
+	// Secret keys the webhook's signature (at least 16 bytes); or
+	// SecretFile, whose first line is the secret.
+	Secret     string `toml:"secret"`
+	SecretFile string `toml:"secret_file"`
+	// Command is run instead of a webhook: the program and its
+	// arguments, without a shell.
+	Command []string `toml:"command"`
+	// Timeout bounds one call of the hook.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Configured reports whether an action hook is configured.
+func (a Action) Configured() bool { return a.WebhookURL != "" || len(a.Command) > 0 }
+
+// MinActionSecret is the shortest [action] secret accepted, in bytes.
+const MinActionSecret = 16
 
 // Support is the support team's own mailbox.
 type Support struct {
@@ -156,9 +201,11 @@ func Default() Config {
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
 			ReplyInterval: Duration(time.Hour), OutboxGiveUp: Duration(48 * time.Hour), Lookback: Duration(336 * time.Hour),
 			MaxCodeCandidates: 3, MaxDocumentsPerMessage: 20, MaxDocumentsPerCase: 50,
+			SecondApproval: []recoverybot.Action{recoverybot.ActionChangeEmail},
 		},
 		Schedule: Schedule{Expire: "@every 10m", Remind: "@hourly", Purge: "@daily", Reconcile: "@every 1h", Digest: "0 8 * * 1-5",
 			Outbox: "@every 1m"},
+		Action: Action{Command: []string{}, Timeout: Duration(30 * time.Second)},
 	}
 }
 
@@ -209,8 +256,34 @@ func (c *Config) resolveSecrets(getenv func(string) string) error {
 	if c.IMAP.Password, err = secret("imap", c.IMAP.Password, c.IMAP.PasswordFile, getenv(EnvIMAPPassword)); err != nil {
 		return err
 	}
-	c.SMTP.Password, err = secret("smtp", c.SMTP.Password, c.SMTP.PasswordFile, getenv(EnvSMTPPassword))
-	return err
+	if c.SMTP.Password, err = secret("smtp", c.SMTP.Password, c.SMTP.PasswordFile, getenv(EnvSMTPPassword)); err != nil {
+		return err
+	}
+	if u := getenv(EnvActionWebhook); u != "" {
+		c.Action.WebhookURL = u
+	}
+	switch a := &c.Action; {
+	case a.Secret != "" && a.SecretFile != "":
+		return errors.New("action: give the secret once (secret or secret_file)")
+	case a.SecretFile != "":
+		b, err := os.ReadFile(a.SecretFile)
+		if err != nil {
+			return fmt.Errorf("action.secret_file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		a.Secret = strings.TrimRight(line, "\r")
+		if a.Secret == "" {
+			return fmt.Errorf("action.secret_file %s: the first line is empty", a.SecretFile)
+		}
+	}
+	// Spelt as ParseAction reads them, so that "Change_Email" is
+	// change_email; Validate names any it does not know.
+	for i, s := range c.Policy.SecondApproval {
+		if a, err := recoverybot.ParseAction(string(s)); err == nil {
+			c.Policy.SecondApproval[i] = a
+		}
+	}
+	return nil
 }
 
 func secret(section, inline, file, env string) (string, error) {
@@ -284,7 +357,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())
 	}
 	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval,
-		"policy.lookback": c.Policy.Lookback} {
+		"policy.lookback": c.Policy.Lookback, "policy.action_delay": c.Policy.ActionDelay} {
 		if d < 0 {
 			return fmt.Errorf("%s must not be negative", key)
 		}
@@ -319,6 +392,14 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Web.Listen); err != nil {
 		return fmt.Errorf("web.listen %q: want host:port", c.Web.Listen)
+	}
+	for _, a := range c.Policy.SecondApproval {
+		if p, err := recoverybot.ParseAction(string(a)); err != nil || p != a {
+			return fmt.Errorf("policy.second_approval: unknown action %q (want disable_totp, clear_ip_allowlist, change_email or tell_email)", a)
+		}
+	}
+	if err := c.Action.validate(); err != nil {
+		return err
 	}
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	for key, spec := range map[string]string{"schedule.expire": c.Schedule.Expire, "schedule.remind": c.Schedule.Remind,
@@ -358,6 +439,41 @@ func (c Config) completeCredentials() error {
 	}
 	if c.SMTP.Username != "" && c.SMTP.Password == "" {
 		return fmt.Errorf("smtp.password is empty while smtp.username is set (set it, smtp.password_file or %s)", EnvSMTPPassword)
+	}
+	if c.Action.WebhookURL != "" && c.Action.Secret == "" {
+		return errors.New("action.secret is empty while action.webhook_url is set (set it or action.secret_file): the calls are signed with it")
+	}
+	return nil
+}
+
+// validate checks the action hook's values; an empty secret is
+// Complete's to refuse.
+func (a Action) validate() error {
+	if a.WebhookURL != "" && len(a.Command) > 0 {
+		return errors.New("action: give webhook_url or command, not both")
+	}
+	if a.Timeout <= 0 {
+		return errors.New("action.timeout must be positive")
+	}
+	if len(a.Command) > 0 && strings.TrimSpace(a.Command[0]) == "" {
+		return errors.New("action.command: the program (its first word) is empty")
+	}
+	if a.WebhookURL == "" {
+		return nil
+	}
+	u, err := url.Parse(a.WebhookURL)
+	switch {
+	case err != nil || u.Hostname() == "":
+		return errors.New("action.webhook_url: want an https:// URL with a host")
+	case u.User != nil:
+		return fmt.Errorf("action.webhook_url %s: no credentials in the URL; the signature authenticates", u.Redacted())
+	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+		return fmt.Errorf("action.webhook_url %s: plain http is allowed only to a loopback address, not %q; use https", u.Redacted(), u.Hostname())
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("action.webhook_url %s: scheme %q, want https", u.Redacted(), u.Scheme)
+	}
+	if a.Secret != "" && len(a.Secret) < MinActionSecret {
+		return fmt.Errorf("action.secret is %d bytes, want at least %d", len(a.Secret), MinActionSecret)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recoverybot/recoverybot"
 )
 
 func write(t *testing.T, body string) string {
@@ -253,5 +255,81 @@ func TestSupportAndScheduleKeys(t *testing.T) {
 		if _, err := Load(write(t, in), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %s", in, err, want)
 		}
+	}
+}
+
+// TestActionKeys: the action hook's keys, the waiting period and the
+// actions under a second approval.
+func TestActionKeys(t *testing.T) {
+	d := Default()
+	if d.Action.Configured() || d.Action.Timeout.D() != 30*time.Second || d.Policy.ActionDelay != 0 ||
+		!reflect.DeepEqual(d.Policy.SecondApproval, []recoverybot.Action{recoverybot.ActionChangeEmail}) ||
+		!d.Policy.NeedsSecondApproval(recoverybot.ActionChangeEmail) || d.Policy.NeedsSecondApproval(recoverybot.ActionDisableTOTP) {
+		t.Errorf("defaults: %+v, %+v", d.Action, d.Policy)
+	}
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("0123456789abcdef-from-file\r\nignored\n"), 0o600)
+	c, err := Load(write(t, "[action]\nwebhook_url = \"https://admin.example.net/recovery\"\nsecret_file = \""+secretFile+"\"\ntimeout = \"5s\"\n"+
+		"[policy]\naction_delay = \"24h\"\nsecond_approval = [\"Change_Email\", \"disable_totp\"]"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Action.WebhookURL != "https://admin.example.net/recovery" || c.Action.Secret != "0123456789abcdef-from-file" ||
+		c.Action.Timeout.D() != 5*time.Second || c.Policy.ActionDelay.D() != 24*time.Hour || !c.Action.Configured() ||
+		!reflect.DeepEqual(c.Policy.SecondApproval, []recoverybot.Action{recoverybot.ActionChangeEmail, recoverybot.ActionDisableTOTP}) {
+		t.Errorf("loaded %+v, %+v", c.Action, c.Policy)
+	}
+	c, err = Load(write(t, "[policy]\nsecond_approval = []"), nil)
+	if err != nil || len(c.Policy.SecondApproval) != 0 || c.Policy.NeedsSecondApproval(recoverybot.ActionChangeEmail) {
+		t.Errorf("no second approval: %v, %v", c.Policy.SecondApproval, err)
+	}
+	c, err = Load(write(t, "[action]\ncommand = [\"/usr/local/bin/admin-hook\", \"--recovery\"]"), nil)
+	if err != nil || !c.Action.Configured() || len(c.Action.Command) != 2 {
+		t.Errorf("command: %+v, %v", c.Action, err)
+	}
+	// The environment overrides the URL, and is checked like it.
+	env := map[string]string{EnvActionWebhook: "http://127.0.0.1:9090/hook"}
+	c, err = Load(write(t, "[action]\nwebhook_url = \"https://admin.example.net/recovery\"\nsecret = \"0123456789abcdef\""),
+		func(k string) string { return env[k] })
+	if err != nil || c.Action.WebhookURL != "http://127.0.0.1:9090/hook" {
+		t.Errorf("environment: %q, %v", c.Action.WebhookURL, err)
+	}
+	env[EnvActionWebhook] = "http://admin.example.net/hook"
+	if _, err := Load(write(t, "[action]\nsecret = \"0123456789abcdef\""), func(k string) string { return env[k] }); err == nil ||
+		!strings.Contains(err.Error(), "action.webhook_url") {
+		t.Errorf("plain http from the environment: %v", err)
+	}
+
+	for _, tt := range []struct{ name, body, want string }{
+		{"both hooks", "[action]\nwebhook_url = \"https://a.example.net/\"\ncommand = [\"hook\"]", "webhook_url or command, not both"},
+		{"plain http", "[action]\nwebhook_url = \"http://admin.example.net/\"", `action.webhook_url http://admin.example.net/: plain http is allowed only to a loopback address`},
+		{"no scheme", "[action]\nwebhook_url = \"admin.example.net/hook\"", "action.webhook_url: want an https:// URL"},
+		{"other scheme", "[action]\nwebhook_url = \"ftp://admin.example.net/\"", `scheme "ftp"`},
+		{"credentials", "[action]\nwebhook_url = \"https://u:hunter2@admin.example.net/\"", "no credentials in the URL"},
+		{"short secret", "[action]\nwebhook_url = \"https://admin.example.net/\"\nsecret = \"short\"", "action.secret is 5 bytes, want at least 16"},
+		{"two secrets", "[action]\nsecret = \"0123456789abcdef\"\nsecret_file = \"/x\"", "give the secret once"},
+		{"missing secret file", "[action]\nsecret_file = \"/nonexistent/secret\"", "action.secret_file"},
+		{"empty program", "[action]\ncommand = [\"\"]", "action.command"},
+		{"no timeout", "[action]\ntimeout = \"0s\"", "action.timeout must be positive"},
+		{"negative delay", "[policy]\naction_delay = \"-1h\"", "policy.action_delay must not be negative"},
+		{"unknown action", "[policy]\nsecond_approval = [\"reset_password\"]", `policy.second_approval: unknown action "reset_password"`},
+	} {
+		_, err := Load(write(t, tt.body), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: error spans lines or shows a secret: %q", tt.name, err)
+		}
+	}
+	// A webhook without its secret is incomplete.
+	c, err = Load(write(t, "[imap]\nusername = \"u\"\npassword = \"p\"\n[auth]\ntrusted_authserv_ids = [\"mx.example.net\"]\n"+
+		"[action]\nwebhook_url = \"https://admin.example.net/\""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Complete(); err == nil || !strings.Contains(err.Error(), "action.secret is empty") {
+		t.Errorf("Complete of a webhook without a secret = %v", err)
 	}
 }

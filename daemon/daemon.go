@@ -1,6 +1,6 @@
 // Package daemon assembles recoverybot's long-running parts from the
 // configuration: the mailbox watcher and its intake pipeline, the outbox
-// courier, and the agents' desk. It never touches signals: `serve`,
+// courier, the action hook's courier, and the agents' desk. It never touches signals: `serve`,
 // `run --once` and the demo call it with a context, and tests run it
 // whole.
 package daemon
@@ -8,12 +8,14 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/action"
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/intake"
@@ -44,6 +46,20 @@ type Options struct {
 	Now func() time.Time
 	// OnSweep is told of each scheduled job's run once it is recorded.
 	OnSweep func(store.SweepRun)
+	// ActionHook overrides the configured action hook (tests, a private
+	// CA); nil: the one [action] configures, if any. The desks follow
+	// the configuration ([action] set or not) to decide whether an
+	// approval waits for a hook, so set [action] too.
+	ActionHook action.Hook
+	// OnActionDone runs in the transaction that records an action call
+	// done (action.Courier.OnDone): the desk applies the approval and
+	// queues the customer's mail there. nil: the daemon's desk's
+	// ActionDone.
+	OnActionDone func(tx *store.Tx, call recoverybot.ActionCall) error
+	// OnActionResult runs in the transaction that records each outcome
+	// of an action call (action.Courier.OnResult): the desk audits and
+	// flags failures there. nil: the daemon's desk's ActionResult.
+	OnActionResult func(tx *store.Tx, call recoverybot.ActionCall) error
 }
 
 // Daemon is recoverybot at work.
@@ -52,8 +68,10 @@ type Daemon struct {
 	log      *slog.Logger
 	pipeline *intake.Pipeline
 	courier  *outbound.Courier
-	imap     mailbox.Options
-	sched    *sweep.Scheduler
+	// actions sends the action calls; nil when no hook is configured.
+	actions *action.Courier
+	imap    mailbox.Options
+	sched   *sweep.Scheduler
 
 	// kick wakes the courier: the pipeline committed mail to send.
 	kick chan struct{}
@@ -71,7 +89,8 @@ func Letters(c config.Config, messageIDKey []byte) outbound.Letters {
 }
 
 // NewDesk returns the agents' desk for a configuration, with the code key
-// and the key of our Message-IDs.
+// and the key of our Message-IDs. An approval waits for the action hook
+// when [action] configures one, [policy] action_delay after it is made.
 func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageIDKey []byte, log *slog.Logger) *desk.Desk {
 	return desk.New(st, key, desk.Options{
 		MessageIDKey:           messageIDKey,
@@ -81,6 +100,8 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 		FromName:               c.SMTP.FromName,
 		Provider:               c.ProviderName,
 		Lookback:               c.Policy.Lookback.D(),
+		ActionHook:             c.Action.Configured(),
+		ActionDelay:            c.Policy.ActionDelay.D(),
 		Logger:                 log,
 	})
 }
@@ -99,6 +120,34 @@ func NewCourier(c config.Config, st *store.Store, smtpTLS *tls.Config, log *slog
 		return nil, err
 	}
 	return &outbound.Courier{Store: st, Mailer: sender, Logger: log, GiveUp: c.Policy.OutboxGiveUp.D()}, nil
+}
+
+// NewActionHook returns the action hook [action] configures: a signed
+// webhook to webhook_url, or the local command; nil (and no error) when
+// neither is set. It does not connect yet.
+func NewActionHook(c config.Config) (action.Hook, error) {
+	a := c.Action
+	switch {
+	case a.WebhookURL != "":
+		return action.NewWebhook(action.WebhookOptions{URL: a.WebhookURL, Secret: []byte(a.Secret), Timeout: a.Timeout.D()})
+	case len(a.Command) > 0:
+		return action.NewCommand(action.CommandOptions{Argv: a.Command, Timeout: a.Timeout.D()})
+	}
+	return nil, nil
+}
+
+// NewActionCourier returns the courier of the action calls through hook,
+// with the desk's hooks onDone and onResult (either may be nil); nil when
+// hook is nil. log nil: the courier logs nothing.
+func NewActionCourier(c config.Config, st *store.Store, hook action.Hook, log *slog.Logger,
+	onDone, onResult func(*store.Tx, recoverybot.ActionCall) error) *action.Courier {
+	if hook == nil {
+		return nil
+	}
+	return &action.Courier{Store: st, Hook: hook, Logger: log, OnDone: onDone, OnResult: onResult,
+		// Far beyond the time limit of a call: a call being sent that
+		// long belongs to a process that died.
+		Stale: max(action.DefaultStale, 10*c.Action.Timeout.D())}
 }
 
 // Parts are what the scheduled jobs work with.
@@ -173,6 +222,21 @@ func New(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	hook := o.ActionHook
+	if hook == nil {
+		if hook, err = NewActionHook(c); err != nil {
+			return nil, err
+		}
+	}
+	dsk := NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk"))
+	onDone, onResult := o.OnActionDone, o.OnActionResult
+	if onDone == nil {
+		onDone = dsk.ActionDone
+	}
+	if onResult == nil {
+		onResult = dsk.ActionResult
+	}
+	actions := NewActionCourier(c, o.Store, hook, log.With("component", "action"), onDone, onResult)
 	kick := make(chan struct{}, 1)
 	pipeline := intake.New(o.Store, intake.Options{
 		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
@@ -195,8 +259,7 @@ func New(o Options) (*Daemon, error) {
 		o.OutboxInterval = 30 * time.Second
 	}
 	dial := func(ctx context.Context) (*mailbox.Conn, error) { return mailbox.Dial(ctx, imapOpts) }
-	parts := Parts{Desk: NewDesk(c, o.Store, o.CodeKey, o.MessageIDKey, log.With("component", "desk")),
-		Courier: courier, Pipeline: pipeline, Dial: dial}
+	parts := Parts{Desk: dsk, Courier: courier, Pipeline: pipeline, Dial: dial}
 	sched, err := NewScheduler(c, o.Store, parts, o.Now, log.With("component", "sweep"), func(r store.SweepRun) {
 		select { // the job may have queued mail
 		case kick <- struct{}{}:
@@ -210,7 +273,7 @@ func New(o Options) (*Daemon, error) {
 		return nil, err
 	}
 	return &Daemon{
-		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier,
+		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier, actions: actions,
 	}, nil
 }
 
@@ -227,10 +290,13 @@ func (d *Daemon) Dial(ctx context.Context) (*mailbox.Conn, error) {
 type Result struct {
 	intake.Stats
 	Sent, Failed int
+	// Actions is what became of the action calls due.
+	Actions action.Stats
 }
 
-// Once processes everything pending in the mailbox and sends the outbox.
-// Replies go out while the mailbox is still being drained.
+// Once processes everything pending in the mailbox and sends the outbox,
+// then the action calls due, then the mail those caused. Replies go out
+// while the mailbox is still being drained.
 func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	var r Result
 	d.sweepSpool(ctx)
@@ -268,13 +334,40 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	r.Stats.Add(earlier)
 	close(drained)
 	wg.Wait()
+	actErr := d.drainActions(ctx, &r)
 	switch {
 	case err != nil:
 		return r, err
 	case lookErr != nil:
 		return r, fmt.Errorf("earlier mail of a new case: %w", lookErr)
+	case sendErr != nil:
+		return r, sendErr
 	}
-	return r, sendErr
+	return r, actErr
+}
+
+// drainActions sends the action calls due and, when some were done (the
+// desk may have queued the customer's mail with them), the outbox again.
+// It counts in r when r is not nil.
+func (d *Daemon) drainActions(ctx context.Context, r *Result) error {
+	if d.actions == nil {
+		return nil
+	}
+	st, err := d.actions.Drain(ctx)
+	if r != nil {
+		r.Actions.Done, r.Actions.Deferred, r.Actions.Failed = r.Actions.Done+st.Done, r.Actions.Deferred+st.Deferred, r.Actions.Failed+st.Failed
+	}
+	if err != nil {
+		err = fmt.Errorf("action hook: %w", err)
+	}
+	if st.Done > 0 {
+		sent, sendErr := d.courier.Drain(ctx)
+		if r != nil {
+			r.Sent, r.Failed = r.Sent+sent.Sent, r.Failed+sent.Failed
+		}
+		err = errors.Join(err, sendErr)
+	}
+	return err
 }
 
 // lookBack takes, on conn, the mail that came before its case (SPEC §5)
@@ -352,12 +445,19 @@ func (d *Daemon) Ready() (bool, error) {
 }
 
 // Serve runs until ctx ends: it watches the mailbox (IDLE or polling,
-// reconnecting with backoff), sends the outbox after each drain and
-// every OutboxInterval, and runs the scheduled jobs on their [schedule]. On cancellation it finishes the message in hand
-// and returns nil.
+// reconnecting with backoff), sends the outbox, then the action calls
+// due, after each drain and every OutboxInterval, and runs the scheduled
+// jobs on their [schedule]. The action calls a crash left being sent are
+// sent again first, with their idempotency keys. On cancellation it
+// finishes the message in hand and returns nil.
 func (d *Daemon) Serve(ctx context.Context) error {
 	c := d.opts.Config
 	d.sweepSpool(ctx)
+	if d.actions != nil {
+		if _, err := d.actions.Resume(ctx); err != nil {
+			d.log.Error("action hook", "error", err)
+		}
+	}
 	kick := d.kick
 	w := &intake.Watcher{
 		Pipeline: d.pipeline, Dial: d.Dial,
@@ -395,6 +495,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			}
 			if _, err := d.courier.Drain(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("outbox", "error", err)
+			}
+			if err := d.drainActions(ctx, nil); err != nil && ctx.Err() == nil {
+				d.log.Error("action hook", "error", err)
 			}
 		}
 	}()

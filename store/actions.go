@@ -240,8 +240,21 @@ func (t *Tx) settleAction(id int64, attempt int, set string, args ...any) (recov
 // which dedupes on the key, so the action is applied once. Their
 // attempts are kept: the attempt cut short counts.
 func (t *Tx) ResumeActions() (int64, error) {
+	return t.resumeActions(`state = 'calling'`)
+}
+
+// ResumeStaleActions is ResumeActions for the calls taken for sending
+// before claimedBefore only: those whose attempt has lasted far longer
+// than any hook's timeout, so their process has died, while another
+// process may still be sending the recent ones.
+func (t *Tx) ResumeStaleActions(claimedBefore time.Time) (int64, error) {
+	return t.resumeActions(`state = 'calling' AND next_attempt_at < ?`, ts(claimedBefore))
+}
+
+func (t *Tx) resumeActions(where string, args ...any) (int64, error) {
 	res, err := t.tx.Exec(`UPDATE action_calls SET state = 'pending', next_attempt_at = ?,
-		last_error = 'interrupted while being sent: sent again with the same idempotency key' WHERE state = 'calling'`, ts(t.now))
+		last_error = 'interrupted while being sent: sent again with the same idempotency key' WHERE `+where,
+		append([]any{ts(t.now)}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("resume action calls: %w", err)
 	}

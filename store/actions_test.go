@@ -214,6 +214,10 @@ func TestResumeActions(t *testing.T) {
 	defer s.Close()
 	now = now.Add(time.Minute)
 	var n int64
+	// Claimed a minute ago: not stale an hour after.
+	if err := s.Update(ctx, func(tx *Tx) (err error) { n, err = tx.ResumeStaleActions(now.Add(-time.Hour)); return err }); err != nil || n != 0 {
+		t.Fatalf("ResumeStaleActions(an hour ago) = %d, %v; want 0", n, err)
+	}
 	if err := s.Update(ctx, func(tx *Tx) (err error) { n, err = tx.ResumeActions(); return err }); err != nil || n != 1 {
 		t.Fatalf("ResumeActions = %d, %v; want 1", n, err)
 	}
@@ -230,6 +234,14 @@ func TestResumeActions(t *testing.T) {
 	}
 	if err := s.Update(ctx, func(tx *Tx) (err error) { n, err = tx.ResumeActions(); return err }); err != nil || n != 0 {
 		t.Errorf("second ResumeActions = %d, %v; want 0", n, err)
+	}
+	// A call claimed long ago is stale.
+	if err := s.Update(ctx, func(tx *Tx) error { _, err := tx.ClaimAction(call.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	if err := s.Update(ctx, func(tx *Tx) (err error) { n, err = tx.ResumeStaleActions(now.Add(-time.Hour)); return err }); err != nil || n != 1 {
+		t.Errorf("ResumeStaleActions of a call claimed 2h ago = %d, %v; want 1", n, err)
 	}
 }
 
