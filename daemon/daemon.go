@@ -102,6 +102,7 @@ func NewDesk(c config.Config, st *store.Store, key recoverybot.CodeKey, messageI
 		Lookback:               c.Policy.Lookback.D(),
 		ActionHook:             c.Action.Configured(),
 		ActionDelay:            c.Policy.ActionDelay.D(),
+		SecondApproval:         c.Policy.SecondApproval,
 		Logger:                 log,
 	})
 }

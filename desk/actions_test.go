@@ -69,7 +69,7 @@ func TestApprovalWaitsForTheHook(t *testing.T) {
 
 func TestStopActionDuringTheDelay(t *testing.T) {
 	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
-	f := newFixtureWith(t, func() time.Time { return now }, func(o *Options) { o.ActionHook, o.ActionDelay = true, 24 * time.Hour })
+	f := newFixtureWith(t, func() time.Time { return now }, func(o *Options) { o.ActionHook, o.ActionDelay = true, 24*time.Hour })
 	ctx := context.Background()
 	ref := f.open(t, "p-ind", recoverybot.KindIPLockout, "")
 	f.setState(t, ref, recoverybot.StateReadyForReview, 0)
