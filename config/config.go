@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -92,6 +93,38 @@ type Auth struct {
 // Web is the dashboard.
 type Web struct {
 	Listen string `toml:"listen"`
+	// TLSCert and TLSKey serve the dashboard over HTTPS (PEM files).
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// BehindTLS says a reverse proxy terminates TLS in front of the
+	// dashboard: cookies are then Secure.
+	BehindTLS bool `toml:"behind_tls"`
+	// TrustedProxies are the addresses (IP or CIDR) of reverse proxies
+	// whose X-Forwarded-For and ProxyUserHeader are believed.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// ProxyUserHeader names the header in which a trusted proxy passes
+	// the agent it authenticated (single sign-on); empty: none.
+	ProxyUserHeader string `toml:"proxy_user_header"`
+}
+
+// Secure reports whether the dashboard is reached over TLS.
+func (w Web) Secure() bool { return w.TLSCert != "" || w.BehindTLS }
+
+// Proxies parses TrustedProxies.
+func (w Web) Proxies() ([]netip.Prefix, error) {
+	out := []netip.Prefix{}
+	for _, s := range w.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("web.trusted_proxies: %q is not an address or a CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // Policy holds the time limits of the process.
@@ -195,7 +228,7 @@ func Default() Config {
 		// No authserv-id is trusted until the operator names their own MX's:
 		// a guessed one is a name anyone can write in a header.
 		Auth: Auth{TrustedAuthservIDs: []string{}, RequireAuthenticatedSender: true},
-		Web:  Web{Listen: "127.0.0.1:8080"},
+		Web:  Web{Listen: "127.0.0.1:8080", TrustedProxies: []string{}},
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
@@ -390,8 +423,21 @@ func (c Config) Validate() error {
 			return fmt.Errorf("auth.trusted_authserv_ids: %q is not an authserv-id", id)
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.Web.Listen); err != nil {
+	host, _, err := net.SplitHostPort(c.Web.Listen)
+	if err != nil {
 		return fmt.Errorf("web.listen %q: want host:port", c.Web.Listen)
+	}
+	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
+		return errors.New("web: give tls_cert and tls_key together")
+	}
+	if ip, err := netip.ParseAddr(host); !c.Web.Secure() && (host == "" || (err == nil && !ip.IsLoopback()) || (err != nil && host != "localhost")) {
+		return fmt.Errorf("web.listen %q is not a loopback address: agents' passwords and ID scans would cross the network in clear; set tls_cert and tls_key, or behind_tls = true behind a TLS proxy", c.Web.Listen)
+	}
+	if _, err := c.Web.Proxies(); err != nil {
+		return err
+	}
+	if c.Web.ProxyUserHeader != "" && len(c.Web.TrustedProxies) == 0 {
+		return errors.New("web.proxy_user_header needs web.trusted_proxies: the header is believed only from them")
 	}
 	for _, a := range c.Policy.SecondApproval {
 		if p, err := recoverybot.ParseAction(string(a)); err != nil || p != a {

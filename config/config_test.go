@@ -152,6 +152,11 @@ func TestLoadErrors(t *testing.T) {
 		{"negative lookback", "[policy]\nlookback = \"-1h\"", "policy.lookback must not be negative"},
 		{"bad lookback", "[policy]\nlookback = \"two weeks\"", "bad duration"},
 		{"documents a case unbounded", "[policy]\nmax_documents_per_case = 1000000", "policy.max_documents_per_case"},
+		{"dashboard in clear off loopback", "[web]\nlisten = \"0.0.0.0:8080\"", "is not a loopback address"},
+		{"dashboard on every address", "[web]\nlisten = \":8080\"", "is not a loopback address"},
+		{"half a certificate", "[web]\ntls_cert = \"/etc/cert.pem\"", "tls_cert and tls_key together"},
+		{"bad proxy", "[web]\ntrusted_proxies = [\"proxy.lan\"]", `web.trusted_proxies: "proxy.lan"`},
+		{"sign-on from anyone", "[web]\nproxy_user_header = \"X-Remote-User\"", "needs web.trusted_proxies"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body), nil)
@@ -331,5 +336,19 @@ func TestActionKeys(t *testing.T) {
 	}
 	if err := c.Complete(); err == nil || !strings.Contains(err.Error(), "action.secret is empty") {
 		t.Errorf("Complete of a webhook without a secret = %v", err)
+	}
+}
+
+func TestWebKeys(t *testing.T) {
+	c, err := Load(write(t, "[web]\nlisten = \"0.0.0.0:8443\"\nbehind_tls = true\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\"]\nproxy_user_header = \"X-Remote-User\""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Web.Proxies()
+	if err != nil || len(p) != 2 || p[0].String() != "10.0.0.0/8" || p[1].String() != "192.168.1.7/32" || !c.Web.Secure() {
+		t.Errorf("proxies %v, secure %v, %v", p, c.Web.Secure(), err)
+	}
+	if d := Default(); d.Web.Secure() {
+		t.Error("the default dashboard claims TLS")
 	}
 }
