@@ -72,6 +72,7 @@ type Daemon struct {
 	actions *action.Courier
 	imap    mailbox.Options
 	sched   *sweep.Scheduler
+	desk    *desk.Desk
 
 	// kick wakes the courier: the pipeline committed mail to send.
 	kick chan struct{}
@@ -275,8 +276,13 @@ func New(o Options) (*Daemon, error) {
 	}
 	return &Daemon{
 		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier, actions: actions,
+		desk: dsk,
 	}, nil
 }
+
+// Desk returns the agents' desk the daemon's action courier reports to:
+// the one the dashboard must use.
+func (d *Daemon) Desk() *desk.Desk { return d.desk }
 
 // Scheduler returns the daemon's scheduled jobs, which Serve runs (and
 // Once does not).

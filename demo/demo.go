@@ -8,6 +8,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"github.com/jhillyerd/enmime/v2"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/action"
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/daemon"
 	"github.com/recoverybot/recoverybot/desk"
@@ -45,7 +47,8 @@ var files embed.FS
 const (
 	mailboxUser = "contact@demo.example"
 	trustedID   = "mx.demo.example"
-	agent       = "demo-agent"
+	agent       = "demo"
+	secondAgent = "demo-2"
 )
 
 // Options tune the demo.
@@ -55,14 +58,40 @@ type Options struct {
 	// DataDir keeps the database there; "": a temporary directory,
 	// removed at the end.
 	DataDir string
+	// Exit plays the whole script, the agents' approvals included, and
+	// returns; otherwise the demo leaves the cases to decide in the
+	// dashboard and runs until ctx ends.
+	Exit bool
+	// Listen is the dashboard's address; "": 127.0.0.1:8080, or a free
+	// port when that one is taken.
+	Listen string
+	// OnReady, when not nil, is called once the customers' mail has been
+	// taken and the dashboard is up (not with Exit).
+	OnReady func(Live)
 	Out     io.Writer
 	Logger  *slog.Logger
+}
+
+// Live is the running demo, for whoever drives the dashboard (the
+// browser test).
+type Live struct {
+	URL string
+	// Agents are the demo's dashboard logins: name, password.
+	Agents map[string]string
+	// Refs are the cases by profile ID.
+	Refs map[string]string
+	// Sent returns the mail recoverybot sent so far; Hooks, the calls
+	// the admin system applied.
+	Sent  func() []smtpsink.Received
+	Hooks func() []action.Request
 }
 
 // Result is what the demo ends with, for tests.
 type Result struct {
 	Cases []desk.Summary
 	Sent  []smtpsink.Received
+	// Hooks are the calls the demo's admin system received and applied.
+	Hooks []action.Request
 	// Inbox is the number of messages left in the contact mailbox.
 	Inbox int
 }
@@ -138,6 +167,32 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cfg.SMTP.From, cfg.SMTP.FromName = mailboxUser, "Demo Hosting Support"
 	cfg.Auth.TrustedAuthservIDs = []string{trustedID}
 
+	// The provider's admin system, which approvals reach through the
+	// signed action hook.
+	secret, err := randomText(24)
+	if err != nil {
+		return res, err
+	}
+	admin, err := startAdmin([]byte(secret), out.say)
+	if err != nil {
+		return res, err
+	}
+	defer admin.close()
+	cfg.Action.WebhookURL, cfg.Action.Secret = admin.url, secret
+	cfg.Web.Listen = o.Listen
+	if cfg.Web.Listen == "" {
+		cfg.Web.Listen = "127.0.0.1:8080"
+	}
+	webLn, err := daemon.ListenWeb(cfg)
+	if err != nil && o.Listen == "" {
+		cfg.Web.Listen = "127.0.0.1:0"
+		webLn, err = daemon.ListenWeb(cfg)
+	}
+	if err != nil {
+		return res, err
+	}
+	url := "http://" + webLn.Addr().String() + "/"
+
 	v, err := vault.Open(dataDir)
 	if err != nil {
 		return res, err
@@ -154,8 +209,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	midKey := v.Key(vault.PurposeMessageID)
 	dk := daemon.NewDesk(cfg, st, key, midKey, o.Logger)
 
-	fmt.Fprintf(o.Out, "recoverybot demo\n  contact mailbox  imap://%s (in-process), user %s\n  outgoing mail    smtp://%s (in-process sink)\n  data             %s\n  trusted MTA      %s\n\n",
-		ln.Addr(), mailboxUser, sink.Addr(), dataDir, trustedID)
+	agents := map[string]string{}
+	for _, name := range []string{agent, secondAgent} {
+		pw, err := randomText(12)
+		if err != nil {
+			return res, err
+		}
+		if _, err := dk.AddAgent(ctx, name, pw); err != nil {
+			return res, err
+		}
+		agents[name] = pw
+	}
+
+	fmt.Fprintf(o.Out, "recoverybot demo\n  dashboard        %s\n  logins           %s / %s   and, for a second approval, %s / %s\n  contact mailbox  imap://%s (in-process), user %s\n  outgoing mail    smtp://%s (in-process sink)\n  admin system     %s (in-process, checks the signature)\n  data             %s\n  trusted MTA      %s\n\n",
+		url, agent, agents[agent], secondAgent, agents[secondAgent], ln.Addr(), mailboxUser, sink.Addr(), admin.url, dataDir, trustedID)
 
 	csv, _ := files.ReadFile("testdata/profiles.csv")
 	profiles, err := desk.ReadProfiles(csv)
@@ -192,7 +259,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- d.Serve(runCtx) }()
+	go func() { served <- d.ServeWithWeb(runCtx, webLn) }()
 	go watchSink(runCtx, sink, out)
 
 	// The customers read their code mail in the sink, as they would in
@@ -260,25 +327,31 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// Let the last message and its replies through.
 	time.Sleep(o.Pace + time.Second)
 
-	for _, ref := range []string{refs["p-1001"], refs["p-1002"]} {
-		req := desk.ApproveRequest{Ref: ref, By: agent, Note: "identity checked on the documents"}
-		if ref == refs["p-1002"] {
-			req.NewEmail = "marie.curie@new-acme.example"
+	if !o.Exit {
+		out.say("the cases wait for an agent: open %s and log in as %s / %s (Ctrl-C stops the demo)", url, agent, agents[agent])
+		if o.OnReady != nil {
+			o.OnReady(Live{URL: url, Agents: agents, Refs: refs, Sent: sink.Messages, Hooks: admin.received})
 		}
-		s, err := dk.Approve(ctx, req)
-		if err != nil {
-			out.say("agent could not approve %s: %v", ref, err)
-			continue
+		<-ctx.Done()
+	} else {
+		if err := approveAll(ctx, dk, refs, out); err != nil {
+			return res, err
 		}
-		out.say("agent approved %s (%s): %s", s.Ref, s.Kind, effect(s))
+		// The admin system says yes, then the customers are told.
+		waitCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		for len(admin.received()) < 2 && waitCtx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		time.Sleep(time.Second)
 	}
-	time.Sleep(time.Second)
 	stop()
 	if err := <-served; err != nil {
 		return res, err
 	}
 
-	if res.Cases, err = dk.List(ctx, ""); err != nil {
+	res.Hooks = admin.received()
+	if res.Cases, err = dk.List(context.WithoutCancel(ctx), ""); err != nil {
 		return res, err
 	}
 	res.Sent = sink.Messages()
@@ -293,6 +366,36 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	fmt.Fprintf(o.Out, "\n%d mails sent; %d message(s) left untouched in the contact mailbox.\n", len(res.Sent), res.Inbox)
 	fmt.Fprintf(o.Out, "Try it on your own data: recoverybot config example > recoverybot.toml (see README.md).\n")
 	return res, nil
+}
+
+// approveAll plays the agents' approvals: Jean's TOTP by one agent, and
+// ACME's email change, which needs two, by both.
+func approveAll(ctx context.Context, dk *desk.Desk, refs map[string]string, out *printer) error {
+	steps := []desk.ApproveRequest{
+		{Ref: refs["p-1001"], By: agent, Note: "identity checked on the documents"},
+		{Ref: refs["p-1002"], By: agent, Note: "ID and KBIS match the profile", NewEmail: "marie.curie@new-acme.example"},
+		{Ref: refs["p-1002"], By: secondAgent, Note: "second look: agreed"},
+	}
+	for _, req := range steps {
+		s, err := dk.Approve(ctx, req)
+		if err != nil {
+			return fmt.Errorf("demo: %s approving %s: %w", req.By, req.Ref, err)
+		}
+		if s.PendingApproval != nil {
+			out.say("%s approved %s (%s); an email change waits for a second agent", req.By, s.Ref, s.Kind)
+			continue
+		}
+		out.say("%s approved %s (%s): %s, once the admin system says yes", req.By, s.Ref, s.Kind, effect(s))
+	}
+	return nil
+}
+
+func randomText(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 func effect(s desk.Summary) string {

@@ -16,7 +16,7 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := Run(ctx, Options{Pace: 150 * time.Millisecond, Out: &out})
+	res, err := Run(ctx, Options{Pace: 150 * time.Millisecond, Out: &out, Exit: true, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
@@ -40,9 +40,20 @@ func TestDemo(t *testing.T) {
 		t.Errorf("%d messages left in the mailbox, want the one support mail", res.Inbox)
 	}
 	// Instructions ×3, owner notice, acknowledgement, under review ×3,
-	// decisions ×2; nothing to the forger, nothing to the auto-reply.
-	if len(res.Sent) != 10 {
-		t.Errorf("%d mails sent, want 10", len(res.Sent))
+	// approval notices ×2 and decisions ×2; nothing to the forger,
+	// nothing to the auto-reply.
+	if len(res.Sent) != 12 {
+		t.Errorf("%d mails sent, want 12", len(res.Sent))
+	}
+	// The admin system received one signed call per approval, the email
+	// change with both approvers.
+	if len(res.Hooks) != 2 {
+		t.Fatalf("admin system received %+v", res.Hooks)
+	}
+	for _, h := range res.Hooks {
+		if h.Action == recoverybot.ActionChangeEmail && (len(h.Approvers) != 2 || h.NewEmail != "marie.curie@new-acme.example") {
+			t.Errorf("email change call: %+v", h)
+		}
 	}
 	for _, m := range res.Sent {
 		for _, to := range m.To {

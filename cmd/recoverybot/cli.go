@@ -51,7 +51,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "[--pace DURATION] [--data-dir DIR] [-v]", "run the whole process on sample data, nothing to install", cmdDemo},
+		{"demo", "[--exit] [--listen ADDR] [--pace DURATION] [--data-dir DIR] [-v]", "the whole process on sample data with the dashboard, nothing to install (--exit: the script only)", cmdDemo},
 		{"serve", "", "the daemon: watch the mailbox, send the outbox", cmdServe},
 		{"run", "--once [--json]", "process everything pending, send the outbox, exit", cmdRun},
 		{"profiles import", "FILE [--by AGENT]", "load profiles from CSV or JSON; re-import updates", cmdProfilesImport},

@@ -43,7 +43,11 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return d.Serve(ctx)
+	ln, err := daemon.ListenWeb(a.cfg)
+	if err != nil {
+		return err
+	}
+	return d.ServeWithWeb(ctx, ln)
 }
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
