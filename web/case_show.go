@@ -32,25 +32,25 @@ type caseData struct {
 	Decided                      []fact
 
 	// The claim: who holds the case, and what the agent may do about it.
-	Holder, ClaimedAt       string
-	Mine                    bool // the agent looking holds it
-	HeldByOther             bool // another agent holds it: the decisions are theirs
-	CanClaim, CanRelease    bool
-	CanReassign             bool
-	ReassignTo              []option
-	CanApprove, CanReject   bool
-	CanCancel, CanResend    bool
-	CanReopen, CanAsk       bool
-	CanJudge                bool
-	Pending                 *pendingView
-	LostEmail               bool
-	Contact                 string
-	RejectReasons           []option
-	AskReasons              []option
-	AskMissing              []option // the required document types still missing
-	DocTypes                []option
-	Action                  *actionView
-	CanStopAction, Closed   bool
+	Holder, ClaimedAt     string
+	Mine                  bool // the agent looking holds it
+	HeldByOther           bool // another agent holds it: the decisions are theirs
+	CanClaim, CanRelease  bool
+	CanReassign           bool
+	ReassignTo            []option
+	CanApprove, CanReject bool
+	CanCancel, CanResend  bool
+	CanReopen, CanAsk     bool
+	CanJudge              bool
+	Pending               *pendingView
+	LostEmail             bool
+	Contact               string
+	RejectReasons         []option
+	AskReasons            []option
+	AskMissing            []option // the required document types still missing
+	DocTypes              []option
+	Action                *actionView
+	CanStopAction, Closed bool
 }
 
 // caseShow is a case's page: the profile, what the case needs and what
