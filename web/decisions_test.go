@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -13,7 +14,8 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 )
 
-// flashOf follows a decision's redirect and returns the page's flash.
+// flashOf follows a decision's redirect and returns the page's flash,
+// unescaped.
 func (f *fixture) flashOf(t *testing.T, a agent, w interface{ Result() *http.Response }) string {
 	t.Helper()
 	res := w.Result()
@@ -32,7 +34,7 @@ func (f *fixture) flashOf(t *testing.T, a agent, w interface{ Result() *http.Res
 	if m == nil {
 		return ""
 	}
-	return m[1]
+	return html.UnescapeString(m[1])
 }
 
 func TestApproveLostEmail(t *testing.T) {
