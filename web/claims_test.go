@@ -167,12 +167,12 @@ func TestNewFormsNeedTheToken(t *testing.T) {
 	before := len(f.events(t, s.Ref))
 	base := "/cases/" + s.Ref
 	forms := map[string]url.Values{
-		base + "/claim":                                   {},
-		base + "/release":                                 {"reason": {"x"}},
-		base + "/reassign":                                {"to": {"bob"}, "reason": {"x"}},
-		base + "/ask":                                     {"reason": {"cropped"}, "document": {sha(jpeg)}},
-		base + "/stop-action":                             {"reason": {"x"}},
-		base + "/documents/" + sha(jpeg) + "/judge":       {"verdict": {"refused"}, "reason": {"x"}},
+		base + "/claim":       {},
+		base + "/release":     {"reason": {"x"}},
+		base + "/reassign":    {"to": {"bob"}, "reason": {"x"}},
+		base + "/ask":         {"reason": {"cropped"}, "document": {sha(jpeg)}},
+		base + "/stop-action": {"reason": {"x"}},
+		base + "/documents/" + sha(jpeg) + "/judge":      {"verdict": {"refused"}, "reason": {"x"}},
 		base + "/documents/" + sha(jpeg)[:12] + "/judge": {"verdict": {"accepted"}},
 	}
 	login := f.do(t, req{method: "GET", path: "/login"})
