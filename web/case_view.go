@@ -239,6 +239,9 @@ func timeline(m messages, sum desk.Summary) []timelineEntry {
 			if k == "code" && strings.HasPrefix(e.Action, "message_") {
 				v = m.Or("coderesult."+v, v)
 			}
+			if k == "action" {
+				v = m.Or("hook."+v, v)
+			}
 			te.Details = append(te.Details, fact{m.Or("detail."+k, k), v})
 		}
 		out = append(out, te)
@@ -264,7 +267,11 @@ func timeline(m messages, sum desk.Summary) []timelineEntry {
 		out = append(out, te)
 	}
 	if a := actionOf(m, sum.Action); a != nil {
-		out = append(out, timelineEntry{At: sum.Action.CreatedAt, Actor: recoverybot.SystemActor, Action: true,
+		at := sum.Action.CreatedAt
+		if sum.Action.DoneAt != nil {
+			at = *sum.Action.DoneAt
+		}
+		out = append(out, timelineEntry{At: at, Actor: recoverybot.SystemActor, Action: true,
 			What: m.F("hook.timeline", a.Action, a.State), Details: a.Facts})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
