@@ -6,7 +6,8 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 )
 
-// caseApprove approves a case with the agent's note. For lost-email, the
+// caseApprove approves a case with the agent's note, or confirms another
+// agent's approval that waits for a second one. For lost-email, the
 // profile's address is changed to the contact address only when the
 // agent ticked the box ("change_email", unchecked by default).
 func (s *Server) caseApprove(w http.ResponseWriter, r *http.Request) {
@@ -21,6 +22,13 @@ func (s *Server) caseApprove(w http.ResponseWriter, r *http.Request) {
 		}
 		req.NewEmail = sum.Contact
 	}
-	_, err := s.desk.Approve(ctx, req)
-	s.decided(w, r, err, "flash.approved")
+	sum, err := s.desk.Approve(ctx, req)
+	key := "flash.approved"
+	switch {
+	case sum.PendingApproval != nil:
+		key = "flash.approval_pending"
+	case sum.Action != nil:
+		key = "flash.approved_hook"
+	}
+	s.decided(w, r, err, key)
 }

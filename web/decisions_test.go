@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -13,7 +14,8 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 )
 
-// flashOf follows a decision's redirect and returns the page's flash.
+// flashOf follows a decision's redirect and returns the page's flash,
+// unescaped.
 func (f *fixture) flashOf(t *testing.T, a agent, w interface{ Result() *http.Response }) string {
 	t.Helper()
 	res := w.Result()
@@ -32,7 +34,7 @@ func (f *fixture) flashOf(t *testing.T, a agent, w interface{ Result() *http.Res
 	if m == nil {
 		return ""
 	}
-	return m[1]
+	return html.UnescapeString(m[1])
 }
 
 func TestApproveLostEmail(t *testing.T) {
@@ -86,11 +88,23 @@ func TestRejectWithAReason(t *testing.T) {
 	if got := f.flashOf(t, a, f.post(t, a, "/cases/"+s.Ref+"/reject", url.Values{"reason": {"made up"}})); !strings.Contains(got, "motif") {
 		t.Errorf("a reason not in the list: flash %q", got)
 	}
-	f.post(t, a, "/cases/"+s.Ref+"/reject", url.Values{"reason": {"expired"}, "text": {"It expired in 2019."}})
+	// The form offers the list of recoverybot.RejectReasons, nothing else.
+	page := f.get(t, a, "/cases/"+s.Ref).Body.String()
+	for _, rr := range recoverybot.RejectReasons {
+		if !strings.Contains(page, `<option value="`+string(rr)+`">`) {
+			t.Errorf("the reject form lacks %s", rr)
+		}
+	}
+	if strings.Contains(page, `<option value="expired">Le`) {
+		t.Error("the reject form offers a reason of its own")
+	}
+	f.post(t, a, "/cases/"+s.Ref+"/reject", url.Values{"reason": {"forged"}, "text": {"The photo was pasted on."}})
 	got, _ := f.desk.Show(t.Context(), s.Ref)
-	// p-co's customer reads English.
-	if got.State != recoverybot.StateRejected || got.Reason != "The identity document has expired. — It expired in 2019." {
+	if got.State != recoverybot.StateRejected || got.Reason != "forged: The photo was pasted on." {
 		t.Errorf("rejected case: %s %q", got.State, got.Reason)
+	}
+	if n := len(got.Mail); n == 0 || got.Mail[n-1].Template != "rejected" {
+		t.Errorf("no rejection mail: %+v", got.Mail)
 	}
 }
 
@@ -197,7 +211,8 @@ func TestCatalogues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, prefix := range []string{"kind.", "holder.", "state.", "queue.", "reject.", "req.", "sender.", "attention."} {
+	for _, prefix := range []string{"kind.", "holder.", "state.", "queue.", "reject.", "ask.", "hook.", "hookstate.",
+		"verdict.", "doctype.", "req.", "sender.", "attention."} {
 		var names []string
 		switch prefix {
 		case "kind.":
@@ -217,8 +232,25 @@ func TestCatalogues(t *testing.T) {
 				names = append(names, string(q))
 			}
 		case "reject.":
-			for _, r := range rejectReasons() {
+			for _, r := range recoverybot.RejectReasons {
 				names = append(names, string(r))
+			}
+		case "ask.":
+			for _, r := range recoverybot.AskReasons {
+				names = append(names, string(r))
+			}
+		case "hook.":
+			for _, a := range recoverybot.Actions {
+				names = append(names, string(a))
+			}
+		case "hookstate.":
+			names = []string{string(recoverybot.ActionPending), string(recoverybot.ActionCalling), string(recoverybot.ActionDone),
+				string(recoverybot.ActionFailed), string(recoverybot.ActionStopped)}
+		case "verdict.":
+			names = []string{string(recoverybot.VerdictAccepted), string(recoverybot.VerdictRefused)}
+		case "doctype.":
+			for _, d := range documentTypes() {
+				names = append(names, string(d))
 			}
 		case "req.":
 			names = []string{string(recoverybot.NeedCode), string(recoverybot.NeedAuthenticatedSender),
@@ -227,7 +259,8 @@ func TestCatalogues(t *testing.T) {
 			names = []string{string(recoverybot.SenderNone), string(recoverybot.SenderVerified),
 				string(recoverybot.SenderUnverified), string(recoverybot.SenderFailed)}
 		case "attention.":
-			names = []string{desk.AttentionLocked, desk.AttentionBounced, desk.AttentionMailFailed, desk.AttentionReview}
+			names = []string{desk.AttentionLocked, desk.AttentionBounced, desk.AttentionMailFailed, desk.AttentionReview,
+				desk.AttentionActionFailed}
 		}
 		for _, n := range names {
 			if _, ok := en[prefix+n]; !ok {

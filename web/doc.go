@@ -12,4 +12,12 @@
 // reach the browser only as PNG pages re-encoded by a Previewer, under
 // "default-src 'none'; sandbox", and their original bytes only through an
 // explicit, audited download as an attachment.
+//
+// A case is worked by the agent who holds it (desk's claims): the case
+// page offers the holder the decisions, the verdicts on documents and the
+// asks for new ones, and everyone else the claim, the reassign, the
+// confirmation of another agent's pending approval and the stop of an
+// action that waits. A flash message travels as a key of the catalogue;
+// the few that name an agent carry the name beside it, shown only when it
+// is one of ours.
 package web

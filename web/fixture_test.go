@@ -90,6 +90,13 @@ func (p *fakePreviewer) Calls() int {
 // changes its options (nil: none).
 func newFixture(t *testing.T, tweak func(*Options)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, tweak)
+}
+
+// newFixtureWith is newFixture with the desk's options changed by
+// deskTweak (nil: none).
+func newFixtureWith(t *testing.T, deskTweak func(*desk.Options), tweak func(*Options)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	v, err := vault.Open(dir)
@@ -106,8 +113,12 @@ func newFixture(t *testing.T, tweak func(*Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := desk.New(st, key, desk.Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
-		MessageIDKey: v.Key(vault.PurposeMessageID)})
+	do := desk.Options{From: "contact@hosting.example", FromName: "Support", Provider: "Hosting",
+		MessageIDKey: v.Key(vault.PurposeMessageID)}
+	if deskTweak != nil {
+		deskTweak(&do)
+	}
+	d := desk.New(st, key, do)
 	if _, err := d.ImportProfiles(ctx, testProfiles, "test", "alice"); err != nil {
 		t.Fatal(err)
 	}

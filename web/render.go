@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -74,8 +75,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, page, 
 		}
 		v.CSRF = tok
 	}
-	if key, isErr := s.takeFlash(w, r); key != "" {
+	if key, arg, isErr := s.takeFlash(w, r); key != "" {
 		v.Flash, v.Error = v.T.S(key), isErr
+		if arg != "" {
+			v.Flash = v.T.F(key, arg)
+		}
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
@@ -110,38 +114,88 @@ func validLang(l string) bool { return l == "fr" || l == "en" }
 
 // A flash is the key of a message shown once on the next page, after a
 // redirect. Only keys travel in the cookie, never text: a forged cookie
-// can show nothing but one of our messages.
+// can show nothing but one of our messages. The few messages that name
+// an agent ("held by %s") carry the name beside the key, and it is shown
+// only when it is the name of one of our agents.
 const (
 	flashOK    = "ok:"
 	flashError = "error:"
+	flashArg   = "|" // between the key and its argument, base64url
 )
 
-func (s *Server) flash(w http.ResponseWriter, key string, isErr bool) {
+// namesAgent reports whether the message of key takes an agent's name.
+func namesAgent(key string) bool {
+	switch key {
+	case "error.claimed", "error.not_holder", "flash.reassigned":
+		return true
+	}
+	return false
+}
+
+func (s *Server) flash(w http.ResponseWriter, key, arg string, isErr bool) {
 	p := flashOK
 	if isErr {
 		p = flashError
 	}
-	s.setCookie(w, s.cookies.flash, p+key, time.Minute)
+	v := p + key
+	if arg != "" && namesAgent(key) {
+		v += flashArg + base64.RawURLEncoding.EncodeToString([]byte(arg))
+	}
+	s.setCookie(w, s.cookies.flash, v, time.Minute)
 }
 
-func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
+// takeFlash reads and clears the flash: its message's key, its argument
+// and whether it tells of an error. A key we do not have, or a message
+// naming someone who is not an agent, is no flash.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) (key, arg string, isErr bool) {
 	c, err := r.Cookie(s.cookies.flash)
 	if err != nil {
-		return "", false
+		return "", "", false
 	}
 	s.setCookie(w, s.cookies.flash, "", -1)
-	isErr := strings.HasPrefix(c.Value, flashError)
-	key := strings.TrimPrefix(strings.TrimPrefix(c.Value, flashError), flashOK)
+	isErr = strings.HasPrefix(c.Value, flashError)
+	key = strings.TrimPrefix(strings.TrimPrefix(c.Value, flashError), flashOK)
+	key, enc, _ := strings.Cut(key, flashArg)
 	if !s.catalog.has(key) {
-		return "", false
+		return "", "", false
 	}
-	return key, isErr
+	if !namesAgent(key) {
+		return key, "", isErr
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || !s.isAgent(r, string(b)) {
+		return "", "", false
+	}
+	return key, string(b), isErr
+}
+
+// isAgent reports whether name is one of the dashboard's agents.
+func (s *Server) isAgent(r *http.Request, name string) bool {
+	if name == "" {
+		return false
+	}
+	agents, err := s.desk.Agents(r.Context())
+	if err != nil {
+		s.log.Error("list agents", "error", err)
+		return false
+	}
+	for _, a := range agents {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // back redirects (303) to a page of the dashboard after a form, with a
 // flash message.
 func (s *Server) back(w http.ResponseWriter, r *http.Request, to, key string, isErr bool) {
-	s.flash(w, key, isErr)
+	s.backWith(w, r, to, key, "", isErr)
+}
+
+// backWith is back with a message that names an agent (namesAgent).
+func (s *Server) backWith(w http.ResponseWriter, r *http.Request, to, key, arg string, isErr bool) {
+	s.flash(w, key, arg, isErr)
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
