@@ -35,7 +35,8 @@ func (d *Desk) queueAction(tx *store.Tx, c recoverybot.Case, action recoverybot.
 
 // ActionDone is told, in the transaction that records it, that the admin
 // system did an approved case's action: the profile's address changes
-// (change_email) and the customer is told. The customer never hears of an
+// (change_email), the customer is told and, when there was no waiting
+// period, the account's owner too. The customer never hears of an
 // approval before this.
 func (d *Desk) ActionDone(tx *store.Tx, call recoverybot.ActionCall) error {
 	c, err := tx.CaseByID(call.CaseID)
@@ -49,6 +50,12 @@ func (d *Desk) ActionDone(tx *store.Tx, call recoverybot.ActionCall) error {
 	if err := tx.Audit(c.ID, recoverybot.SystemActor, "action_done", map[string]string{
 		"action": string(call.Action), "result": call.Result, "attempts": fmt.Sprint(call.Attempts)}); err != nil {
 		return err
+	}
+	if d.opts.ActionDelay <= 0 {
+		// No waiting period: the owner is told now that it was done.
+		if err := d.queueNotice(tx, c, p, tx.Now(), false); err != nil {
+			return err
+		}
 	}
 	return d.applyApproval(tx, c, p)
 }

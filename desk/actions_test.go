@@ -126,8 +126,8 @@ func TestFailedActionFlagsTheCase(t *testing.T) {
 		t.Errorf("flags = %v", s.Flags)
 	}
 	for _, m := range f.templates(t, ref) {
-		if strings.HasPrefix(m, "approved") {
-			t.Errorf("the customer was told of an approval the admin system refused: %v", m)
+		if strings.HasPrefix(m, "approved") || strings.HasPrefix(m, "approval_notice") {
+			t.Errorf("someone was told of an approval the admin system refused (no waiting period): %v", m)
 		}
 	}
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/recoverybot/recoverybot/store"
 )
 
-// ClaimedError is returned when another agent holds the case: its Holder
-// names them. errors.Is(err, ErrClaimed) holds for it.
+// ClaimedError names the agent who holds a case. A claim or decision on a
+// case another agent holds returns it with errors.Is(err, ErrClaimed);
+// a release by someone else, with errors.Is(err, ErrNotHolder).
 type ClaimedError = store.ClaimedError
 
 // Errors of claims, for errors.Is.

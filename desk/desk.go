@@ -453,23 +453,31 @@ func (d *Desk) approve(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile,
 		effective = call.NotBefore
 	}
 	// The owner of the account hears of it at the profile's address (the
-	// old one, for an email change), before anything is done when the
-	// hook waits, so that they can object (NIST SP 800-63B-4 §4.2.3).
-	delayed := d.opts.ActionHook && d.opts.ActionDelay > 0
-	err := d.queue(tx, *c, p, outbound.ApprovalNotice, p.Email, "approval-notice", func(data *outbound.Data) {
-		data.EffectiveAt, data.Delayed = effective, delayed
+	// old one, for an email change), so that they can object (NIST SP
+	// 800-63B-4 §4.2.3): at approval when the hook waits (the notice says
+	// when it will happen), or when it is done.
+	if !d.opts.ActionHook {
+		if err := d.queueNotice(tx, *c, p, effective, false); err != nil {
+			return err
+		}
+		return d.applyApproval(tx, *c, p)
+	}
+	if d.opts.ActionDelay > 0 {
+		return d.queueNotice(tx, *c, p, effective, true)
+	}
+	return nil
+}
+
+// queueNotice queues the owner's notice of case c's approval, effective
+// at (delayed: it has not happened yet).
+func (d *Desk) queueNotice(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile, at time.Time, delayed bool) error {
+	return d.queue(tx, c, p, outbound.ApprovalNotice, p.Email, "approval-notice", func(data *outbound.Data) {
+		data.EffectiveAt, data.Delayed = at, delayed
 		data.ProfileEmail, data.NewEmail = p.Email, c.NewEmail
 		if c.Kind == recoverybot.KindLostEmail && c.NewEmail == "" && c.Contact != "" {
 			data.MaskedContact = outbound.MaskAddress(c.Contact)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	if !d.opts.ActionHook {
-		return d.applyApproval(tx, *c, p)
-	}
-	return nil
 }
 
 // applyApproval does what an approval does once its action is done: the

@@ -12,7 +12,7 @@
 //   - Active content in the browser: an SVG or HTML page with script, a
 //     file that a browser would sniff as HTML, a polyglot. Render sniffs
 //     the bytes (never a declared type or a file name) and previews only
-//     JPEG, PNG, GIF and PDF; everything else is ErrUnsupported. What
+//     JPEG, PNG, GIF, WebP, TIFF and PDF; everything else is ErrUnsupported. What
 //     comes out is always a PNG this package encoded, so whatever the
 //     input contained beyond its pixels is not in it. The web layer still
 //     serves previews with nosniff and a sandboxing CSP.

@@ -15,7 +15,7 @@ import (
 // the document.
 var (
 	// ErrUnsupported: the bytes are not a format this package previews
-	// (SVG, HTML, TIFF, WebP, office files, unknown). The original is
+	// (SVG, HTML, HEIC, office files, unknown). The original is
 	// then only downloadable, through an audited action elsewhere.
 	ErrUnsupported = errors.New("preview: unsupported document type")
 	// ErrTooLarge: an image or a page has more pixels than
