@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -63,6 +64,12 @@ type Options struct {
 
 // Desk performs agents' actions on the store.
 type Desk struct {
+	// logins runs one password login at a time, from the lockout check
+	// to the failure's record: parallel guesses cannot all pass the check
+	// before the first failure counts, and argon2id's memory is spent
+	// for one attempt at a time.
+	logins sync.Mutex
+
 	store   *store.Store
 	codes   recoverybot.CodeKey
 	opts    Options

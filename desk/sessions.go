@@ -72,6 +72,8 @@ func (d *Desk) Login(ctx context.Context, name, password, remoteAddr string) (Se
 	name = strings.TrimSpace(name)
 	addr := throttleAddress(remoteAddr)
 	nameKey := strings.ToLower(name)
+	d.logins.Lock()
+	defer d.logins.Unlock()
 	var throttled bool
 	err := d.store.View(ctx, func(tx *store.Tx) error {
 		for _, k := range [][2]string{{store.ThrottleAgent, nameKey}, {store.ThrottleAddress, addr}} {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -229,5 +230,33 @@ func TestThrottleAddress(t *testing.T) {
 		if got := throttleAddress(in); got != want {
 			t.Errorf("throttleAddress(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestParallelGuessesAreThrottled: guesses sent all at once get no more
+// tries than guesses sent one by one.
+func TestParallelGuessesAreThrottled(t *testing.T) {
+	f, _ := sessionFixture(t)
+	ctx := context.Background()
+	const n = 4 * LoginMaxFailures
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, _, errs[i] = f.desk.Login(ctx, "alice", fmt.Sprintf("wrong guess %d", i), fmt.Sprintf("192.0.2.%d:1", i))
+		})
+	}
+	wg.Wait()
+	checked := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, ErrBadCredentials):
+			checked++
+		case !errors.Is(err, ErrThrottled):
+			t.Fatalf("guess: %v", err)
+		}
+	}
+	if checked != LoginMaxFailures {
+		t.Errorf("%d parallel guesses were checked, want %d", checked, LoginMaxFailures)
 	}
 }
