@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -199,14 +201,25 @@ func (s *Server) backWith(w http.ResponseWriter, r *http.Request, to, key, arg s
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// localPath returns p when it is a path of this site ("/…", not "//…"
-// nor "/\…", which browsers read as another host), else "/".
+// localPath returns p when it is a path of this site, else "/". Browsers
+// read "//host", "/\\host" and the same with tabs or newlines stripped
+// as another site, and http.Redirect cleans "/a/../\\host" into "/\\host":
+// so a backslash or a control character anywhere refuses p, and what is
+// returned is the parsed path and query, starting with a single "/".
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, '\\') ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
-	return p
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	out := u.RequestURI()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.HasPrefix(path.Clean(u.Path), "//") {
+		return "/"
+	}
+	return out
 }
 
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {

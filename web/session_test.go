@@ -246,7 +246,8 @@ func TestLanguage(t *testing.T) {
 func TestLoginGoesBackOnlyWithinTheSite(t *testing.T) {
 	f := newFixture(t, nil)
 	for next, want := range map[string]string{"/cases/RC-AAAAAA": "/cases/RC-AAAAAA", "//evil.example/": "/",
-		"https://evil.example/": "/", `/\evil.example`: "/"} {
+		"https://evil.example/": "/", `/\evil.example`: "/", `/a/../\evil.example`: "/", "/\t/evil.example": "/",
+		"/\n/evil.example": "/", "/a/..//evil.example": "/evil.example", "/?queue=mine&q=RC": "/?queue=mine&q=RC"} {
 		page := f.do(t, req{method: "GET", path: "/login?next=" + url.QueryEscape(next)})
 		form := url.Values{"name": {"alice"}, "password": {alicePassword}, "csrf": {formToken(t, page.Body.String())}, "next": {next}}
 		w := f.do(t, req{method: "POST", path: "/login", form: form, cookies: []*http.Cookie{cookie(page, f.srv.cookies.loginCSRF)}})
