@@ -71,9 +71,15 @@ func NewCommand(o CommandOptions) (*Command, error) {
 	if env == nil {
 		env = os.Environ()
 	}
+	// Only what a program needs to run is passed on: the daemon's own
+	// environment may hold secrets (RECOVERYBOT_*, a proxy's credentials,
+	// a cloud token) that are none of the hook's business.
 	var kept []string
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "RECOVERYBOT_") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "PATH", name == "HOME", name == "LANG", name == "TZ", name == "TMPDIR", name == "USER",
+			name == "LOGNAME", strings.HasPrefix(name, "LC_"):
 			kept = append(kept, kv)
 		}
 	}

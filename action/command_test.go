@@ -18,7 +18,7 @@ import (
 func hookCommand(t *testing.T, timeout time.Duration, args ...string) *action.Command {
 	t.Helper()
 	c, err := action.NewCommand(action.CommandOptions{Argv: append([]string{"sh", "testdata/hook.sh"}, args...), Timeout: timeout,
-		Environ: append(os.Environ(), "RECOVERYBOT_IMAP_PASSWORD=hunter2")})
+		Environ: append(os.Environ(), "RECOVERYBOT_IMAP_PASSWORD=hunter2", "HTTPS_PROXY=http://user:hunter3@proxy:3128")})
 	if err != nil {
 		t.Fatal(err)
 	}

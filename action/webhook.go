@@ -163,7 +163,13 @@ func redact(s string) string {
 }
 
 // String names the webhook by its URL, never its secret.
-func (w *Webhook) String() string { return "webhook " + w.url.Redacted() }
+func (w *Webhook) String() string { return "webhook " + w.where() }
+
+// where names the webhook in logs and errors: scheme, host and path, not
+// the query string or credentials, which may carry a token.
+func (w *Webhook) where() string {
+	return (&url.URL{Scheme: w.url.Scheme, Host: w.url.Host, Path: w.url.Path}).String()
+}
 
 // Call POSTs c, signed, and returns the admin system's answer: the
 // first line of the body of a 2xx response, or its status when the body
@@ -182,7 +188,7 @@ func (w *Webhook) Call(ctx context.Context, c recoverybot.ActionCall) (string, e
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url.String(), bytes.NewReader(body))
 	if err != nil {
-		return "", Permanent(fmt.Errorf("POST %s: %w", w.url.Redacted(), err))
+		return "", Permanent(fmt.Errorf("POST %s: %w", w.where(), err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "recoverybot")
@@ -191,9 +197,13 @@ func (w *Webhook) Call(ctx context.Context, c recoverybot.ActionCall) (string, e
 	req.Header.Set(HeaderSignature, Sign(w.secret, timestamp, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		// The URL in a *url.Error has no secret, and net/http redacts a
-		// password in it.
-		return "", &Error{Temporary: true, Err: err}
+		// A *url.Error quotes the whole URL, query string included, where
+		// an operator may have put a token: name it without.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", &Error{Temporary: true, Err: fmt.Errorf("POST %s: %w", w.where(), err)}
 	}
 	defer resp.Body.Close()
 	answer, readErr := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))

@@ -311,3 +311,22 @@ func startServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// TestWebhookErrorHidesTheQuery: a token in the URL's query string never
+// reaches the error, which goes to logs and to the case page.
+func TestWebhookErrorHidesTheQuery(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close() // nothing listens there any more
+	wh, err := action.NewWebhook(action.WebhookOptions{URL: addr + "/recovery?token=s3cr3t-t0ken", Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = wh.Call(context.Background(), testCall())
+	if err == nil || !action.Temporary(err) {
+		t.Fatalf("Call to a closed port = %v, want a temporary error", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(wh.String(), "s3cr3t") || !strings.Contains(err.Error(), "/recovery") {
+		t.Errorf("error %q / name %q", err, wh.String())
+	}
+}

@@ -6,7 +6,7 @@ case "$input" in
 *"\"idempotency_key\":\"$RECOVERYBOT_IDEMPOTENCY_KEY\""*) ;;
 *) echo "key $RECOVERYBOT_IDEMPOTENCY_KEY not in the input" >&2; exit 2 ;;
 esac
-if [ -n "$RECOVERYBOT_IMAP_PASSWORD" ]; then
+if [ -n "$RECOVERYBOT_IMAP_PASSWORD" ] || [ -n "$HTTPS_PROXY" ]; then
 	echo "our secrets leaked into the environment" >&2
 	exit 2
 fi
