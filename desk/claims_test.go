@@ -214,3 +214,35 @@ func TestDocumentVerdictsMoveTheCase(t *testing.T) {
 		t.Errorf("refusal audited as %+v", ev)
 	}
 }
+
+func TestConfirmationIsOfTheApprovalSeen(t *testing.T) {
+	f := newFixtureWith(t, nil, func(o *Options) { o.SecondApproval = []recoverybot.Action{recoverybot.ActionChangeEmail} })
+	ctx := context.Background()
+	ref := f.open(t, "p-ind", recoverybot.KindLostEmail, "new@elsewhere.example")
+	data := []byte("\xff\xd8\xff the scan")
+	sum := sha256.Sum256(data)
+	f.addDocument(t, ref, recoverybot.Document{Type: recoverybot.DocIdentity, Filename: "cni.jpg", MediaType: "image/jpeg",
+		SHA256: hex.EncodeToString(sum[:])}, data)
+	f.setState(t, ref, recoverybot.StateReadyForReview, 0)
+	s, err := f.desk.Approve(ctx, ApproveRequest{Ref: ref, By: "bob", NewEmail: "new@elsewhere.example"})
+	if err != nil || s.PendingApproval == nil {
+		t.Fatalf("first approval: %+v, %v", s.PendingApproval, err)
+	}
+	seen := PendingToken(*s.PendingApproval)
+	// bob then touches the evidence: his approval lapses...
+	s, err = f.desk.JudgeDocument(ctx, JudgeRequest{Ref: ref, By: "bob", SHA256: hex.EncodeToString(sum[:]), Verdict: recoverybot.VerdictAccepted})
+	if err != nil || s.PendingApproval != nil {
+		t.Fatalf("after a verdict the first approval still waits: %+v, %v", s.PendingApproval, err)
+	}
+	// ... and a new one is not what carol reviewed.
+	if _, err := f.desk.Approve(ctx, ApproveRequest{Ref: ref, By: "bob", NewEmail: "new@elsewhere.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.desk.Approve(ctx, ApproveRequest{Ref: ref, By: "carol", Confirms: seen}); !errors.Is(err, ErrApprovalChanged) {
+		t.Fatalf("confirming a replaced approval: %v", err)
+	}
+	now, _ := f.desk.Show(ctx, ref)
+	if s, err := f.desk.Approve(ctx, ApproveRequest{Ref: ref, By: "carol", Confirms: PendingToken(*now.PendingApproval)}); err != nil || s.State != recoverybot.StateApproved {
+		t.Fatalf("confirming the approval seen: %s, %v", s.State, err)
+	}
+}

@@ -31,6 +31,9 @@ var (
 	ErrSameApprover = errors.New("desk: a second, different agent must approve")
 	ErrBadNewEmail  = errors.New("desk: bad new address for the profile")
 	ErrNewEmailKind = errors.New("desk: only a lost-email case changes the profile's address")
+	// ErrApprovalChanged: the first approval a second agent meant to
+	// confirm was withdrawn or replaced meanwhile.
+	ErrApprovalChanged = errors.New("desk: the approval to confirm has changed; review the case again")
 )
 
 // Options configure a Desk.
@@ -361,6 +364,16 @@ type ApproveRequest struct {
 	// (the dashboard offers the contact address) instead of telling the
 	// customer the current one.
 	NewEmail string
+	// Confirms, when not empty, is the PendingToken of the first approval
+	// the second agent reviewed: the confirmation is refused
+	// (ErrApprovalChanged) when another approval waits by then, or none.
+	Confirms string
+}
+
+// PendingToken names one first approval, so that a confirmation applies
+// to the approval its agent saw and not to one made since.
+func PendingToken(a recoverybot.Approval) string {
+	return fmt.Sprintf("%s@%d", a.By, a.At.UnixNano())
 }
 
 // ActionOf is what approving a case of kind k does in the admin system;
@@ -391,6 +404,9 @@ func (d *Desk) Approve(ctx context.Context, req ApproveRequest) (Summary, error)
 	sum, err := d.act(ctx, req.Ref, by, actConfirm, func(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile) error {
 		if c.State != recoverybot.StateReadyForReview {
 			return &recoverybot.TransitionError{From: c.State, Event: recoverybot.EventApprove}
+		}
+		if req.Confirms != "" && (c.PendingApproval == nil || PendingToken(*c.PendingApproval) != req.Confirms) {
+			return ErrApprovalChanged
 		}
 		if pending := c.PendingApproval; pending != nil {
 			if pending.By == by {

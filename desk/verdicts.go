@@ -119,8 +119,8 @@ func findDocument(tx *store.Tx, caseID int64, sum string) (recoverybot.Document,
 
 // settle moves an open case to the state its evidence now calls for,
 // after an agent's verdict: complete and awaiting becomes ready for
-// review, incomplete and ready goes back to awaiting evidence (a pending
-// approval then lapses).
+// review, incomplete and ready goes back to awaiting evidence. A pending
+// first approval lapses whatever the verdict.
 func (d *Desk) settle(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile, by string) error {
 	docs, err := tx.Documents(c.ID)
 	if err != nil {
@@ -130,6 +130,14 @@ func (d *Desk) settle(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile, 
 		Documents: docs, SenderStatus: c.SenderStatus, CodeVerified: c.CodeVerified,
 		UnverifiedSenderCounts: d.opts.UnverifiedSenderCounts,
 	})
+	// The evidence a first approval rested on changed: it lapses, and
+	// the case needs a new one.
+	if c.PendingApproval != nil {
+		c.PendingApproval = nil
+		if err := tx.Audit(c.ID, by, "approval_withdrawn", map[string]string{"reason": "the evidence changed"}); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.State == recoverybot.StateAwaitingEvidence && len(missing) == 0:
 		if err := transition(tx, c, recoverybot.EventEvidenceComplete, by); err != nil {
@@ -139,12 +147,6 @@ func (d *Desk) settle(tx *store.Tx, c *recoverybot.Case, p recoverybot.Profile, 
 	case c.State == recoverybot.StateReadyForReview && len(missing) > 0:
 		if err := transition(tx, c, recoverybot.EventEvidenceIncomplete, by); err != nil {
 			return err
-		}
-		if c.PendingApproval != nil {
-			c.PendingApproval = nil
-			if err := tx.Audit(c.ID, by, "approval_withdrawn", map[string]string{"reason": "evidence incomplete"}); err != nil {
-				return err
-			}
 		}
 		return tx.Audit(c.ID, by, "evidence_incomplete", map[string]string{"missing": joinMissing(missing)})
 	}

@@ -13,7 +13,8 @@ import (
 func (s *Server) caseApprove(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ref := r.PathValue("ref")
-	req := desk.ApproveRequest{Ref: ref, By: sessionOf(r).Agent, Note: r.PostFormValue("note")}
+	req := desk.ApproveRequest{Ref: ref, By: sessionOf(r).Agent, Note: r.PostFormValue("note"),
+		Confirms: r.PostFormValue("confirms")}
 	if r.PostFormValue("change_email") == "yes" {
 		sum, err := s.desk.Show(ctx, ref)
 		if err != nil {

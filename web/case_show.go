@@ -17,7 +17,8 @@ type option struct{ Value, Label string }
 // pendingView is a first approval waiting for a second agent.
 type pendingView struct {
 	By, At, Note, NewEmail string
-	Mine                   bool // the agent looking approved first
+	Mine                   bool   // the agent looking approved first
+	Token                  string // desk.PendingToken: what a confirmation confirms
 }
 
 type caseData struct {
@@ -119,7 +120,8 @@ func (s *Server) caseShow(w http.ResponseWriter, r *http.Request) {
 
 	ready := sum.State == recoverybot.StateReadyForReview
 	if pa := sum.PendingApproval; pa != nil {
-		d.Pending = &pendingView{By: pa.By, At: datetime(pa.At), Note: pa.Note, NewEmail: pa.NewEmail, Mine: pa.By == me}
+		d.Pending = &pendingView{By: pa.By, At: datetime(pa.At), Note: pa.Note, NewEmail: pa.NewEmail, Mine: pa.By == me,
+			Token: desk.PendingToken(*pa)}
 	}
 	// A second agent confirms a pending approval without holding the case.
 	d.CanApprove = ready && (mayAct || (d.Pending != nil && !d.Pending.Mine))

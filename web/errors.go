@@ -24,6 +24,8 @@ func errorKey(err error) (string, bool) {
 		return "error.unknown_agent", true
 	case errors.Is(err, desk.ErrSameApprover):
 		return "error.same_approver", true
+	case errors.Is(err, desk.ErrApprovalChanged):
+		return "error.approval_changed", true
 	case errors.Is(err, desk.ErrNeedsReason):
 		return "error.needs_reason", true
 	case errors.Is(err, recoverybot.ErrUnknownReason):
