@@ -41,7 +41,9 @@ func (s *Server) renderPages(r *http.Request) ([][]byte, error) {
 	if !previewable(doc.MediaType) {
 		return nil, errNoPreview
 	}
-	pages, err := s.opts.Previews.Render(r.Context(), data)
+	pages, err := s.previews.get(r.Context(), doc.SHA256, func() ([][]byte, error) {
+		return s.opts.Previews.Render(r.Context(), data)
+	})
 	if err != nil {
 		s.log.Warn("no preview", "case", sum.Ref, "sha256", sha, "media_type", doc.MediaType, "error", err)
 		return nil, errNoPreview

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/desk"
@@ -77,6 +78,20 @@ func TestPDFPages(t *testing.T) {
 		if r := f.get(t, a, "/cases/"+s.Ref+"/documents/"+sha(pdf)+"/preview/"+n); r.Code != http.StatusOK || r.Header().Get("Content-Type") != "image/png" {
 			t.Errorf("preview page %s: %d", n, r.Code)
 		}
+	}
+	// The document page and its three images: one render, and each
+	// view still audited.
+	if c := f.preview.Calls(); c != 1 {
+		t.Errorf("%d renders for three pages, want 1", c)
+	}
+	if got := count(actions(f, t, s.Ref), "alice:document_viewed"); got != 4 {
+		t.Errorf("%d document_viewed events, want 4", got)
+	}
+	// A few minutes later the document is rendered again.
+	f.clock.Advance(10 * time.Minute)
+	f.get(t, a, "/cases/"+s.Ref+"/documents/"+sha(pdf)+"/preview/1")
+	if c := f.preview.Calls(); c != 2 {
+		t.Errorf("%d renders after the cache's lifetime, want 2", c)
 	}
 }
 

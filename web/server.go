@@ -56,6 +56,8 @@ type Server struct {
 	catalog catalog
 	cookies cookieNames
 	handler http.Handler
+	// previews keeps rendered pages a few minutes (previewCache).
+	previews *previewCache
 }
 
 // New returns the dashboard of o.Desk.
@@ -77,7 +79,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: o, desk: o.Desk, log: o.Logger, now: o.Now, pages: pages, catalog: newCatalog(),
-		cookies: newCookieNames(o.Secure)}
+		cookies: newCookieNames(o.Secure), previews: newPreviewCache(64<<20, 5*time.Minute, o.Now)}
 	s.handler = s.routes()
 	return s, nil
 }
