@@ -46,6 +46,11 @@ type Options struct {
 	Now func() time.Time
 	// OnSweep is told of each scheduled job's run once it is recorded.
 	OnSweep func(store.SweepRun)
+	// Exclusive says the caller holds the data directory's lock
+	// (internal/instance): no other process can be sending, so mail a
+	// crash left being sent is marked failed as soon as Serve or Once
+	// starts.
+	Exclusive bool
 	// ActionHook overrides the configured action hook (tests, a private
 	// CA); nil: the one [action] configures, if any. The desks follow
 	// the configuration ([action] set or not) to decide whether an
@@ -280,6 +285,17 @@ func New(o Options) (*Daemon, error) {
 	}, nil
 }
 
+// failInterrupted marks failed the mail a crash left being sent, when the
+// daemon runs alone on its data directory.
+func (d *Daemon) failInterrupted(ctx context.Context) {
+	if !d.opts.Exclusive {
+		return
+	}
+	if _, err := d.courier.FailInterrupted(ctx); err != nil {
+		d.log.Error("outbox", "error", err)
+	}
+}
+
 // Desk returns the agents' desk the daemon's action courier reports to:
 // the one the dashboard must use.
 func (d *Daemon) Desk() *desk.Desk { return d.desk }
@@ -306,6 +322,7 @@ type Result struct {
 // while the mailbox is still being drained.
 func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	var r Result
+	d.failInterrupted(ctx)
 	d.sweepSpool(ctx)
 	conn, err := d.Dial(ctx)
 	if err != nil {
@@ -459,6 +476,7 @@ func (d *Daemon) Ready() (bool, error) {
 // finishes the message in hand and returns nil.
 func (d *Daemon) Serve(ctx context.Context) error {
 	c := d.opts.Config
+	d.failInterrupted(ctx)
 	d.sweepSpool(ctx)
 	if d.actions != nil {
 		if _, err := d.actions.Resume(ctx); err != nil {

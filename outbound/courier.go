@@ -321,6 +321,27 @@ func serverDown(err error) bool {
 	return false
 }
 
+// FailInterrupted marks failed every mail left being sent, whatever its
+// age: for a process that holds the data directory's lock
+// (internal/instance), where no other process can be sending it, so the
+// mail a crash cut short shows as failed at once instead of after
+// interruptedAfter. It returns how many.
+func (c *Courier) FailInterrupted(ctx context.Context) (int, error) {
+	var n int64
+	err := c.Store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.MarkInterrupted(tx.Now().Add(time.Second))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	if n > 0 && c.Logger != nil {
+		c.Logger.Warn("mail interrupted by a crash marked failed", "count", n)
+	}
+	return int(n), nil
+}
+
 // interruptedAfter is how long after its start an attempt still marked
 // as being sent is taken for one a crash cut short: well past the SMTP
 // timeout.

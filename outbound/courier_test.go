@@ -84,8 +84,16 @@ func TestCourier(t *testing.T) {
 }
 
 // TestCourierNeverSendsTwice: a mail whose attempt a crash cut short is
-// not sent again; it is marked failed for an agent to check.
+// not sent again; it is marked failed for an agent to check, at once by
+// an instance that holds the data directory's lock, else once the
+// attempt is long past.
 func TestCourierNeverSendsTwice(t *testing.T) {
+	for _, exclusive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exclusive=%v", exclusive), func(t *testing.T) { testCourierNeverSendsTwice(t, exclusive) })
+	}
+}
+
+func testCourierNeverSendsTwice(t *testing.T, exclusive bool) {
 	ctx := context.Background()
 	var offset time.Duration
 	v, _ := vault.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
@@ -114,9 +122,20 @@ func TestCourierNeverSendsTwice(t *testing.T) {
 	if got, err := c.Drain(ctx); got != (outbound.Stats{}) || err != nil {
 		t.Fatalf("Drain during the attempt = %+v, %v", got, err)
 	}
-	offset = 11 * time.Minute
-	if got, err := c.Drain(ctx); got != (outbound.Stats{Failed: 1}) || err != nil {
-		t.Fatalf("Drain after the crash = %+v, %v", got, err)
+	if exclusive {
+		// The next instance holds the data directory's lock: nobody else
+		// can be sending it, so it is failed at once.
+		if n, err := c.FailInterrupted(ctx); n != 1 || err != nil {
+			t.Fatalf("FailInterrupted = %d, %v", n, err)
+		}
+	} else {
+		offset = 11 * time.Minute
+		if got, err := c.Drain(ctx); got != (outbound.Stats{Failed: 1}) || err != nil {
+			t.Fatalf("Drain after the crash = %+v, %v", got, err)
+		}
+	}
+	if got, err := c.Drain(ctx); got != (outbound.Stats{}) || err != nil {
+		t.Fatalf("Drain after the mark = %+v, %v", got, err)
 	}
 	if n := len(sink.Messages()); n != 0 {
 		t.Errorf("an interrupted mail was sent again (%d)", n)

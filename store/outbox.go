@@ -176,11 +176,6 @@ func (t *Tx) MarkSending(id int64) error {
 // short by a crash.
 const InterruptedMessage = "interrupted while being sent: it may have gone out; check with the customer before sending again"
 
-// MarkInterrupted gives up the mails that were being handed to SMTP
-// before the given time and never marked sent: the process died during
-// the attempt. Whether the server accepted them cannot be known, and a
-// mail is never sent twice, so they are marked failed for an agent to
-// see. It returns how many.
 // Interrupted reports whether MarkInterrupted(before) has anything to
 // mark: the question a read transaction can answer, asked first.
 func (t *Tx) Interrupted(before time.Time) (bool, error) {
@@ -193,6 +188,11 @@ func (t *Tx) Interrupted(before time.Time) (bool, error) {
 	return n > 0, nil
 }
 
+// MarkInterrupted gives up the mails that were being handed to SMTP
+// before the given time and never marked sent: the process died during
+// the attempt. Whether the server accepted them cannot be known, and a
+// mail is never sent twice, so they are marked failed for an agent to
+// see. It returns how many.
 func (t *Tx) MarkInterrupted(before time.Time) (int64, error) {
 	res, err := t.tx.Exec(`UPDATE outbox SET state = 'failed', last_error = ? WHERE state = 'sending' AND next_attempt_at < ?`,
 		InterruptedMessage, ts(before))

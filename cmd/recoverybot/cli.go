@@ -21,6 +21,7 @@ import (
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/daemon"
 	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/internal/instance"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -91,6 +92,10 @@ type app struct {
 	log        *slog.Logger
 	st         *store.Store
 	vault      *vault.Vault
+	// lock is the data directory's, held by serve and run --once until
+	// the command ends (kept here: a dropped *os.File would be closed,
+	// and the lock with it, by the garbage collector).
+	lock *instance.Lock
 }
 
 func run(args []string, e env) int {
@@ -98,6 +103,7 @@ func run(args []string, e env) int {
 	defer stop()
 	a := &app{env: e}
 	err := a.dispatch(ctx, args)
+	defer a.lock.Release()
 	if a.st != nil {
 		a.st.Close()
 	}

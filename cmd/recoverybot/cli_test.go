@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/internal/instance"
 	"github.com/recoverybot/recoverybot/store"
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -287,6 +288,19 @@ func TestConfigCommands(t *testing.T) {
 	if out := c.ok("--config", c.file("filled.toml", filled), "config", "check"); !strings.Contains(out, "valid") {
 		t.Errorf("config check said %q", out)
 	}
+	// A second daemon on a data directory another one holds stops at once,
+	// naming the holder, before it reaches the mailbox.
+	if err := os.MkdirAll(filepath.Join(c.dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	held, err := instance.Acquire(filepath.Join(c.dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("another recoverybot (pid %d) is running on data directory", os.Getpid())
+	c.fails(want, "--config", c.file("filled.toml", filled), "run", "--once")
+	c.fails(want, "--config", c.file("filled.toml", filled), "serve")
+	held.Release()
 	if out := c.ok("version"); !strings.HasPrefix(out, "recoverybot ") {
 		t.Errorf("version = %q", out)
 	}

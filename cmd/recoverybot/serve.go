@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/daemon"
+	"github.com/recoverybot/recoverybot/internal/instance"
 	"github.com/recoverybot/recoverybot/vault"
 )
 
@@ -18,6 +20,17 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 	if err := a.cfg.Complete(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	// One daemon at a time on a data directory: the lock is the
+	// process's until it exits.
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", a.cfg.DataDir, err)
+	}
+	lock, err := instance.Acquire(a.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.lock = lock
+	o.Exclusive = true
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
