@@ -300,6 +300,12 @@ func TestConfigCommands(t *testing.T) {
 	want := fmt.Sprintf("another recoverybot (pid %d) is running on data directory", os.Getpid())
 	c.fails(want, "--config", c.file("filled.toml", filled), "run", "--once")
 	c.fails(want, "--config", c.file("filled.toml", filled), "serve")
+	c.fails(want, "--config", c.file("filled.toml", filled), "sweep", "reconcile")
+	// What is one transaction runs beside it.
+	if out := c.ok("--config", c.file("filled.toml", filled), "cases", "list", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("cases list beside a daemon: %q", out)
+	}
+	c.ok("--config", c.file("filled.toml", filled), "sweep", "status")
 	held.Release()
 	if out := c.ok("version"); !strings.HasPrefix(out, "recoverybot ") {
 		t.Errorf("version = %q", out)

@@ -20,17 +20,7 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 	if err := a.cfg.Complete(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	// One daemon at a time on a data directory: the lock is the
-	// process's until it exits.
-	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", a.cfg.DataDir, err)
-	}
-	lock, err := instance.Acquire(a.cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	a.lock = lock
-	o.Exclusive = true
+	o.Exclusive = a.lock != nil
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
@@ -48,8 +38,29 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 	return daemon.New(o)
 }
 
+// lockDataDir takes the data directory's lock (internal/instance) for the
+// rest of the command: one process at a time drains the mailbox, sends
+// the outbox and expunges. A held lock is an error naming the holder.
+func (a *app) lockDataDir() error {
+	if err := a.loadConfig(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", a.cfg.DataDir, err)
+	}
+	lock, err := instance.Acquire(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.lock = lock
+	return nil
+}
+
 func cmdServe(ctx context.Context, a *app, args []string) error {
 	if _, err := a.flags("serve").parse(args); err != nil {
+		return err
+	}
+	if err := a.lockDataDir(); err != nil {
 		return err
 	}
 	d, err := a.daemon(ctx, daemon.Options{})
@@ -72,6 +83,9 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	}
 	if !*once {
 		return usagef("run: --once is required (use serve to keep running)")
+	}
+	if err := a.lockDataDir(); err != nil {
+		return err
 	}
 	d, err := a.daemon(ctx, daemon.Options{})
 	if err != nil {

@@ -72,11 +72,19 @@ func cmdSweep(ctx context.Context, a *app, args []string) error {
 		}
 		return cmdSweepStatus(ctx, a, rest)
 	}
+	name := pos[0]
+	switch name {
+	case sweep.JobPurge, sweep.JobReconcile, sweep.JobOutbox:
+		// They expunge, move or send: not beside a running daemon,
+		// which runs them on its own schedule.
+		if err := a.lockDataDir(); err != nil {
+			return fmt.Errorf("sweep %s: %w", name, err)
+		}
+	}
 	s, err := a.scheduler(ctx)
 	if err != nil {
 		return err
 	}
-	name := pos[0]
 	if name == sweep.JobDigest && a.cfg.Support.Address == "" {
 		return usagef("sweep digest: no [support] address in the configuration")
 	}
