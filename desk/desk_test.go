@@ -507,7 +507,7 @@ func TestDocumentNeedsAgent(t *testing.T) {
 	}
 	before := events()
 	for _, by := range []string{"", "  "} {
-		if _, _, err := f.desk.Document(ctx, s.Ref, doc.SHA256, by); !errors.Is(err, ErrNoAgent) {
+		if _, _, err := f.desk.DownloadDocument(ctx, s.Ref, doc.SHA256, by); !errors.Is(err, ErrNoAgent) {
 			t.Errorf("Document by %q: err = %v, want ErrNoAgent", by, err)
 		}
 	}
@@ -517,7 +517,7 @@ func TestDocumentNeedsAgent(t *testing.T) {
 	if events() != before {
 		t.Error("a refused reading was recorded")
 	}
-	if _, data, err := f.desk.Document(ctx, s.Ref, doc.SHA256, "bob"); err != nil || string(data) != "\xff\xd8\xff scan" || events() != before+1 {
+	if _, data, err := f.desk.DownloadDocument(ctx, s.Ref, doc.SHA256, "bob"); err != nil || string(data) != "\xff\xd8\xff scan" || events() != before+1 {
 		t.Errorf("Document by bob = %q, %v (events %d, was %d)", data, err, events(), before)
 	}
 }

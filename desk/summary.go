@@ -271,32 +271,3 @@ func (d *Desk) List(ctx context.Context, state recoverybot.State) ([]Summary, er
 // UnnamedActor is recorded for imports made without --by.
 const UnnamedActor = "cli"
 
-// Document returns one document of a case, for an agent's review. Reading
-// it is audited under the agent's name, which is required (ErrNoAgent):
-// identity documents are sensitive (SPEC §8).
-func (d *Desk) Document(ctx context.Context, ref, sha256, by string) (recoverybot.Document, []byte, error) {
-	by, err := CheckAgent(by)
-	if err != nil {
-		return recoverybot.Document{}, nil, err
-	}
-	ref, err = recoverybot.ParseRef(ref)
-	if err != nil {
-		return recoverybot.Document{}, nil, err
-	}
-	var doc recoverybot.Document
-	var data []byte
-	err = d.store.Update(ctx, func(tx *store.Tx) error {
-		c, err := tx.CaseByRef(ref)
-		if err != nil {
-			return err
-		}
-		if doc, data, err = tx.DocumentBytes(c.ID, sha256); err != nil {
-			return err
-		}
-		return tx.Audit(c.ID, by, "document_viewed", map[string]string{"sha256": doc.SHA256, "filename": doc.Filename})
-	})
-	if err != nil {
-		return recoverybot.Document{}, nil, fmt.Errorf("document %s of %s: %w", sha256, ref, err)
-	}
-	return doc, data, nil
-}

@@ -497,7 +497,7 @@ func cmdCasesDocument(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, data, err := d.Document(ctx, pos[0], sum, *by)
+	_, data, err := d.DownloadDocument(ctx, pos[0], sum, *by)
 	if err != nil {
 		return explain(err)
 	}
