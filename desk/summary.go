@@ -270,4 +270,3 @@ func (d *Desk) List(ctx context.Context, state recoverybot.State) ([]Summary, er
 
 // UnnamedActor is recorded for imports made without --by.
 const UnnamedActor = "cli"
-
