@@ -157,7 +157,7 @@ func TestPurgeLeavesNoCopyAnywhere(t *testing.T) {
 
 	// The store: the document is gone, its metadata stays, the case says
 	// when.
-	if _, data, err := e.desk.Document(ctx, closed.Ref, closedSHA, "alice"); !errors.Is(err, store.ErrPurged) || data != nil {
+	if _, data, err := e.desk.DownloadDocument(ctx, closed.Ref, closedSHA, "alice"); !errors.Is(err, store.ErrPurged) || data != nil {
 		t.Errorf("cases document after the purge: %d bytes, %v; want purged", len(data), err)
 	}
 	got := e.show(closed.Ref)
@@ -200,7 +200,7 @@ func TestPurgeLeavesNoCopyAnywhere(t *testing.T) {
 
 	// The open case is whole: its documents open, its message is there.
 	for _, d := range openShown.Documents {
-		if _, data, err := e.desk.Document(ctx, open.Ref, d.SHA256, "alice"); err != nil || len(data) == 0 {
+		if _, data, err := e.desk.DownloadDocument(ctx, open.Ref, d.SHA256, "alice"); err != nil || len(data) == 0 {
 			t.Errorf("open case's %s: %d bytes, %v", d.Filename, len(data), err)
 		}
 	}
