@@ -13,8 +13,10 @@ PKG := ./...
 
 all: build
 
+# -buildvcs=true stamps the commit and its date into the binary, which
+# `recoverybot version` prints, whatever GOFLAGS says.
 build:
-	$(GO) build -o recoverybot ./cmd/recoverybot
+	$(GO) build -buildvcs=true -o recoverybot ./cmd/recoverybot
 
 deps:
 	@scripts/test-deps.sh

@@ -41,6 +41,7 @@ const (
 type Config struct {
 	DataDir      string   `toml:"data_dir"`
 	LogLevel     string   `toml:"log_level"`
+	LogFormat    string   `toml:"log_format"`
 	ProviderName string   `toml:"provider_name"`
 	IMAP         IMAP     `toml:"imap"`
 	SMTP         SMTP     `toml:"smtp"`
@@ -215,6 +216,7 @@ func Default() Config {
 	return Config{
 		DataDir:      "var",
 		LogLevel:     "info",
+		LogFormat:    "text",
 		ProviderName: "Example Hosting",
 		IMAP: IMAP{
 			Address: "imap.example.net:993", Security: "tls", Mailbox: "INBOX", TokenCommand: []string{},
@@ -352,6 +354,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log_level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format %q is not text or json", c.LogFormat)
 	}
 	if err := checkEndpoint("imap", c.IMAP.Address, c.IMAP.Security); err != nil {
 		return err

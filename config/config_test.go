@@ -147,6 +147,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad folder", "[imap]\nreview_folder = \"/Review\"", "imap.review_folder"},
 		{"two passwords", "[imap]\npassword = \"a\"\npassword_file = \"/x\"", "give the password once"},
 		{"log level", `log_level = "loud"`, "log_level"},
+		{"log format", `log_format = "xml"`, `log_format "xml" is not text or json`},
 		{"no code candidate", "[policy]\nmax_code_candidates = 0", "policy.max_code_candidates 0 must be between 1 and 20"},
 		{"no document a message", "[policy]\nmax_documents_per_message = 0", "policy.max_documents_per_message"},
 		{"negative lookback", "[policy]\nlookback = \"-1h\"", "policy.lookback must not be negative"},

@@ -269,19 +269,25 @@ func (a *app) loadConfig() error {
 		}
 		a.cfg = c
 	}
-	a.log = newLogger(a.stderr, a.cfg.LogLevel, true)
+	a.log = newLogger(a.stderr, a.cfg.LogLevel, a.cfg.LogFormat, true)
 	return nil
 }
 
 // newLogger logs to w. Commands run by hand keep stderr for errors: they
 // log warnings and above only.
-func newLogger(w io.Writer, level string, quiet bool) *slog.Logger {
+// newLogger logs to w at level (quiet: warnings at least) in format,
+// "json" or text.
+func newLogger(w io.Writer, level, format string, quiet bool) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	if quiet && l < slog.LevelWarn {
 		l = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	o := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
 }
 
 // openStore loads the configuration and opens the vault and the database.

@@ -610,3 +610,22 @@ func TestCasesOpenSaysEarlierMessages(t *testing.T) {
 		t.Errorf("cases open said:\n%s\nwant no earlier message", out)
 	}
 }
+
+func TestLogFormat(t *testing.T) {
+	var b bytes.Buffer
+	newLogger(&b, "info", "json", false).Info("message processed", "uid", 7, "case", "RC-7KQ2M9")
+	var line map[string]any
+	if err := json.Unmarshal(b.Bytes(), &line); err != nil || line["msg"] != "message processed" || line["case"] != "RC-7KQ2M9" {
+		t.Errorf("json log line %q: %v", b.String(), err)
+	}
+	b.Reset()
+	newLogger(&b, "info", "text", false).Info("message processed", "uid", 7)
+	if !strings.HasPrefix(b.String(), "time=") || !strings.Contains(b.String(), `msg="message processed" uid=7`) {
+		t.Errorf("text log line %q", b.String())
+	}
+	b.Reset()
+	newLogger(&b, "info", "text", true).Info("quiet")
+	if b.Len() != 0 {
+		t.Errorf("quiet logger wrote %q", b.String())
+	}
+}

@@ -19,7 +19,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	}
 	o := demo.Options{Pace: *pace, DataDir: *dataDir, Out: a.stdout, Exit: *exit, Listen: *listen}
 	if *verbose {
-		o.Logger = newLogger(a.stderr, "info", false)
+		o.Logger = newLogger(a.stderr, "info", "text", false)
 	}
 	_, err := demo.Run(ctx, o)
 	return err

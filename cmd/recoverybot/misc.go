@@ -106,10 +106,30 @@ func cmdVersion(ctx context.Context, a *app, args []string) error {
 	if _, err := a.flags("version").parse(args); err != nil {
 		return err
 	}
-	version := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
+	version, commit, built := "(devel)", "unknown", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		modified := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.time":
+				built = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if modified {
+			commit += "+modified"
+		}
 	}
-	fmt.Fprintf(a.stdout, "recoverybot %s (schema %d, %s)\n", version, store.SchemaVersion(), runtime.Version())
+	line := fmt.Sprintf("recoverybot %s (commit %s", version, commit)
+	if built != "" {
+		line += ", committed " + built
+	}
+	fmt.Fprintf(a.stdout, "%s, schema %d, %s)\n", line, store.SchemaVersion(), runtime.Version())
 	return nil
 }

@@ -33,7 +33,7 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 		o.Now = a.now
 	}
 	if o.Logger == nil {
-		o.Logger = newLogger(a.stderr, a.cfg.LogLevel, false)
+		o.Logger = newLogger(a.stderr, a.cfg.LogLevel, a.cfg.LogFormat, false)
 	}
 	return daemon.New(o)
 }
