@@ -49,6 +49,12 @@ func PDF(text string) []byte {
 		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}
+	return PDFOf(objects)
+}
+
+// PDFOf writes a PDF of the given objects, numbered from 1 in order, the
+// first being the catalog, with its cross-reference table and trailer.
+func PDFOf(objects []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	offsets := make([]int, len(objects))
