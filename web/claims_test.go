@@ -182,7 +182,7 @@ func TestNewFormsNeedTheToken(t *testing.T) {
 		if w.Code != http.StatusForbidden {
 			t.Errorf("POST %s without the token: %d", path, w.Code)
 		}
-		withOther := url.Values{"csrf": {"x" + a.csrf[1:]}}
+		withOther := url.Values{"csrf": {otherToken(a.csrf)}}
 		for k, v := range form {
 			withOther[k] = v
 		}

@@ -83,7 +83,7 @@ func TestCSRF(t *testing.T) {
 		header map[string]string
 	}{
 		{"no token", url.Values{"reason": {"test"}}, nil},
-		{"wrong token", url.Values{"reason": {"test"}, "csrf": {"x" + a.csrf[1:]}}, nil},
+		{"wrong token", url.Values{"reason": {"test"}, "csrf": {otherToken(a.csrf)}}, nil},
 		{"another session's token", url.Values{"reason": {"test"}, "csrf": {f.login(t, "bob", bobPassword).csrf}}, nil},
 		{"cross-site fetch", url.Values{"reason": {"test"}, "csrf": {a.csrf}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
 		{"foreign origin", url.Values{"reason": {"test"}, "csrf": {a.csrf}}, map[string]string{"Origin": "https://evil.example"}},
@@ -188,4 +188,12 @@ func TestHealth(t *testing.T) {
 	if w := f.do(t, req{method: "GET", path: "/metrics"}); w.Code != 200 || w.Body.String() != "up 1\n" {
 		t.Errorf("metrics: %d %q", w.Code, w.Body)
 	}
+}
+
+// otherToken is a token one character away from tok, never tok itself.
+func otherToken(tok string) string {
+	if tok[0] == 'x' {
+		return "y" + tok[1:]
+	}
+	return "x" + tok[1:]
 }
