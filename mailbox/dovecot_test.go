@@ -514,3 +514,56 @@ func TestDovecotExpunge(t *testing.T) {
 		t.Fatalf("INBOX after a failed Expunge = %v, %v", uids(list), err)
 	}
 }
+
+// A move without MOVE interrupted between COPY and EXPUNGE, then redone,
+// leaves two copies in the folder, and the UID the redo recorded names
+// only the second: Expunge finds the first by its Message-ID and size.
+func TestDovecotExpungeAfterAnInterruptedCopy(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	deliver(t, srv, 1, 2)
+	c := dialDovecot(t, srv)
+	mailbox.DisableMove(c)
+	ctx := context.Background()
+	folder, err := c.EnsureFolder(ctx, "Recovery/Processed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The interrupted move: its COPY reached the server, its EXPUNGE did
+	// not.
+	if _, err := srv.Doveadm("copy", "-u", srv.User(), "Recovery.Processed", "mailbox", "INBOX", "uid", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := c.Summaries(ctx, []uint32{1, 2})
+	if err != nil || len(sums) != 2 {
+		t.Fatalf("Summaries = %v, %v", sums, err)
+	}
+	placed, err := c.Move(ctx, []uint32{1, 2}, folder) // the redo
+	if err != nil || len(placed.UIDs) != 2 {
+		t.Fatalf("Move = %+v, %v", placed, err)
+	}
+	count := func() int {
+		t.Helper()
+		out, err := srv.Doveadm("-f", "tab", "fetch", "-u", srv.User(), "hdr.message-id", "mailbox", "Recovery.Processed", "all")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(out), "<m1@example.org>")
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("the folder holds %d copies of m1 before Expunge, want the 2 the test made", n)
+	}
+	got, err := c.Expunge(ctx, folder, placed.UIDValidity, []mailbox.Target{{UID: placed.UIDs[1], MessageID: "m1@example.org", Size: sums[0].Size}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 || got.Removed != 2 {
+		t.Errorf("after Expunge the folder holds %d copies of m1 (%d removed), want none (2 removed)", n, got.Removed)
+	}
+	if out, err := srv.Doveadm("-f", "tab", "fetch", "-u", srv.User(), "hdr.message-id", "mailbox", "Recovery.Processed", "all"); err != nil || !strings.Contains(string(out), "<m2@example.org>") {
+		t.Errorf("m2, another message, is gone too: %s, %v", out, err)
+	}
+}

@@ -40,7 +40,10 @@ type Expunged struct {
 // case's mail. validity is the folder's UIDVALIDITY the targets' UIDs
 // were recorded under. The messages are flagged with UID STORE
 // +FLAGS.SILENT (\Deleted) and removed with UID EXPUNGE (RFC 4315 section
-// 2.1), which expunges those and no others; a plain EXPUNGE would also
+// 2.1), which expunges those and no others (on a server without MOVE, a
+// target with a UID is also looked for by its Message-ID and size: the
+// first copy a move interrupted between COPY and EXPUNGE left, before
+// the move was redone); a plain EXPUNGE would also
 // remove whatever people sharing the mailbox had marked \Deleted, so
 // without UIDPLUS Expunge does nothing and returns ErrNoSafeExpunge. A
 // folder that does not exist (any more) holds none of the targets: the
@@ -79,12 +82,19 @@ func (c *Conn) Expunge(ctx context.Context, folder string, validity uint32, targ
 	}
 	var uids []uint32
 	ids := map[string][]int64{}
+	// Without MOVE a move interrupted between COPY and EXPUNGE and then
+	// redone leaves two copies in folder, and the UID recorded names the
+	// second: the first is found by its Message-ID and size too.
+	doubled := !c.CanMove()
 	for i, t := range targets {
 		switch {
 		case t.UID != 0 && validity != 0 && st.UIDValidity == validity:
 			// A UID is never given to another message under one
 			// UIDVALIDITY (RFC 3501 section 2.3.1.1): it names ours.
 			uids = append(uids, t.UID)
+			if doubled && t.MessageID != "" && t.Size > 0 {
+				ids[t.MessageID] = append(ids[t.MessageID], t.Size)
+			}
 		case t.MessageID != "" && t.Size > 0:
 			ids[t.MessageID] = append(ids[t.MessageID], t.Size)
 		default:
