@@ -40,6 +40,10 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// errReported is a failure the command has told on stderr itself (in
+// more than one line: config check).
+var errReported = errors.New("reported")
+
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // command is one subcommand.
@@ -112,6 +116,9 @@ func run(args []string, e env) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errReported) {
+		return 1
 	}
 	// An error may quote what a customer sent (a file name, a header).
 	fmt.Fprintln(e.stderr, "recoverybot: "+printable(oneLine(err.Error())))
@@ -255,15 +262,30 @@ func synopsis(name string) string {
 
 // loadConfig reads the configuration named by --config or
 // RECOVERYBOT_CONFIG; with neither, the defaults.
-func (a *app) loadConfig() error {
+func (a *app) loadConfig() error { return a.readConfig(false) }
+
+// loadCompleteConfig is loadConfig for the commands that read the
+// mailbox: credentials required (config.Config.Complete).
+func (a *app) loadCompleteConfig() error { return a.readConfig(true) }
+
+func (a *app) readConfig(complete bool) error {
 	path := a.configPath
 	if path == "" {
 		path = a.getenv("RECOVERYBOT_CONFIG")
 	}
 	if path == "" {
 		a.cfg = config.Default()
+		if complete {
+			if err := a.cfg.Complete(); err != nil {
+				return fmt.Errorf("config: %w", err)
+			}
+		}
 	} else {
-		c, err := config.Load(path, a.getenv)
+		load := config.Load
+		if complete {
+			load = config.LoadComplete
+		}
+		c, err := load(path, a.getenv)
 		if err != nil {
 			return err
 		}

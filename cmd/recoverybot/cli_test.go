@@ -276,7 +276,12 @@ func TestBadInput(t *testing.T) {
 func TestConfigCommands(t *testing.T) {
 	c := newCLI(t)
 	ex := c.ok("config", "example")
-	c.fails("imap.username is empty", "config", "check")
+	code, out, errOut := c.run("config", "check")
+	if lines := strings.Split(errOut, "\n"); code != 1 || out != "" || len(lines) != 4 ||
+		!strings.HasPrefix(lines[0], "recoverybot: config "+c.env["RECOVERYBOT_CONFIG"]+": line 23: imap.username is empty") ||
+		!strings.Contains(lines[1], "imap.password is empty") || !strings.Contains(lines[2], "auth.trusted_authserv_ids is empty") {
+		t.Errorf("config check of the bare example: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	ex = strings.Replace(ex, `data_dir = "var"`, `data_dir = "`+filepath.Join(c.dir, "data")+`"`, 1)
 	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
 	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
@@ -312,6 +317,60 @@ func TestConfigCommands(t *testing.T) {
 	}
 	if out := c.ok("--help"); !strings.Contains(out, "cases open") {
 		t.Errorf("help = %q", out)
+	}
+}
+
+// TestConfigCheckListsEveryProblem: config check names every problem of
+// a file, one line each, in the order of the example's keys (unknown keys
+// first), the same every time; serve refuses the file in one line.
+func TestConfigCheckListsEveryProblem(t *testing.T) {
+	c := newCLI(t)
+	bad := c.file("bad.toml", `data_dir = "`+filepath.Join(c.dir, "data")+`"
+[policy]
+code_ttl = "-1h"
+max_code_candidates = 0
+[imap]
+usrname = "contact@example.net"
+security = "ssl"
+[smtp]
+password = "a"
+password_file = "/nonexistent"
+[schedule]
+digest = "weekdays"
+`)
+	want := []string{
+		`line 6: unknown key "imap.usrname"`,
+		`line 7: imap.security "ssl" is not tls, starttls or none`,
+		`imap.username is empty`,
+		`imap.password is empty`,
+		`line 9: smtp.password: give the password once`,
+		`auth.trusted_authserv_ids is empty`,
+		`line 3: policy.code_ttl must be positive`,
+		`line 4: policy.max_code_candidates 0 must be between 1 and 20`,
+		`line 12: schedule.digest "weekdays"`,
+	}
+	var first string
+	for i := 0; i < 20; i++ {
+		code, out, errOut := c.run("--config", bad, "config", "check")
+		if i == 0 {
+			first = errOut
+			lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+			if code != 1 || out != "" || len(lines) != len(want) {
+				t.Fatalf("config check: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+			}
+			for j, l := range lines {
+				if !strings.HasPrefix(l, "recoverybot: config "+bad+": "+want[j]) {
+					t.Errorf("line %d = %q, want %q", j+1, l, want[j])
+				}
+			}
+		} else if errOut != first {
+			t.Fatalf("run %d gives another report:\n%s\nthen:\n%s", i, first, errOut)
+		}
+	}
+	c.fails(`config `+bad+`: line 6: unknown key "imap.usrname" (and 8 more)`, "--config", bad, "serve")
+	c.fails(`(and 8 more)`, "--config", bad, "run", "--once")
+	if _, err := os.Stat(filepath.Join(c.dir, "data")); err == nil {
+		t.Error("serve made the data directory of a configuration it refused")
 	}
 }
 

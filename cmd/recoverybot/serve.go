@@ -14,11 +14,8 @@ import (
 func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, error) {
 	// An incomplete configuration is refused before the data directory is
 	// touched.
-	if err := a.loadConfig(); err != nil {
+	if err := a.loadCompleteConfig(); err != nil {
 		return nil, err
-	}
-	if err := a.cfg.Complete(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
 	}
 	o.Exclusive = a.lock != nil
 	if err := a.openStore(ctx); err != nil {
@@ -60,6 +57,9 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if _, err := a.flags("serve").parse(args); err != nil {
 		return err
 	}
+	if err := a.loadCompleteConfig(); err != nil {
+		return err
+	}
 	if err := a.lockDataDir(); err != nil {
 		return err
 	}
@@ -83,6 +83,9 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	}
 	if !*once {
 		return usagef("run: --once is required (use serve to keep running)")
+	}
+	if err := a.loadCompleteConfig(); err != nil {
+		return err
 	}
 	if err := a.lockDataDir(); err != nil {
 		return err
