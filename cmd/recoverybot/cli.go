@@ -80,6 +80,7 @@ func commands() []command {
 		{"users disable", "NAME", "end an agent's dashboard login", cmdUsersDisable},
 		{"users list", "[--json]", "the agents and whether they can log in", cmdUsersList},
 		{"audit verify", "", "check the audit log's hash chain", cmdAuditVerify},
+		{"backup", "DIR", "copy the databases into DIR, while the daemon runs; keep the key files apart", cmdBackup},
 		{"inspect", "FILE.eml [--json]", "what the parser sees in one message (codes masked)", cmdInspect},
 		{"config example", "", "print a complete annotated configuration", cmdConfigExample},
 		{"config check", "", "check the configuration", cmdConfigCheck},

@@ -688,3 +688,86 @@ func TestLogFormat(t *testing.T) {
 		t.Errorf("quiet logger wrote %q", b.String())
 	}
 }
+
+// TestBackupAndRestore: a backup made while a writer is busy, restored
+// into a fresh data directory with the key files, shows the same case,
+// verifies its audit log and gives the document's bytes; a directory
+// holding a backup, or one that cannot be made, is refused in one line.
+func TestBackupAndRestore(t *testing.T) {
+	c := newCLI(t)
+	scan := []byte("\xff\xd8\xff\xe0 an identity card \xff\xd9")
+	ref, sum := caseWithDocument(t, c, "cni.jpg", scan)
+	shown := c.ok("cases", "show", ref, "--json")
+
+	stop, started := make(chan struct{}), make(chan struct{})
+	done := make(chan int)
+	profiles := c.file("more.csv", profilesCSV)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for {
+			if n == 1 {
+				close(started)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if code, _, errOut := c.run("profiles", "import", profiles, "--by", "writer"); code != 0 {
+				t.Errorf("profiles import beside the backup: %s", errOut)
+				if n == 0 {
+					close(started)
+				}
+				return
+			}
+			n++
+		}
+	}()
+	<-started
+	dir := filepath.Join(c.dir, "backups", "monday")
+	out := c.ok("backup", dir)
+	close(stop)
+	if n := <-done; n == 0 {
+		t.Error("the writer did not write")
+	}
+	dataDir := filepath.Join(c.dir, "data")
+	for _, want := range []string{"wrote " + filepath.Join(dir, "recoverybot.db"), "wrote " + filepath.Join(dir, "recoverybot-spool.db"),
+		filepath.Join(dataDir, "code.key"), filepath.Join(dataDir, "storage.key"), "apart from the backup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("backup said %q, want %q", out, want)
+		}
+	}
+
+	// Restore into an empty data directory, with the keys.
+	restored := filepath.Join(c.dir, "restored", "data")
+	if err := os.MkdirAll(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "recoverybot.db"), filepath.Join(dir, "recoverybot-spool.db"),
+		filepath.Join(dataDir, "code.key"), filepath.Join(dataDir, "storage.key")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(restored, filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &cli{t: t, dir: c.dir, env: map[string]string{"RECOVERYBOT_CONFIG": c.file("restored.toml",
+		strings.Replace(exampleForTest(t), `data_dir = "var"`, `data_dir = "`+restored+`"`, 1))}}
+	if got := r.ok("cases", "show", ref, "--json"); got != shown {
+		t.Errorf("restored case:\n%s\nwant:\n%s", got, shown)
+	}
+	if out := r.ok("audit", "verify"); !regexp.MustCompile(`^audit log: \d+ events verify\n$`).MatchString(out) {
+		t.Errorf("audit verify of the restored log = %q", out)
+	}
+	if got := r.ok("cases", "document", ref, sum, "--by", "bob"); got != string(scan) {
+		t.Errorf("restored document = %q", got)
+	}
+
+	// Refusals.
+	c.fails("recoverybot.db exists: store: a backup is there already", "backup", dir)
+	c.fails("not a directory", "backup", filepath.Join(c.file("plain", ""), "backup"))
+	c.fails("backup: missing DIR", "backup")
+}
