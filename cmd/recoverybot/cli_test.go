@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -770,4 +771,84 @@ func TestBackupAndRestore(t *testing.T) {
 	c.fails("recoverybot.db exists: store: a backup is there already", "backup", dir)
 	c.fails("not a directory", "backup", filepath.Join(c.file("plain", ""), "backup"))
 	c.fails("backup: missing DIR", "backup")
+}
+
+// TestServeTellsTheServiceManager runs serve as systemd would, with a
+// notify socket and a watchdog: READY=1 once it serves, WATCHDOG=1 while
+// its loops go round (the mailbox being unreachable does not stop them),
+// STOPPING=1 on SIGTERM, and nothing else.
+func TestServeTellsTheServiceManager(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "recoverybot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := newCLI(t)
+	body := strings.NewReplacer(
+		`address = "imap.example.net:993"`, `address = "127.0.0.1:1"`,
+		`security = "tls"`, `security = "none"`,
+		`address = "smtp.example.net:587"`, `address = "127.0.0.1:1"`,
+		`security = "starttls"`, `security = "none"`,
+		`listen = "127.0.0.1:8080"`, `listen = "127.0.0.1:0"`,
+		`trusted_authserv_ids = []`, `trusted_authserv_ids = ["mx.example.net"]`,
+	).Replace(exampleForTest(t))
+	body = strings.Replace(body, `data_dir = "var"`, `data_dir = "`+filepath.Join(c.dir, "data")+`"`, 1)
+	body = strings.Replace(body, `username = ""`, `username = "contact@example.net"`, 1)
+	body = strings.Replace(body, `password = ""`, `password = "secret"`, 1)
+	cfg := c.file("serve.toml", body)
+
+	sock := filepath.Join(c.dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmd := exec.Command(bin, "--config", cfg, "serve")
+	// A watchdog of 200 ms: a ping every 100 ms.
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	msgs := make(chan string)
+	go func() {
+		b := make([]byte, 256)
+		for {
+			n, err := conn.Read(b)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(b[:n])
+		}
+	}()
+	next := func() string {
+		m, ok := <-msgs
+		if !ok {
+			t.Fatalf("socket closed; serve said: %s", stderr.String())
+		}
+		return m
+	}
+	if m := next(); m != "READY=1" {
+		t.Fatalf("first message %q, want READY=1 (stderr: %s)", m, stderr.String())
+	}
+	for i := 0; i < 3; i++ {
+		if m := next(); m != "WATCHDOG=1" {
+			t.Fatalf("message %q, want WATCHDOG=1", m)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	for {
+		m := next()
+		if m == "STOPPING=1" {
+			break
+		}
+		if m != "WATCHDOG=1" {
+			t.Fatalf("message %q after SIGTERM, want STOPPING=1", m)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", err, stderr.String())
+	}
 }
