@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/recoverybot/recoverybot/vault"
 )
@@ -18,6 +19,9 @@ func cmdBackup(ctx context.Context, a *app, args []string) error {
 	}
 	if err := a.openStore(ctx); err != nil {
 		return err
+	}
+	if within(pos[0], a.cfg.DataDir) {
+		return fmt.Errorf("backup: %s is in data directory %s, beside the key files: put backups elsewhere", printable(pos[0]), printable(a.cfg.DataDir))
 	}
 	res, err := a.st.Backup(ctx, pos[0])
 	if err != nil {
@@ -35,6 +39,31 @@ func cmdBackup(ctx context.Context, a *app, args []string) error {
 		"and beside it they would undo the purge's destruction of keys (see README, Backup and restore)\n",
 		printable(keys[0]), printable(keys[1]))
 	return nil
+}
+
+// within reports whether path is dir or lies under it.
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if rp, err := filepath.EvalSymlinks(d); err == nil {
+		d = rp
+	}
+	// The backup directory may not exist yet: resolve its nearest
+	// existing parent.
+	for q := p; ; q = filepath.Dir(q) {
+		if rq, err := filepath.EvalSymlinks(q); err == nil {
+			p = filepath.Join(rq, strings.TrimPrefix(p, q))
+			break
+		}
+		if q == filepath.Dir(q) {
+			break
+		}
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && (rel == "." || !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && rel != "..")
 }
 
 // size writes n bytes for a person.

@@ -771,6 +771,8 @@ func TestBackupAndRestore(t *testing.T) {
 	c.fails("recoverybot.db exists: store: a backup is there already", "backup", dir)
 	c.fails("not a directory", "backup", filepath.Join(c.file("plain", ""), "backup"))
 	c.fails("backup: missing DIR", "backup")
+	c.fails("beside the key files", "backup", filepath.Join(dataDir, "backups"))
+	c.fails("beside the key files", "backup", dataDir)
 }
 
 // TestServeTellsTheServiceManager runs serve as systemd would, with a
