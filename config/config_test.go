@@ -159,6 +159,11 @@ func TestLoadErrors(t *testing.T) {
 		{"half a certificate", "[web]\ntls_cert = \"/etc/cert.pem\"", "tls_cert and tls_key together"},
 		{"bad proxy", "[web]\ntrusted_proxies = [\"proxy.lan\"]", `web.trusted_proxies: "proxy.lan"`},
 		{"sign-on from anyone", "[web]\nproxy_user_header = \"X-Remote-User\"", "needs web.trusted_proxies"},
+		{"section as a value", "imap = 3", "line 1: imap: want a table ([imap])"},
+		{"array of sections", "[[imap]]\naddress = \"x:1\"", "imap: want a table ([imap])"},
+		{"key in capitals", `Data_Dir = "x"`, `line 1: unknown key "Data_Dir"`},
+		{"list of the wrong type", "[imap]\ntoken_command = \"gettoken\"", "line 2: imap.token_command: want a list of strings, not a string"},
+		{"size as a list", "[imap]\nmax_message_size = [1]", "imap.max_message_size: bad size"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body), nil)
@@ -207,6 +212,11 @@ func TestValues(t *testing.T) {
 	c, err = Load(write(t, "[imap]\nmax_message_size = 2048"), nil)
 	if err != nil || c.IMAP.MaxMessageSize != 2048 {
 		t.Errorf("integer size: %d, %v", c.IMAP.MaxMessageSize, err)
+	}
+	// Dotted keys are the keys of their table.
+	c, err = Load(write(t, "imap.max_message_size = 4096\npolicy.code_ttl = \"3h\""), nil)
+	if err != nil || c.IMAP.MaxMessageSize != 4096 || c.Policy.CodeTTL.D() != 3*time.Hour {
+		t.Errorf("dotted keys: %d %s, %v", c.IMAP.MaxMessageSize, c.Policy.CodeTTL.D(), err)
 	}
 	for _, h := range []string{"127.0.0.1", "localhost", "::1", "127.3.2.1"} {
 		if !IsLoopback(h) {

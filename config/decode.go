@@ -59,8 +59,9 @@ func (d *decoder) table(raw map[string]toml.Primitive, v reflect.Value, prefix s
 			continue
 		}
 		if isSection(f.Type()) {
+			// A table, or one only implied by dotted keys (no type).
 			var sub map[string]toml.Primitive
-			if err := d.md.PrimitiveDecode(p, &sub); err != nil {
+			if t := d.md.Type(strings.Split(key, ".")...); (t != "Hash" && t != "") || d.md.PrimitiveDecode(p, &sub) != nil {
 				d.ch.ps = append(d.ch.ps, Problem{Key: key, Line: line, Message: fmt.Sprintf("%s: want a table ([%s])", key, key)})
 				continue
 			}
