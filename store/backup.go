@@ -142,7 +142,7 @@ func (s *Store) Backup(ctx context.Context, dir string) (BackupResult, error) {
 	// A link, not a rename: it fails rather than replace a file that
 	// appeared meanwhile.
 	for i, t := range temps {
-		if err := os.Link(t, finals[i]); err != nil {
+		if err := place(t, finals[i]); err != nil {
 			for _, done := range finals[:i] {
 				os.Remove(done)
 			}
@@ -233,6 +233,19 @@ func (s *Store) copySpool(ctx context.Context, from, to string) (int, error) {
 		return 0, err
 	}
 	return len(refs), dst.Close()
+}
+
+// place gives the file at from the name to, unless to exists: a link
+// where the file system has them, else a rename after a look.
+func place(from, to string) error {
+	err := os.Link(from, to)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if _, err := os.Lstat(to); err == nil {
+		return &fs.PathError{Op: "link", Path: to, Err: fs.ErrExist}
+	}
+	return os.Rename(from, to)
 }
 
 // syncFile flushes a file, or a directory's entries, to stable storage.
