@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -115,17 +116,24 @@ func (w Web) Secure() bool { return w.TLSCert != "" || w.BehindTLS }
 func (w Web) Proxies() ([]netip.Prefix, error) {
 	out := []netip.Prefix{}
 	for _, s := range w.TrustedProxies {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		p, err := parseProxy(s)
 		if err != nil {
-			return nil, fmt.Errorf("web.trusted_proxies: %q is not an address or a CIDR prefix", s)
+			return nil, err
 		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+func parseProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("web.trusted_proxies: %q is not an address or a CIDR prefix", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // Policy holds the time limits of the process.
@@ -248,8 +256,19 @@ func Default() Config {
 // *_file keys and the environment (getenv may be nil), and validates
 // every value present. Unknown keys are errors: a misspelt key must not
 // silently leave a default in place. Load does not demand credentials;
-// Complete does.
+// LoadComplete does. The error of a file with problems is a *FileError
+// listing all of them.
 func Load(path string, getenv func(string) string) (Config, error) {
+	return load(path, getenv, false)
+}
+
+// LoadComplete is Load then Complete, with the problems of both in one
+// *FileError: what `config check` reports.
+func LoadComplete(path string, getenv func(string) string) (Config, error) {
+	return load(path, getenv, true)
+}
+
+func load(path string, getenv func(string) string, complete bool) (Config, error) {
 	c := Default()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -258,22 +277,33 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	md, err := toml.Decode(string(b), &c)
+	var raw map[string]toml.Primitive
+	md, err := toml.Decode(string(b), &raw)
 	if err != nil {
+		// Nothing more can be read.
+		p := Problem{Message: oneLine(err.Error())}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return c, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, oneLine(pe.Message))
+			p.Line, p.Message = pe.Position.Line, oneLine(pe.Message)
 		}
-		return c, fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
+		return c, &FileError{Path: path, Problems: Problems{p}}
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return c, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	ch := &checker{}
+	d := newDecoder(&md, ch)
+	d.table(raw, reflect.ValueOf(&c).Elem(), "")
+	c.resolveSecrets(ch, getenv)
+	if complete {
+		c.complete(ch)
+	} else {
+		c.validate(ch)
 	}
-	if err := c.resolveSecrets(getenv); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+	for i, p := range ch.ps {
+		if p.Line == 0 {
+			ch.ps[i].Line = d.lines[p.Key]
+		}
 	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+	if err := ch.ps.err(); err != nil {
+		return c, &FileError{Path: path, Problems: ch.ps}
 	}
 	return c, nil
 }
@@ -283,32 +313,30 @@ func oneLine(s string) string {
 	return s
 }
 
-func (c *Config) resolveSecrets(getenv func(string) string) error {
+// resolveSecrets reads the secrets' files and the environment. A key
+// whose value did not decode keeps its problem alone.
+func (c *Config) resolveSecrets(ch *checker, getenv func(string) string) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	var err error
-	if c.IMAP.Password, err = secret("imap", c.IMAP.Password, c.IMAP.PasswordFile, getenv(EnvIMAPPassword)); err != nil {
-		return err
-	}
-	if c.SMTP.Password, err = secret("smtp", c.SMTP.Password, c.SMTP.PasswordFile, getenv(EnvSMTPPassword)); err != nil {
-		return err
-	}
+	c.IMAP.Password = secret(ch, "imap", c.IMAP.Password, c.IMAP.PasswordFile, getenv(EnvIMAPPassword))
+	c.SMTP.Password = secret(ch, "smtp", c.SMTP.Password, c.SMTP.PasswordFile, getenv(EnvSMTPPassword))
 	if u := getenv(EnvActionWebhook); u != "" {
 		c.Action.WebhookURL = u
 	}
 	switch a := &c.Action; {
 	case a.Secret != "" && a.SecretFile != "":
-		return errors.New("action: give the secret once (secret or secret_file)")
+		ch.add("action.secret", "action.secret: give the secret once (secret or secret_file)")
 	case a.SecretFile != "":
 		b, err := os.ReadFile(a.SecretFile)
 		if err != nil {
-			return fmt.Errorf("action.secret_file: %w", err)
+			ch.add("action.secret_file", "action.secret_file: %v", err)
+			break
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
 		a.Secret = strings.TrimRight(line, "\r")
 		if a.Secret == "" {
-			return fmt.Errorf("action.secret_file %s: the first line is empty", a.SecretFile)
+			ch.add("action.secret_file", "action.secret_file %s: the first line is empty", a.SecretFile)
 		}
 	}
 	// Spelt as ParseAction reads them, so that "Change_Email" is
@@ -318,10 +346,9 @@ func (c *Config) resolveSecrets(getenv func(string) string) error {
 			c.Policy.SecondApproval[i] = a
 		}
 	}
-	return nil
 }
 
-func secret(section, inline, file, env string) (string, error) {
+func secret(ch *checker, section, inline, file, env string) string {
 	set := 0
 	for _, s := range []string{inline, file, env} {
 		if s != "" {
@@ -329,224 +356,249 @@ func secret(section, inline, file, env string) (string, error) {
 		}
 	}
 	if set > 1 {
-		return "", fmt.Errorf("%s: give the password once (password, password_file or the environment)", section)
+		ch.add(section+".password", "%s.password: give the password once (password, password_file or the environment)", section)
+		return inline
 	}
 	switch {
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("%s.password_file: %w", section, err)
+			ch.add(section+".password_file", "%s.password_file: %v", section, err)
+			return ""
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
-		return strings.TrimRight(line, "\r"), nil
+		return strings.TrimRight(line, "\r")
 	case env != "":
-		return env, nil
+		return env
 	}
-	return inline, nil
+	return inline
 }
 
-// Validate checks every value that is present.
+// Validate checks every value that is present. Its error, when there is
+// one, is the Problems found, all of them.
 func (c Config) Validate() error {
+	ch := &checker{}
+	c.validate(ch)
+	return ch.ps.err()
+}
+
+// Complete checks what the daemon needs beyond Validate: credentials for
+// the mailbox and, when senders must be authenticated, the authserv-ids
+// to trust. `recoverybot config check`, `serve` and `run` call it; the
+// agents' commands, which read no mail, need neither. Its error is the
+// Problems of both.
+func (c Config) Complete() error {
+	ch := &checker{}
+	c.complete(ch)
+	return ch.ps.err()
+}
+
+func (c Config) complete(out *checker) {
+	c.validate(out)
+	ch := &checker{}
+	defer out.merge(ch)
+	if c.IMAP.Username == "" {
+		ch.add("imap.username", "imap.username is empty")
+	}
+	if c.IMAP.Password == "" && !c.IMAP.OAuth2() {
+		ch.add("imap.password", "imap.password is empty (set it, imap.password_file, %s, or an XOAUTH2 token)", EnvIMAPPassword)
+	}
+	if c.SMTP.Username != "" && c.SMTP.Password == "" {
+		ch.add("smtp.password", "smtp.password is empty while smtp.username is set (set it, smtp.password_file or %s)", EnvSMTPPassword)
+	}
+	if c.Action.WebhookURL != "" && c.Action.Secret == "" {
+		ch.add("action.secret", "action.secret is empty while action.webhook_url is set (set it or action.secret_file): the calls are signed with it")
+	}
+	if c.Auth.RequireAuthenticatedSender && len(c.Auth.TrustedAuthservIDs) == 0 {
+		ch.add("auth.trusted_authserv_ids", "auth.trusted_authserv_ids is empty while auth.require_authenticated_sender is true: "+
+			"name the authserv-id your own MX writes in Authentication-Results, or no sender can ever be verified")
+	}
+}
+
+// validate adds a problem for every value that is wrong, in no order
+// (Problems.sort orders them), skipping the keys whose value did not
+// decode: they kept their default, and their problem says why.
+func (c Config) validate(out *checker) {
+	ch := &checker{}
+	defer out.merge(ch)
 	if strings.TrimSpace(c.DataDir) == "" {
-		return errors.New("data_dir is empty")
+		ch.add("data_dir", "data_dir is empty")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log_level %q is not debug, info, warn or error", c.LogLevel)
+		ch.add("log_level", "log_level %q is not debug, info, warn or error", c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("log_format %q is not text or json", c.LogFormat)
+		ch.add("log_format", "log_format %q is not text or json", c.LogFormat)
 	}
-	if err := checkEndpoint("imap", c.IMAP.Address, c.IMAP.Security); err != nil {
-		return err
+	if strings.ContainsAny(c.ProviderName, "\r\n") {
+		ch.add("provider_name", "provider_name must be one line")
 	}
-	if c.IMAP.Mailbox == "" {
-		return errors.New("imap.mailbox is empty")
-	}
-	for key, f := range map[string]string{"imap.processed_folder": c.IMAP.ProcessedFolder, "imap.review_folder": c.IMAP.ReviewFolder} {
-		if err := checkFolder(key, f); err != nil {
-			return err
-		}
-	}
-	if c.IMAP.ProcessedFolder == c.IMAP.ReviewFolder {
-		return errors.New("imap.processed_folder and imap.review_folder must differ")
-	}
-	if c.IMAP.ProcessedFolder == c.IMAP.Mailbox || c.IMAP.ReviewFolder == c.IMAP.Mailbox {
-		return errors.New("imap folders must differ from imap.mailbox")
+
+	checkEndpoint(ch, "imap", c.IMAP.Address, c.IMAP.Security)
+	if c.IMAP.OAuth2() && c.IMAP.Password != "" {
+		ch.add("imap.password", "imap.password: a password and an XOAUTH2 token are both given")
 	}
 	if c.IMAP.TokenFile != "" && len(c.IMAP.TokenCommand) > 0 {
-		return errors.New("imap: give token_file or token_command, not both")
+		ch.add("imap.token_command", "imap.token_command: give token_file or token_command, not both")
 	}
-	if c.IMAP.OAuth2() && c.IMAP.Password != "" {
-		return errors.New("imap: a password and an XOAUTH2 token are both given")
+	if c.IMAP.Mailbox == "" {
+		ch.add("imap.mailbox", "imap.mailbox is empty")
+	}
+	checkFolder(ch, "imap.processed_folder", c.IMAP.ProcessedFolder)
+	checkFolder(ch, "imap.review_folder", c.IMAP.ReviewFolder)
+	if c.IMAP.ProcessedFolder == c.IMAP.Mailbox {
+		ch.add("imap.processed_folder", "imap.processed_folder must differ from imap.mailbox")
+	}
+	if c.IMAP.ReviewFolder == c.IMAP.Mailbox {
+		ch.add("imap.review_folder", "imap.review_folder must differ from imap.mailbox")
+	} else if c.IMAP.ProcessedFolder == c.IMAP.ReviewFolder {
+		ch.add("imap.review_folder", "imap.processed_folder and imap.review_folder must differ")
 	}
 	if c.IMAP.MaxMessageSize < 1<<10 {
-		return fmt.Errorf("imap.max_message_size %d is too small", c.IMAP.MaxMessageSize)
+		ch.add("imap.max_message_size", "imap.max_message_size %d is too small", c.IMAP.MaxMessageSize)
 	}
-	for key, d := range map[string]Duration{"imap.poll_interval": c.IMAP.PollInterval, "imap.idle_timeout": c.IMAP.IdleTimeout,
-		"imap.command_timeout": c.IMAP.CommandTimeout, "policy.code_ttl": c.Policy.CodeTTL, "policy.case_ttl": c.Policy.CaseTTL,
-		"policy.remind_after": c.Policy.RemindAfter, "policy.outbox_give_up": c.Policy.OutboxGiveUp} {
+	positive := func(key string, d Duration) {
 		if d <= 0 {
-			return fmt.Errorf("%s must be positive", key)
+			ch.add(key, "%s must be positive", key)
 		}
 	}
-	if c.Policy.CodeTTL < Duration(time.Minute) {
-		return fmt.Errorf("policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())
-	}
-	for key, d := range map[string]Duration{"policy.retention": c.Policy.Retention, "policy.reply_interval": c.Policy.ReplyInterval,
-		"policy.lookback": c.Policy.Lookback, "policy.action_delay": c.Policy.ActionDelay} {
+	notNegative := func(key string, d Duration) {
 		if d < 0 {
-			return fmt.Errorf("%s must not be negative", key)
+			ch.add(key, "%s must not be negative", key)
 		}
 	}
+	positive("imap.poll_interval", c.IMAP.PollInterval)
+	positive("imap.idle_timeout", c.IMAP.IdleTimeout)
+	positive("imap.command_timeout", c.IMAP.CommandTimeout)
+
+	checkEndpoint(ch, "smtp", c.SMTP.Address, c.SMTP.Security)
+	if _, err := recoverybot.NormalizeAddress(c.SMTP.From); err != nil {
+		ch.add("smtp.from", "smtp.from: %v", err)
+	}
+	if strings.ContainsAny(c.SMTP.FromName, "\r\n") {
+		ch.add("smtp.from_name", "smtp.from_name must be one line")
+	}
+
+	for _, id := range c.Auth.TrustedAuthservIDs {
+		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t;") {
+			ch.add("auth.trusted_authserv_ids", "auth.trusted_authserv_ids: %q is not an authserv-id", id)
+		}
+	}
+
+	host, _, err := net.SplitHostPort(c.Web.Listen)
+	if err != nil {
+		ch.add("web.listen", "web.listen %q: want host:port", c.Web.Listen)
+	} else if ip, err := netip.ParseAddr(host); !c.Web.Secure() && (host == "" || (err == nil && !ip.IsLoopback()) || (err != nil && host != "localhost")) {
+		ch.add("web.listen", "web.listen %q is not a loopback address: agents' passwords and ID scans would cross the network in clear; set tls_cert and tls_key, or behind_tls = true behind a TLS proxy", c.Web.Listen)
+	}
+	if c.Web.TLSCert != "" && c.Web.TLSKey == "" {
+		ch.add("web.tls_key", "web.tls_key is empty: give tls_cert and tls_key together")
+	}
+	if c.Web.TLSCert == "" && c.Web.TLSKey != "" {
+		ch.add("web.tls_cert", "web.tls_cert is empty: give tls_cert and tls_key together")
+	}
+	for _, s := range c.Web.TrustedProxies {
+		if _, err := parseProxy(s); err != nil {
+			ch.add("web.trusted_proxies", "%v", err)
+		}
+	}
+	if c.Web.ProxyUserHeader != "" && len(c.Web.TrustedProxies) == 0 {
+		ch.add("web.proxy_user_header", "web.proxy_user_header needs web.trusted_proxies: the header is believed only from them")
+	}
+
+	if c.Support.Address != "" {
+		if _, err := recoverybot.NormalizeAddress(c.Support.Address); err != nil {
+			ch.add("support.address", "support.address: %v", err)
+		}
+	}
+
+	positive("policy.code_ttl", c.Policy.CodeTTL)
+	if c.Policy.CodeTTL > 0 && c.Policy.CodeTTL < Duration(time.Minute) {
+		ch.add("policy.code_ttl", "policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())
+	}
+	positive("policy.case_ttl", c.Policy.CaseTTL)
+	positive("policy.remind_after", c.Policy.RemindAfter)
+	notNegative("policy.retention", c.Policy.Retention)
+	notNegative("policy.reply_interval", c.Policy.ReplyInterval)
+	positive("policy.outbox_give_up", c.Policy.OutboxGiveUp)
+	notNegative("policy.lookback", c.Policy.Lookback)
 	for _, n := range []struct {
 		key      string
 		v, limit int
 	}{{"policy.max_code_candidates", c.Policy.MaxCodeCandidates, 20}, {"policy.max_documents_per_message", c.Policy.MaxDocumentsPerMessage, 1000},
 		{"policy.max_documents_per_case", c.Policy.MaxDocumentsPerCase, 10000}} {
 		if n.v < 1 || n.v > n.limit {
-			return fmt.Errorf("%s %d must be between 1 and %d", n.key, n.v, n.limit)
+			ch.add(n.key, "%s %d must be between 1 and %d", n.key, n.v, n.limit)
 		}
 	}
-	if err := checkEndpoint("smtp", c.SMTP.Address, c.SMTP.Security); err != nil {
-		return err
-	}
-	if _, err := recoverybot.NormalizeAddress(c.SMTP.From); err != nil {
-		return fmt.Errorf("smtp.from: %w", err)
-	}
-	if c.Support.Address != "" {
-		if _, err := recoverybot.NormalizeAddress(c.Support.Address); err != nil {
-			return fmt.Errorf("support.address: %w", err)
-		}
-	}
-	if strings.ContainsAny(c.SMTP.FromName+c.ProviderName, "\r\n") {
-		return errors.New("smtp.from_name and provider_name must be one line")
-	}
-	for _, id := range c.Auth.TrustedAuthservIDs {
-		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t;") {
-			return fmt.Errorf("auth.trusted_authserv_ids: %q is not an authserv-id", id)
-		}
-	}
-	host, _, err := net.SplitHostPort(c.Web.Listen)
-	if err != nil {
-		return fmt.Errorf("web.listen %q: want host:port", c.Web.Listen)
-	}
-	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
-		return errors.New("web: give tls_cert and tls_key together")
-	}
-	if ip, err := netip.ParseAddr(host); !c.Web.Secure() && (host == "" || (err == nil && !ip.IsLoopback()) || (err != nil && host != "localhost")) {
-		return fmt.Errorf("web.listen %q is not a loopback address: agents' passwords and ID scans would cross the network in clear; set tls_cert and tls_key, or behind_tls = true behind a TLS proxy", c.Web.Listen)
-	}
-	if _, err := c.Web.Proxies(); err != nil {
-		return err
-	}
-	if c.Web.ProxyUserHeader != "" && len(c.Web.TrustedProxies) == 0 {
-		return errors.New("web.proxy_user_header needs web.trusted_proxies: the header is believed only from them")
-	}
+	notNegative("policy.action_delay", c.Policy.ActionDelay)
 	for _, a := range c.Policy.SecondApproval {
 		if p, err := recoverybot.ParseAction(string(a)); err != nil || p != a {
-			return fmt.Errorf("policy.second_approval: unknown action %q (want disable_totp, clear_ip_allowlist, change_email or tell_email)", a)
+			ch.add("policy.second_approval", "policy.second_approval: unknown action %q (want disable_totp, clear_ip_allowlist, change_email or tell_email)", a)
 		}
 	}
-	if err := c.Action.validate(); err != nil {
-		return err
-	}
+
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-	for key, spec := range map[string]string{"schedule.expire": c.Schedule.Expire, "schedule.remind": c.Schedule.Remind,
-		"schedule.purge": c.Schedule.Purge, "schedule.reconcile": c.Schedule.Reconcile, "schedule.digest": c.Schedule.Digest,
-		"schedule.outbox": c.Schedule.Outbox} {
-		if _, err := parser.Parse(spec); err != nil {
-			return fmt.Errorf("%s %q: %s", key, spec, oneLine(err.Error()))
+	for _, s := range []struct{ key, spec string }{{"schedule.expire", c.Schedule.Expire}, {"schedule.remind", c.Schedule.Remind},
+		{"schedule.purge", c.Schedule.Purge}, {"schedule.reconcile", c.Schedule.Reconcile}, {"schedule.digest", c.Schedule.Digest},
+		{"schedule.outbox", c.Schedule.Outbox}} {
+		if _, err := parser.Parse(s.spec); err != nil {
+			ch.add(s.key, "%s %q: %s", s.key, s.spec, oneLine(err.Error()))
 		}
 	}
-	return nil
-}
 
-// Complete checks what the daemon needs beyond Validate: credentials for
-// the mailbox and, when senders must be authenticated, the authserv-ids
-// to trust. `recoverybot config check`, `serve` and `run` call it; the
-// agents' commands, which read no mail, need neither.
-func (c Config) Complete() error {
-	if err := c.Validate(); err != nil {
-		return err
-	}
-	if err := c.completeCredentials(); err != nil {
-		return err
-	}
-	if c.Auth.RequireAuthenticatedSender && len(c.Auth.TrustedAuthservIDs) == 0 {
-		return errors.New("auth.trusted_authserv_ids is empty while auth.require_authenticated_sender is true: " +
-			"name the authserv-id your own MX writes in Authentication-Results, or no sender can ever be verified")
-	}
-	return nil
-}
-
-func (c Config) completeCredentials() error {
-	if c.IMAP.Username == "" {
-		return errors.New("imap.username is empty")
-	}
-	if c.IMAP.Password == "" && !c.IMAP.OAuth2() {
-		return fmt.Errorf("imap.password is empty (set it, imap.password_file, %s, or an XOAUTH2 token)", EnvIMAPPassword)
-	}
-	if c.SMTP.Username != "" && c.SMTP.Password == "" {
-		return fmt.Errorf("smtp.password is empty while smtp.username is set (set it, smtp.password_file or %s)", EnvSMTPPassword)
-	}
-	if c.Action.WebhookURL != "" && c.Action.Secret == "" {
-		return errors.New("action.secret is empty while action.webhook_url is set (set it or action.secret_file): the calls are signed with it")
-	}
-	return nil
+	c.Action.validate(ch)
 }
 
 // validate checks the action hook's values; an empty secret is
 // Complete's to refuse.
-func (a Action) validate() error {
-	if a.WebhookURL != "" && len(a.Command) > 0 {
-		return errors.New("action: give webhook_url or command, not both")
+func (a Action) validate(ch *checker) {
+	if a.WebhookURL != "" {
+		u, err := url.Parse(a.WebhookURL)
+		switch {
+		case err != nil || u.Hostname() == "":
+			ch.add("action.webhook_url", "action.webhook_url: want an https:// URL with a host")
+		case u.User != nil:
+			ch.add("action.webhook_url", "action.webhook_url %s: no credentials in the URL; the signature authenticates", u.Redacted())
+		case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+			ch.add("action.webhook_url", "action.webhook_url %s: plain http is allowed only to a loopback address, not %q; use https", u.Redacted(), u.Hostname())
+		case u.Scheme != "https" && u.Scheme != "http":
+			ch.add("action.webhook_url", "action.webhook_url %s: scheme %q, want https", u.Redacted(), u.Scheme)
+		}
+		if a.Secret != "" && len(a.Secret) < MinActionSecret {
+			ch.add("action.secret", "action.secret is %d bytes, want at least %d", len(a.Secret), MinActionSecret)
+		}
 	}
-	if a.Timeout <= 0 {
-		return errors.New("action.timeout must be positive")
+	if a.WebhookURL != "" && len(a.Command) > 0 {
+		ch.add("action.command", "action.command: give webhook_url or command, not both")
 	}
 	if len(a.Command) > 0 && strings.TrimSpace(a.Command[0]) == "" {
-		return errors.New("action.command: the program (its first word) is empty")
+		ch.add("action.command", "action.command: the program (its first word) is empty")
 	}
-	if a.WebhookURL == "" {
-		return nil
+	if a.Timeout <= 0 {
+		ch.add("action.timeout", "action.timeout must be positive")
 	}
-	u, err := url.Parse(a.WebhookURL)
-	switch {
-	case err != nil || u.Hostname() == "":
-		return errors.New("action.webhook_url: want an https:// URL with a host")
-	case u.User != nil:
-		return fmt.Errorf("action.webhook_url %s: no credentials in the URL; the signature authenticates", u.Redacted())
-	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
-		return fmt.Errorf("action.webhook_url %s: plain http is allowed only to a loopback address, not %q; use https", u.Redacted(), u.Hostname())
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("action.webhook_url %s: scheme %q, want https", u.Redacted(), u.Scheme)
-	}
-	if a.Secret != "" && len(a.Secret) < MinActionSecret {
-		return fmt.Errorf("action.secret is %d bytes, want at least %d", len(a.Secret), MinActionSecret)
-	}
-	return nil
 }
 
-func checkEndpoint(section, addr, security string) error {
+func checkEndpoint(ch *checker, section, addr, security string) {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return fmt.Errorf("%s.address %q: want host:port", section, addr)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("%s.address %q: bad port", section, addr)
+	switch n, perr := strconv.Atoi(port); {
+	case err != nil || host == "":
+		ch.add(section+".address", "%s.address %q: want host:port", section, addr)
+	case perr != nil || n < 1 || n > 65535:
+		ch.add(section+".address", "%s.address %q: bad port", section, addr)
 	}
 	switch security {
 	case "tls", "starttls":
 	case "none":
-		if !IsLoopback(host) {
-			return fmt.Errorf("%s.security = \"none\" is allowed only to a loopback address, not %q", section, host)
+		if err == nil && host != "" && !IsLoopback(host) {
+			ch.add(section+".security", "%s.security = \"none\" is allowed only to a loopback address, not %q", section, host)
 		}
 	default:
-		return fmt.Errorf("%s.security %q is not tls, starttls or none", section, security)
+		ch.add(section+".security", "%s.security %q is not tls, starttls or none", section, security)
 	}
-	return nil
 }
 
 // IsLoopback reports whether host names this machine: localhost or an
@@ -559,14 +611,12 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func checkFolder(key, f string) error {
+func checkFolder(ch *checker, key, f string) {
 	if f == "" || strings.HasPrefix(f, "/") || strings.HasSuffix(f, "/") || strings.Contains(f, "//") {
-		return fmt.Errorf("%s %q: want levels separated by '/', like Recovery/Processed", key, f)
+		ch.add(key, "%s %q: want levels separated by '/', like Recovery/Processed", key, f)
+	} else if strings.ContainsAny(f, "*%\r\n\"") {
+		ch.add(key, "%s %q: contains a character IMAP forbids in names", key, f)
 	}
-	if strings.ContainsAny(f, "*%\r\n\"") {
-		return fmt.Errorf("%s %q: contains a character IMAP forbids in names", key, f)
-	}
-	return nil
 }
 
 // Duration is a time.Duration written as "24h" in TOML.

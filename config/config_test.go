@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -158,6 +159,11 @@ func TestLoadErrors(t *testing.T) {
 		{"half a certificate", "[web]\ntls_cert = \"/etc/cert.pem\"", "tls_cert and tls_key together"},
 		{"bad proxy", "[web]\ntrusted_proxies = [\"proxy.lan\"]", `web.trusted_proxies: "proxy.lan"`},
 		{"sign-on from anyone", "[web]\nproxy_user_header = \"X-Remote-User\"", "needs web.trusted_proxies"},
+		{"section as a value", "imap = 3", "line 1: imap: want a table ([imap])"},
+		{"array of sections", "[[imap]]\naddress = \"x:1\"", "imap: want a table ([imap])"},
+		{"key in capitals", `Data_Dir = "x"`, `line 1: unknown key "Data_Dir"`},
+		{"list of the wrong type", "[imap]\ntoken_command = \"gettoken\"", "line 2: imap.token_command: want a list of strings, not a string"},
+		{"size as a list", "[imap]\nmax_message_size = [1]", "imap.max_message_size: bad size"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body), nil)
@@ -206,6 +212,11 @@ func TestValues(t *testing.T) {
 	c, err = Load(write(t, "[imap]\nmax_message_size = 2048"), nil)
 	if err != nil || c.IMAP.MaxMessageSize != 2048 {
 		t.Errorf("integer size: %d, %v", c.IMAP.MaxMessageSize, err)
+	}
+	// Dotted keys are the keys of their table.
+	c, err = Load(write(t, "imap.max_message_size = 4096\npolicy.code_ttl = \"3h\""), nil)
+	if err != nil || c.IMAP.MaxMessageSize != 4096 || c.Policy.CodeTTL.D() != 3*time.Hour {
+		t.Errorf("dotted keys: %d %s, %v", c.IMAP.MaxMessageSize, c.Policy.CodeTTL.D(), err)
 	}
 	for _, h := range []string{"127.0.0.1", "localhost", "::1", "127.3.2.1"} {
 		if !IsLoopback(h) {
@@ -351,5 +362,152 @@ func TestWebKeys(t *testing.T) {
 	}
 	if d := Default(); d.Web.Secure() {
 		t.Error("the default dashboard claims TLS")
+	}
+}
+
+// TestEveryProblem: a file with many problems has them all reported, each
+// naming its key and its line, unknown keys first in the file's order,
+// then in the order of the example, the same order every time.
+func TestEveryProblem(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "absent-secret")
+	body := `log_level = "loud"
+dta_dir = "x"
+[schedule]
+purge = "every day"
+[imap]
+adress = "x:1"
+address = 993
+password = "a"
+password_file = "/x"
+sub.key = 1
+[policy]
+code_ttl = "-1h"
+max_code_candidates = "three"
+lookback = "two weeks"
+[imapp]
+a = 1
+[action]
+secret_file = "` + secretFile + `"
+webhook_url = "http://admin.example.net/"
+`
+	want := []Problem{
+		{"dta_dir", 2, `unknown key "dta_dir"`},
+		{"imap.adress", 6, `unknown key "imap.adress"`},
+		{"imap.sub", 10, `unknown key "imap.sub"`},
+		{"imapp", 15, `unknown key "imapp"`},
+		{"log_level", 1, `log_level "loud" is not debug, info, warn or error`},
+		{"imap.address", 7, "imap.address: want a string, not an integer"},
+		{"imap.username", 0, "imap.username is empty"},
+		{"imap.password", 8, "imap.password: give the password once (password, password_file or the environment)"},
+		{"auth.trusted_authserv_ids", 0, "auth.trusted_authserv_ids is empty while auth.require_authenticated_sender is true"},
+		{"policy.code_ttl", 12, "policy.code_ttl must be positive"},
+		{"policy.lookback", 14, `policy.lookback: bad duration "two weeks"`},
+		{"policy.max_code_candidates", 13, "policy.max_code_candidates: want an integer, not a string"},
+		{"schedule.purge", 4, `schedule.purge "every day"`},
+		{"action.webhook_url", 19, "action.webhook_url http://admin.example.net/: plain http is allowed only to a loopback address"},
+		{"action.secret_file", 18, "action.secret_file: open " + secretFile},
+	}
+	path := write(t, body)
+	order := exampleOrder()
+	var first []string
+	for run := 0; run < 20; run++ {
+		_, err := LoadComplete(path, nil)
+		var fe *FileError
+		if !errors.As(err, &fe) {
+			t.Fatalf("LoadComplete = %v, want a *FileError", err)
+		}
+		var got []string
+		for _, p := range fe.Problems {
+			got = append(got, p.String())
+		}
+		if run == 0 {
+			first = got
+			if len(fe.Problems) != len(want) {
+				t.Errorf("%d problems, want %d:\n%s", len(fe.Problems), len(want), strings.Join(got, "\n"))
+			}
+			for i, p := range fe.Problems {
+				if i < len(want) && (p.Key != want[i].Key || p.Line != want[i].Line || !strings.HasPrefix(p.Message, want[i].Message)) {
+					t.Errorf("problem %d = %+v, want %+v", i, p, want[i])
+				}
+				if !strings.Contains(p.Message, p.Key) || strings.Contains(p.Message, "\n") {
+					t.Errorf("problem %+v does not name its key in one line", p)
+				}
+				if _, known := order[p.Key]; !known && !strings.HasPrefix(p.Message, "unknown key") {
+					t.Errorf("problem %+v has a key the example lacks", p)
+				}
+			}
+			if msg := err.Error(); msg != "config "+path+": line 2: unknown key \"dta_dir\" (and 14 more)" {
+				t.Errorf("one-line error = %q", msg)
+			}
+			continue
+		}
+		if strings.Join(got, "\n") != strings.Join(first, "\n") {
+			t.Fatalf("run %d gives another order:\n%s\nthen:\n%s", run, strings.Join(first, "\n"), strings.Join(got, "\n"))
+		}
+	}
+	// Load, which does not ask for credentials, lists the rest.
+	_, err := Load(path, nil)
+	var fe *FileError
+	if !errors.As(err, &fe) || len(fe.Problems) != len(want)-2 {
+		t.Errorf("Load = %v, want %d problems", err, len(want)-2)
+	}
+	for _, p := range fe.Problems {
+		if p.Key == "imap.username" || p.Key == "auth.trusted_authserv_ids" {
+			t.Errorf("Load asks for credentials: %v", p)
+		}
+	}
+}
+
+// TestProblemOfSyntax: a file that is not TOML is one problem, with its
+// line: nothing more can be read.
+func TestProblemOfSyntax(t *testing.T) {
+	_, err := LoadComplete(write(t, "log_level = \"loud\"\ndata_dir = \"a\" \"b\"\n[imap]\naddress = 1\n"), nil)
+	var fe *FileError
+	if !errors.As(err, &fe) || len(fe.Problems) != 1 || fe.Problems[0].Line != 2 || fe.Problems[0].Key != "" {
+		t.Fatalf("LoadComplete = %#v", err)
+	}
+	if strings.Contains(err.Error(), "more)") {
+		t.Errorf("error %q counts more problems", err)
+	}
+}
+
+// TestProblemsOfSecrets: a password given twice and a secret file that
+// cannot be read are problems, and the check goes on past them.
+func TestProblemsOfSecrets(t *testing.T) {
+	env := map[string]string{EnvSMTPPassword: "from-env"}
+	_, err := Load(write(t, "[imap]\npassword_file = \"/nonexistent/imap\"\n[smtp]\nusername = \"u\"\npassword = \"p\"\n"+
+		"[action]\nsecret = \"0123456789abcdef\"\nsecret_file = \"/x\"\ntimeout = \"0s\"\n"), func(k string) string { return env[k] })
+	var fe *FileError
+	if !errors.As(err, &fe) {
+		t.Fatalf("Load = %v", err)
+	}
+	var keys []string
+	for _, p := range fe.Problems {
+		keys = append(keys, p.Key)
+	}
+	if got, want := strings.Join(keys, " "), "imap.password_file smtp.password action.secret action.timeout"; got != want {
+		t.Errorf("keys %q, want %q (%v)", got, want, fe.Problems)
+	}
+	// An unreadable password file is not also an empty password.
+	_, err = LoadComplete(write(t, "[imap]\nusername = \"u\"\npassword_file = \"/nonexistent/imap\"\n"), nil)
+	if !errors.As(err, &fe) || strings.Contains(err.Error(), "imap.password is empty") || fe.Problems[0].Key != "imap.password_file" {
+		t.Errorf("LoadComplete = %v", err)
+	}
+}
+
+// TestValidateCollects: Validate and Complete of a Config built in code
+// report every problem too, as Problems.
+func TestValidateCollects(t *testing.T) {
+	c := Default()
+	c.DataDir, c.Policy.CodeTTL, c.Schedule.Digest = "", 0, "never"
+	var ps Problems
+	if err := c.Validate(); !errors.As(err, &ps) || len(ps) != 3 || ps[0].Key != "data_dir" || ps[1].Key != "policy.code_ttl" || ps[2].Key != "schedule.digest" {
+		t.Errorf("Validate = %#v", err)
+	}
+	if err := Default().Validate(); err != nil {
+		t.Errorf("Validate of the defaults = %v", err)
+	}
+	if err := c.Complete(); !errors.As(err, &ps) || len(ps) != 6 {
+		t.Errorf("Complete = %v", err)
 	}
 }

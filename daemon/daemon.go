@@ -85,6 +85,9 @@ type Daemon struct {
 	mu      sync.Mutex
 	ready   bool
 	lastErr error
+
+	// live is what Alive answers from (notify.go).
+	live liveness
 }
 
 // Letters returns the mail settings of a configuration, with the key of
@@ -524,6 +527,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			if err := d.drainActions(ctx, nil); err != nil && ctx.Err() == nil {
 				d.log.Error("action hook", "error", err)
 			}
+			d.beat(loopOutbox)
 		}
 	}()
 	wg.Go(func() {
@@ -536,11 +540,14 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			case <-t.C:
 			}
 			d.lookBackNow(ctx)
+			d.beat(loopLookBack)
 		}
 	})
 	d.sched.Start(ctx)
 	d.log.Info("recoverybot serving", "mailbox", c.IMAP.Mailbox, "imap", c.IMAP.Address)
+	d.started()
 	err := w.Run(ctx)
+	d.stopped()
 	d.sched.Stop()
 	wg.Wait()
 	d.log.Info("recoverybot stopped")

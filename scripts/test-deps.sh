@@ -2,7 +2,8 @@
 # Installs what the test suite needs that Go does not bring: Dovecot (IMAP
 # and LMTP) for the mailbox tests, poppler-utils (pdftoppm) for the
 # document previews, Chromium (and a font to render text with) for the
-# dashboard's browser tests, and isync (mbsync) for the benchmark.
+# dashboard's browser tests, systemd (systemd-analyze) to verify the unit
+# in packaging/, and isync (mbsync) for the benchmark.
 # As root it installs them with apt-get; otherwise it says what is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ need=()
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ "${1:-}" = "--bench" ]; then
 	command -v mbsync >/dev/null || need+=(isync)
 	[ -x /usr/bin/time ] || need+=(time)

@@ -146,24 +146,37 @@ func (s *Store) Spool(ctx context.Context, raws []Sealed) ([]RawRef, error) {
 
 // Unspool deletes spooled messages that no ledger row points at (those
 // of a batch whose recording failed, or met again and already recorded).
+// While a backup copies the spool it deletes nothing: SweepSpool deletes
+// them afterwards.
 func (s *Store) Unspool(ctx context.Context, ids []int64) error {
+	_, err := s.unspool(ctx, ids)
+	return err
+}
+
+// unspool is Unspool, saying how many rows it deleted.
+func (s *Store) unspool(ctx context.Context, ids []int64) (int, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
+	unlock, ok := s.spoolDeletes()
+	if !ok {
+		return 0, nil
+	}
+	defer unlock()
 	tx, err := s.sw.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("unspool: begin: %w", describe(err))
+		return 0, fmt.Errorf("unspool: begin: %w", describe(err))
 	}
 	defer tx.Rollback()
 	for _, id := range ids {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM raw WHERE id = ?`, id); err != nil {
-			return fmt.Errorf("unspool: %w", describe(err))
+			return 0, fmt.Errorf("unspool: %w", describe(err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("unspool: commit: %w", describe(err))
+		return 0, fmt.Errorf("unspool: commit: %w", describe(err))
 	}
-	return nil
+	return len(ids), nil
 }
 
 // SweepSpool deletes the spooled messages older than olderThan that no
@@ -217,7 +230,7 @@ func (s *Store) SweepSpool(ctx context.Context, olderThan time.Duration) (int, e
 			orphans = append(orphans, id)
 		}
 	}
-	return len(orphans), s.Unspool(ctx, orphans)
+	return s.unspool(ctx, orphans)
 }
 
 // spooled opens a spooled message and checks it against sum, the hash

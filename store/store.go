@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -48,6 +49,15 @@ type Store struct {
 	// auditKey keys the audit log's hash chain (audit.go).
 	auditKey []byte
 	now      func() time.Time
+	file     string        // the main database file
+	busy     time.Duration // the busy timeout
+	// backupLock is the spool's lock file (backup.go), spoolMu keeps this
+	// process's deletions from the spool to one at a time under it.
+	backupLock *os.File
+	spoolMu    sync.Mutex
+	// backupHook, when set (tests), runs in Backup between the copies of
+	// the database and of the spool.
+	backupHook func()
 }
 
 // Options tune Open. The zero value is fine.
@@ -90,7 +100,7 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	w := writerDB(dsn(file, "&_journal_mode=WAL&_txlock=immediate", busy))
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, vault: v, auditKey: v.Key(vault.PurposeAudit), now: now}
+	s := &Store{w: w, vault: v, auditKey: v.Key(vault.PurposeAudit), now: now, file: file, busy: busy}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", file, describe(err))
@@ -105,6 +115,10 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	if err := s.openSpool(ctx, SpoolPath(file), busy); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: spool %s: %w", file, SpoolPath(file), err)
+	}
+	if s.backupLock, err = openBackupLock(file); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", file, err)
 	}
 	ck, err := sql.Open("sqlite3", dsn(file, "", busy))
 	if err != nil {
@@ -159,6 +173,10 @@ func (s *Store) Close() error {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
+	}
+	if s.backupLock != nil {
+		errs = append(errs, s.backupLock.Close())
+		s.backupLock = nil
 	}
 	return errors.Join(errs...)
 }

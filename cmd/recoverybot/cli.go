@@ -40,6 +40,10 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// errReported is a failure the command has told on stderr itself (in
+// more than one line: config check).
+var errReported = errors.New("reported")
+
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // command is one subcommand.
@@ -76,6 +80,7 @@ func commands() []command {
 		{"users disable", "NAME", "end an agent's dashboard login", cmdUsersDisable},
 		{"users list", "[--json]", "the agents and whether they can log in", cmdUsersList},
 		{"audit verify", "", "check the audit log's hash chain", cmdAuditVerify},
+		{"backup", "DIR", "copy the databases into DIR, while the daemon runs; keep the key files apart", cmdBackup},
 		{"inspect", "FILE.eml [--json]", "what the parser sees in one message (codes masked)", cmdInspect},
 		{"config example", "", "print a complete annotated configuration", cmdConfigExample},
 		{"config check", "", "check the configuration", cmdConfigCheck},
@@ -112,6 +117,9 @@ func run(args []string, e env) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errReported) {
+		return 1
 	}
 	// An error may quote what a customer sent (a file name, a header).
 	fmt.Fprintln(e.stderr, "recoverybot: "+printable(oneLine(err.Error())))
@@ -255,15 +263,30 @@ func synopsis(name string) string {
 
 // loadConfig reads the configuration named by --config or
 // RECOVERYBOT_CONFIG; with neither, the defaults.
-func (a *app) loadConfig() error {
+func (a *app) loadConfig() error { return a.readConfig(false) }
+
+// loadCompleteConfig is loadConfig for the commands that read the
+// mailbox: credentials required (config.Config.Complete).
+func (a *app) loadCompleteConfig() error { return a.readConfig(true) }
+
+func (a *app) readConfig(complete bool) error {
 	path := a.configPath
 	if path == "" {
 		path = a.getenv("RECOVERYBOT_CONFIG")
 	}
 	if path == "" {
 		a.cfg = config.Default()
+		if complete {
+			if err := a.cfg.Complete(); err != nil {
+				return fmt.Errorf("config: %w", err)
+			}
+		}
 	} else {
-		c, err := config.Load(path, a.getenv)
+		load := config.Load
+		if complete {
+			load = config.LoadComplete
+		}
+		c, err := load(path, a.getenv)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -276,7 +277,12 @@ func TestBadInput(t *testing.T) {
 func TestConfigCommands(t *testing.T) {
 	c := newCLI(t)
 	ex := c.ok("config", "example")
-	c.fails("imap.username is empty", "config", "check")
+	code, out, errOut := c.run("config", "check")
+	if lines := strings.Split(errOut, "\n"); code != 1 || out != "" || len(lines) != 4 ||
+		!strings.HasPrefix(lines[0], "recoverybot: config "+c.env["RECOVERYBOT_CONFIG"]+": line 23: imap.username is empty") ||
+		!strings.Contains(lines[1], "imap.password is empty") || !strings.Contains(lines[2], "auth.trusted_authserv_ids is empty") {
+		t.Errorf("config check of the bare example: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	ex = strings.Replace(ex, `data_dir = "var"`, `data_dir = "`+filepath.Join(c.dir, "data")+`"`, 1)
 	filled := strings.Replace(ex, `username = ""`, `username = "contact@example.net"`, 1)
 	filled = strings.Replace(filled, `password = ""`, `password = "secret"`, 1)
@@ -312,6 +318,60 @@ func TestConfigCommands(t *testing.T) {
 	}
 	if out := c.ok("--help"); !strings.Contains(out, "cases open") {
 		t.Errorf("help = %q", out)
+	}
+}
+
+// TestConfigCheckListsEveryProblem: config check names every problem of
+// a file, one line each, in the order of the example's keys (unknown keys
+// first), the same every time; serve refuses the file in one line.
+func TestConfigCheckListsEveryProblem(t *testing.T) {
+	c := newCLI(t)
+	bad := c.file("bad.toml", `data_dir = "`+filepath.Join(c.dir, "data")+`"
+[policy]
+code_ttl = "-1h"
+max_code_candidates = 0
+[imap]
+usrname = "contact@example.net"
+security = "ssl"
+[smtp]
+password = "a"
+password_file = "/nonexistent"
+[schedule]
+digest = "weekdays"
+`)
+	want := []string{
+		`line 6: unknown key "imap.usrname"`,
+		`line 7: imap.security "ssl" is not tls, starttls or none`,
+		`imap.username is empty`,
+		`imap.password is empty`,
+		`line 9: smtp.password: give the password once`,
+		`auth.trusted_authserv_ids is empty`,
+		`line 3: policy.code_ttl must be positive`,
+		`line 4: policy.max_code_candidates 0 must be between 1 and 20`,
+		`line 12: schedule.digest "weekdays"`,
+	}
+	var first string
+	for i := 0; i < 20; i++ {
+		code, out, errOut := c.run("--config", bad, "config", "check")
+		if i == 0 {
+			first = errOut
+			lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+			if code != 1 || out != "" || len(lines) != len(want) {
+				t.Fatalf("config check: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+			}
+			for j, l := range lines {
+				if !strings.HasPrefix(l, "recoverybot: config "+bad+": "+want[j]) {
+					t.Errorf("line %d = %q, want %q", j+1, l, want[j])
+				}
+			}
+		} else if errOut != first {
+			t.Fatalf("run %d gives another report:\n%s\nthen:\n%s", i, first, errOut)
+		}
+	}
+	c.fails(`config `+bad+`: line 6: unknown key "imap.usrname" (and 8 more)`, "--config", bad, "serve")
+	c.fails(`(and 8 more)`, "--config", bad, "run", "--once")
+	if _, err := os.Stat(filepath.Join(c.dir, "data")); err == nil {
+		t.Error("serve made the data directory of a configuration it refused")
 	}
 }
 
@@ -627,5 +687,170 @@ func TestLogFormat(t *testing.T) {
 	newLogger(&b, "info", "text", true).Info("quiet")
 	if b.Len() != 0 {
 		t.Errorf("quiet logger wrote %q", b.String())
+	}
+}
+
+// TestBackupAndRestore: a backup made while a writer is busy, restored
+// into a fresh data directory with the key files, shows the same case,
+// verifies its audit log and gives the document's bytes; a directory
+// holding a backup, or one that cannot be made, is refused in one line.
+func TestBackupAndRestore(t *testing.T) {
+	c := newCLI(t)
+	scan := []byte("\xff\xd8\xff\xe0 an identity card \xff\xd9")
+	ref, sum := caseWithDocument(t, c, "cni.jpg", scan)
+	shown := c.ok("cases", "show", ref, "--json")
+
+	stop, started := make(chan struct{}), make(chan struct{})
+	done := make(chan int)
+	profiles := c.file("more.csv", profilesCSV)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for {
+			if n == 1 {
+				close(started)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if code, _, errOut := c.run("profiles", "import", profiles, "--by", "writer"); code != 0 {
+				t.Errorf("profiles import beside the backup: %s", errOut)
+				if n == 0 {
+					close(started)
+				}
+				return
+			}
+			n++
+		}
+	}()
+	<-started
+	dir := filepath.Join(c.dir, "backups", "monday")
+	out := c.ok("backup", dir)
+	close(stop)
+	if n := <-done; n == 0 {
+		t.Error("the writer did not write")
+	}
+	dataDir := filepath.Join(c.dir, "data")
+	for _, want := range []string{"wrote " + filepath.Join(dir, "recoverybot.db"), "wrote " + filepath.Join(dir, "recoverybot-spool.db"),
+		filepath.Join(dataDir, "code.key"), filepath.Join(dataDir, "storage.key"), "apart from the backup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("backup said %q, want %q", out, want)
+		}
+	}
+
+	// Restore into an empty data directory, with the keys.
+	restored := filepath.Join(c.dir, "restored", "data")
+	if err := os.MkdirAll(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "recoverybot.db"), filepath.Join(dir, "recoverybot-spool.db"),
+		filepath.Join(dataDir, "code.key"), filepath.Join(dataDir, "storage.key")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(restored, filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &cli{t: t, dir: c.dir, env: map[string]string{"RECOVERYBOT_CONFIG": c.file("restored.toml",
+		strings.Replace(exampleForTest(t), `data_dir = "var"`, `data_dir = "`+restored+`"`, 1))}}
+	if got := r.ok("cases", "show", ref, "--json"); got != shown {
+		t.Errorf("restored case:\n%s\nwant:\n%s", got, shown)
+	}
+	if out := r.ok("audit", "verify"); !regexp.MustCompile(`^audit log: \d+ events verify\n$`).MatchString(out) {
+		t.Errorf("audit verify of the restored log = %q", out)
+	}
+	if got := r.ok("cases", "document", ref, sum, "--by", "bob"); got != string(scan) {
+		t.Errorf("restored document = %q", got)
+	}
+
+	// Refusals.
+	c.fails("recoverybot.db exists: store: a backup is there already", "backup", dir)
+	c.fails("not a directory", "backup", filepath.Join(c.file("plain", ""), "backup"))
+	c.fails("backup: missing DIR", "backup")
+	c.fails("beside the key files", "backup", filepath.Join(dataDir, "backups"))
+	c.fails("beside the key files", "backup", dataDir)
+}
+
+// TestServeTellsTheServiceManager runs serve as systemd would, with a
+// notify socket and a watchdog: READY=1 once it serves, WATCHDOG=1 while
+// its loops go round (the mailbox being unreachable does not stop them),
+// STOPPING=1 on SIGTERM, and nothing else.
+func TestServeTellsTheServiceManager(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "recoverybot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := newCLI(t)
+	body := strings.NewReplacer(
+		`address = "imap.example.net:993"`, `address = "127.0.0.1:1"`,
+		`security = "tls"`, `security = "none"`,
+		`address = "smtp.example.net:587"`, `address = "127.0.0.1:1"`,
+		`security = "starttls"`, `security = "none"`,
+		`listen = "127.0.0.1:8080"`, `listen = "127.0.0.1:0"`,
+		`trusted_authserv_ids = []`, `trusted_authserv_ids = ["mx.example.net"]`,
+	).Replace(exampleForTest(t))
+	body = strings.Replace(body, `data_dir = "var"`, `data_dir = "`+filepath.Join(c.dir, "data")+`"`, 1)
+	body = strings.Replace(body, `username = ""`, `username = "contact@example.net"`, 1)
+	body = strings.Replace(body, `password = ""`, `password = "secret"`, 1)
+	cfg := c.file("serve.toml", body)
+
+	sock := filepath.Join(c.dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmd := exec.Command(bin, "--config", cfg, "serve")
+	// A watchdog of 200 ms: a ping every 100 ms.
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	msgs := make(chan string)
+	go func() {
+		b := make([]byte, 256)
+		for {
+			n, err := conn.Read(b)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(b[:n])
+		}
+	}()
+	next := func() string {
+		m, ok := <-msgs
+		if !ok {
+			t.Fatalf("socket closed; serve said: %s", stderr.String())
+		}
+		return m
+	}
+	if m := next(); m != "READY=1" {
+		t.Fatalf("first message %q, want READY=1 (stderr: %s)", m, stderr.String())
+	}
+	for i := 0; i < 3; i++ {
+		if m := next(); m != "WATCHDOG=1" {
+			t.Fatalf("message %q, want WATCHDOG=1", m)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	for {
+		m := next()
+		if m == "STOPPING=1" {
+			break
+		}
+		if m != "WATCHDOG=1" {
+			t.Fatalf("message %q after SIGTERM, want STOPPING=1", m)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", err, stderr.String())
 	}
 }

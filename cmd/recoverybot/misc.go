@@ -64,18 +64,29 @@ func cmdConfigExample(ctx context.Context, a *app, args []string) error {
 	return err
 }
 
+// cmdConfigCheck reports every problem of the file, one line each on
+// stderr, in the order of config.Problems.
 func cmdConfigCheck(ctx context.Context, a *app, args []string) error {
 	if _, err := a.flags("config check").parse(args); err != nil {
 		return err
 	}
-	if a.configPath == "" && a.getenv("RECOVERYBOT_CONFIG") == "" {
+	path := a.configPath
+	if path == "" {
+		path = a.getenv("RECOVERYBOT_CONFIG")
+	}
+	if path == "" {
 		return usagef("config check: no configuration file (--config FILE or RECOVERYBOT_CONFIG)")
 	}
-	if err := a.loadConfig(); err != nil {
-		return err
+	_, err := config.LoadComplete(path, a.getenv)
+	var fe *config.FileError
+	if errors.As(err, &fe) {
+		for _, l := range fe.Lines() {
+			fmt.Fprintln(a.stderr, "recoverybot: "+printable(l))
+		}
+		return errReported
 	}
-	if err := a.cfg.Complete(); err != nil {
-		return fmt.Errorf("config: %w", err)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(a.stdout, "configuration is valid")
 	return nil

@@ -3,22 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/daemon"
 	"github.com/recoverybot/recoverybot/internal/instance"
+	"github.com/recoverybot/recoverybot/internal/sdnotify"
 	"github.com/recoverybot/recoverybot/vault"
 )
 
 func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, error) {
 	// An incomplete configuration is refused before the data directory is
 	// touched.
-	if err := a.loadConfig(); err != nil {
+	if err := a.loadCompleteConfig(); err != nil {
 		return nil, err
-	}
-	if err := a.cfg.Complete(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
 	}
 	o.Exclusive = a.lock != nil
 	if err := a.openStore(ctx); err != nil {
@@ -60,6 +60,9 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if _, err := a.flags("serve").parse(args); err != nil {
 		return err
 	}
+	if err := a.loadCompleteConfig(); err != nil {
+		return err
+	}
 	if err := a.lockDataDir(); err != nil {
 		return err
 	}
@@ -71,7 +74,69 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return d.ServeWithWeb(ctx, ln)
+	// The service manager (systemd, Type=notify) is told when the
+	// daemon is up, that it is alive while it is, and when it stops.
+	n := sdnotify.New(a.getenv, os.Getpid())
+	served, stop := context.WithCancel(ctx)
+	told := make(chan struct{})
+	go func() {
+		defer close(told)
+		tellServiceManager(served, n, d, newLogger(a.stderr, a.cfg.LogLevel, a.cfg.LogFormat, false).With("component", "sdnotify"))
+	}()
+	err = d.ServeWithWeb(ctx, ln)
+	stop()
+	<-told
+	return err
+}
+
+// tellServiceManager says READY=1 once d serves, WATCHDOG=1 every half
+// WatchdogSec while d is alive (daemon.Daemon.Alive: its loops go round,
+// not merely this one), and STOPPING=1 when ctx ends.
+func tellServiceManager(ctx context.Context, n *sdnotify.Notifier, d *daemon.Daemon, log *slog.Logger) {
+	if !n.Enabled() {
+		return
+	}
+	defer func() {
+		if err := n.Stopping(); err != nil {
+			log.Warn("service manager", "error", err)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.Serving():
+	}
+	if err := n.Ready(); err != nil {
+		log.Warn("service manager", "error", err)
+	}
+	interval := n.WatchdogInterval()
+	if interval == 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	stuck := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		switch alive := d.Alive(); {
+		case alive:
+			if err := n.Watchdog(); err != nil {
+				log.Warn("service manager", "error", err)
+			}
+			if stuck {
+				log.Info("watchdog: the daemon's loops go round again")
+			}
+			stuck = false
+		case !stuck:
+			log.Error("watchdog: the daemon's loops have stopped going round; the service manager is no longer told it is alive")
+			stuck = true
+		}
+	}
 }
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
@@ -83,6 +148,9 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	}
 	if !*once {
 		return usagef("run: --once is required (use serve to keep running)")
+	}
+	if err := a.loadCompleteConfig(); err != nil {
+		return err
 	}
 	if err := a.lockDataDir(); err != nil {
 		return err
