@@ -19,6 +19,7 @@ import (
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/intake"
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/rules"
@@ -295,7 +296,7 @@ func (d *Daemon) failInterrupted(ctx context.Context) {
 		return
 	}
 	if _, err := d.courier.FailInterrupted(ctx); err != nil {
-		d.log.Error("outbox", "error", err)
+		d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 	}
 }
 
@@ -346,7 +347,7 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 			st, err := d.courier.Drain(ctx)
 			r.Sent, r.Failed = r.Sent+st.Sent, r.Failed+st.Failed
 			if err != nil && !final {
-				d.log.Error("outbox", "error", err)
+				d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 			}
 			if final {
 				sendErr = err
@@ -522,7 +523,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			case <-kick:
 			}
 			if _, err := d.courier.Drain(ctx); err != nil && ctx.Err() == nil {
-				d.log.Error("outbox", "error", err)
+				d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 			}
 			if err := d.drainActions(ctx, nil); err != nil && ctx.Err() == nil {
 				d.log.Error("action hook", "error", err)
