@@ -28,7 +28,9 @@ type bench struct {
 	dir     string
 }
 
-func (b *bench) now() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).Add(time.Duration(b.offset.Load())) }
+func (b *bench) now() time.Time {
+	return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).Add(time.Duration(b.offset.Load()))
+}
 
 func (b *bench) advance(d time.Duration) { b.offset.Add(int64(d)) }
 
