@@ -38,7 +38,7 @@ func (m *Monitor) Alert(ctx context.Context) error {
 		if err := m.alertFetch(tx, now, f); err != nil {
 			return err
 		}
-		if err := m.alertToken(tx, now, f); err != nil {
+		if err := m.alertToken(tx, f); err != nil {
 			return err
 		}
 		return m.alertOutbox(tx, now)
@@ -86,8 +86,8 @@ func (m *Monitor) alertFetch(tx *store.Tx, now time.Time, f fetchState) error {
 	return nil
 }
 
-func (m *Monitor) alertToken(tx *store.Tx, now time.Time, f fetchState) error {
-	ep, open, err := tx.AlertEpisode(AlertToken)
+func (m *Monitor) alertToken(tx *store.Tx, f fetchState) error {
+	_, open, err := tx.AlertEpisode(AlertToken)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (m *Monitor) alertToken(tx *store.Tx, now time.Time, f fetchState) error {
 		if open {
 			return nil
 		}
-		ep = store.AlertEpisode{Alert: AlertToken, BeganAt: f.failing, Cause: string(f.cause)}
+		ep := store.AlertEpisode{Alert: AlertToken, BeganAt: f.failing, Cause: string(f.cause)}
 		if err := tx.BeginAlertEpisode(ep); err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (m *Monitor) alertToken(tx *store.Tx, now time.Time, f fetchState) error {
 }
 
 func (m *Monitor) alertOutbox(tx *store.Tx, now time.Time) error {
-	ep, open, err := tx.AlertEpisode(AlertOutbox)
+	_, open, err := tx.AlertEpisode(AlertOutbox)
 	if err != nil {
 		return err
 	}
@@ -121,8 +121,7 @@ func (m *Monitor) alertOutbox(tx *store.Tx, now time.Time) error {
 	}
 	switch stuck := failing && now.Sub(queued) > m.o.StaleAfter; {
 	case stuck && !open:
-		ep = store.AlertEpisode{Alert: AlertOutbox, BeganAt: queued}
-		if err := tx.BeginAlertEpisode(ep); err != nil {
+		if err := tx.BeginAlertEpisode(store.AlertEpisode{Alert: AlertOutbox, BeganAt: queued}); err != nil {
 			return err
 		}
 		if err := m.notify(tx, AlertOutbox+"-"+stamp(queued), outboxStuck(queued, now)); err != nil {
