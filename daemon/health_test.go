@@ -142,7 +142,9 @@ func TestReadyzAndAlertsFollowDovecot(t *testing.T) {
 	if err := e.dovecot.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the watcher sees Dovecot gone", func() bool { return len(logs.lines("fetching stopped", "component=watcher")) > 0 })
+	eventually(t, "the watcher sees Dovecot gone", func() bool {
+		return len(logs.lines(`msg="fetching stopped: the mailbox connection was lost"`, "component=watcher", "cause=connection_lost")) > 0
+	})
 	if code, body := s.readyz(t); code != http.StatusOK {
 		t.Errorf("readyz within stale_after of the last drain: %d %q", code, body)
 	}

@@ -333,6 +333,9 @@ func TestDovecotWaitFailsWhenServerStops(t *testing.T) {
 	if !errors.Is(err, mailbox.ErrClosed) {
 		t.Errorf("Wait = %v, want ErrClosed", err)
 	}
+	if c := fault.Of(err); c != fault.ConnectionLost {
+		t.Errorf("Wait = %v, cause %q, want connection_lost", err, c)
+	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("Wait noticed the stop after %v", d)
 	}
