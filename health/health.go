@@ -41,6 +41,9 @@ const (
 	FailingRuns = 3
 )
 
+// probeWait is how long the write probe waits for the writer.
+const probeWait = 2 * time.Second
+
 // Options configure a Monitor.
 type Options struct {
 	Store *store.Store
@@ -186,13 +189,21 @@ func (m *Monitor) storeOK(ctx context.Context, now time.Time) bool {
 	err := m.probeErr
 	m.mu.Unlock()
 	if due {
-		err = m.o.Store.Probe(ctx)
-		if err != nil && ctx.Err() == nil {
-			m.log.Warn("health: the database takes no writes", "cause", fault.Of(err), "error", err)
+		// A writer busy with a long transaction (another process's)
+		// is no broken store: the probe waits briefly, and when it
+		// gives up the last answer stands.
+		pctx, cancel := context.WithTimeout(ctx, probeWait)
+		perr := m.o.Store.Probe(pctx)
+		cancel()
+		if perr == nil || pctx.Err() == nil {
+			if perr != nil {
+				m.log.Warn("health: the database takes no writes", "cause", fault.Of(perr), "error", perr)
+			}
+			err = perr
+			m.mu.Lock()
+			m.probed, m.probeErr = now, err
+			m.mu.Unlock()
 		}
-		m.mu.Lock()
-		m.probed, m.probeErr = now, err
-		m.mu.Unlock()
 	}
 	if err != nil {
 		return false
