@@ -276,3 +276,27 @@ func TestFullDisk(t *testing.T) {
 	}
 	eventually(t, "ready again", func() bool { code, _ := s.readyz(t); return code == http.StatusOK })
 }
+
+// TestTokenAlert: a token file that cannot be read stops fetching with
+// cause token_failed, and the support address is told once.
+func TestTokenAlert(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "imap.token")
+	e := start(t, func(c *config.Config) {
+		c.Support.Address = "support@hosting.example"
+		c.IMAP.Password, c.IMAP.TokenFile = "", token
+	})
+	logs := &logBuffer{}
+	s := e.serve(logs)
+	eventually(t, "the watcher says the token failed", func() bool {
+		return len(logs.lines(`msg="fetching stopped: the OAuth token failed"`, "cause=token_failed")) > 0
+	})
+	eventually(t, "the token alert", func() bool { return len(e.alerts()) == 1 })
+	eventually(t, "a second failure", func() bool { return len(logs.lines("cause=token_failed")) > 1 })
+	time.Sleep(300 * time.Millisecond)
+	if got := e.alerts(); len(got) != 1 || !strings.Contains(got[0], "OAuth token") {
+		t.Fatalf("alerts = %q, want one about the token", got)
+	}
+	if code, body := s.readyz(t); code != http.StatusServiceUnavailable || body != "not ready: imap\n" {
+		t.Errorf("readyz: %d %q", code, body)
+	}
+}
