@@ -215,18 +215,3 @@ func (m *Monitor) storeOK(ctx context.Context, now time.Time) bool {
 	}
 	return true
 }
-
-// String writes checks as /readyz shows them.
-func String(failed []Check) string {
-	if len(failed) == 0 {
-		return "ready"
-	}
-	s := "not ready:"
-	for i, c := range failed {
-		if i > 0 {
-			s += ","
-		}
-		s += " " + string(c)
-	}
-	return s
-}
