@@ -207,6 +207,10 @@ type Support struct {
 	Address string `toml:"address"`
 	// DigestAlways sends the digest even when it has nothing to say.
 	DigestAlways bool `toml:"digest_always"`
+	// StaleAfter is how long fetching may fail, or a mail wait in the
+	// outbox after a failed attempt, before /readyz says so and the
+	// address is alerted.
+	StaleAfter Duration `toml:"stale_after"`
 }
 
 // Schedule holds one cron spec per sweep.
@@ -237,8 +241,9 @@ func Default() Config {
 			FromName: "Example Hosting Support"},
 		// No authserv-id is trusted until the operator names their own MX's:
 		// a guessed one is a name anyone can write in a header.
-		Auth: Auth{TrustedAuthservIDs: []string{}, RequireAuthenticatedSender: true},
-		Web:  Web{Listen: "127.0.0.1:8080", TrustedProxies: []string{}},
+		Auth:    Auth{TrustedAuthservIDs: []string{}, RequireAuthenticatedSender: true},
+		Web:     Web{Listen: "127.0.0.1:8080", TrustedProxies: []string{}},
+		Support: Support{StaleAfter: Duration(15 * time.Minute)},
 		Policy: Policy{
 			CodeTTL: Duration(recoverybot.DefaultCodeTTL), CaseTTL: Duration(720 * time.Hour),
 			RemindAfter: Duration(72 * time.Hour), Retention: Duration(720 * time.Hour),
@@ -514,6 +519,10 @@ func (c Config) validate(out *checker) {
 		}
 	}
 
+	positive("support.stale_after", c.Support.StaleAfter)
+	if c.Support.StaleAfter > 0 && c.Support.StaleAfter < Duration(time.Minute) {
+		ch.add("support.stale_after", "support.stale_after %s is shorter than a minute", c.Support.StaleAfter.D())
+	}
 	positive("policy.code_ttl", c.Policy.CodeTTL)
 	if c.Policy.CodeTTL > 0 && c.Policy.CodeTTL < Duration(time.Minute) {
 		ch.add("policy.code_ttl", "policy.code_ttl %s is shorter than a minute", c.Policy.CodeTTL.D())

@@ -257,15 +257,19 @@ func TestLookback(t *testing.T) {
 
 func TestSupportAndScheduleKeys(t *testing.T) {
 	d := Default()
-	if d.Schedule.Digest != "0 8 * * 1-5" || d.Schedule.Reconcile != "@every 1h" || d.Support.Address != "" || d.Support.DigestAlways {
+	if d.Schedule.Digest != "0 8 * * 1-5" || d.Schedule.Reconcile != "@every 1h" || d.Support.Address != "" || d.Support.DigestAlways ||
+		d.Support.StaleAfter.D() != 15*time.Minute {
 		t.Errorf("defaults: %+v %+v", d.Schedule, d.Support)
 	}
-	c, err := Load(write(t, "[support]\naddress = \"support@hosting.example\"\ndigest_always = true\n[schedule]\ndigest = \"@daily\""), nil)
-	if err != nil || c.Support.Address != "support@hosting.example" || !c.Support.DigestAlways || c.Schedule.Digest != "@daily" {
+	c, err := Load(write(t, "[support]\naddress = \"support@hosting.example\"\ndigest_always = true\nstale_after = \"1h\"\n[schedule]\ndigest = \"@daily\""), nil)
+	if err != nil || c.Support.Address != "support@hosting.example" || !c.Support.DigestAlways || c.Schedule.Digest != "@daily" ||
+		c.Support.StaleAfter.D() != time.Hour {
 		t.Fatalf("load: %+v, %v", c.Support, err)
 	}
 	for in, want := range map[string]string{
 		"[support]\naddress = \"not an address\"": "support.address",
+		"[support]\nstale_after = \"0s\"":         "support.stale_after must be positive",
+		"[support]\nstale_after = \"10s\"":        "support.stale_after 10s is shorter than a minute",
 		"[schedule]\ndigest = \"weekdays at 8\"":  "schedule.digest",
 		"[schedule]\nreconcile = \"@every\"":      "schedule.reconcile",
 	} {

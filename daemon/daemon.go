@@ -18,7 +18,9 @@ import (
 	"github.com/recoverybot/recoverybot/action"
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/desk"
+	"github.com/recoverybot/recoverybot/health"
 	"github.com/recoverybot/recoverybot/intake"
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/rules"
@@ -82,9 +84,8 @@ type Daemon struct {
 	// kick wakes the courier: the pipeline committed mail to send.
 	kick chan struct{}
 
-	mu      sync.Mutex
-	ready   bool
-	lastErr error
+	// health answers Ready and sends the alerts.
+	health *health.Monitor
 
 	// live is what Alive answers from (notify.go).
 	live liveness
@@ -282,9 +283,11 @@ func New(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	monitor := health.New(health.Options{Store: o.Store, Now: o.Now, StaleAfter: c.Support.StaleAfter.D(), DataDir: c.DataDir,
+		SupportAddress: c.Support.Address, Letters: Letters(c, o.MessageIDKey), Logger: log.With("component", "health")})
 	return &Daemon{
 		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier, actions: actions,
-		desk: dsk,
+		desk: dsk, health: monitor,
 	}, nil
 }
 
@@ -295,7 +298,7 @@ func (d *Daemon) failInterrupted(ctx context.Context) {
 		return
 	}
 	if _, err := d.courier.FailInterrupted(ctx); err != nil {
-		d.log.Error("outbox", "error", err)
+		d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 	}
 }
 
@@ -346,7 +349,7 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 			st, err := d.courier.Drain(ctx)
 			r.Sent, r.Failed = r.Sent+st.Sent, r.Failed+st.Failed
 			if err != nil && !final {
-				d.log.Error("outbox", "error", err)
+				d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 			}
 			if final {
 				sendErr = err
@@ -463,12 +466,29 @@ func (d *Daemon) sweepSpool(ctx context.Context) {
 	}
 }
 
-// Ready reports whether the mailbox is connected and drained, and the
-// last connection error otherwise.
-func (d *Daemon) Ready() (bool, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.ready, d.lastErr
+// Ready returns the health checks that fail (package health): the store
+// takes no writes, the mailbox has not been drained within [support]
+// stale_after, the outbox is stuck, a scheduled job keeps failing. None:
+// ready.
+func (d *Daemon) Ready(ctx context.Context) []health.Check {
+	return d.health.Ready(ctx)
+}
+
+// readyNames is Ready as the dashboard's /readyz takes it.
+func (d *Daemon) readyNames(ctx context.Context) []string {
+	var names []string
+	for _, c := range d.Ready(ctx) {
+		names = append(names, string(c))
+	}
+	return names
+}
+
+// alert mails the support address what went wrong, once per episode
+// (health.Monitor.Alert).
+func (d *Daemon) alert(ctx context.Context) {
+	if err := d.health.Alert(ctx); err != nil && ctx.Err() == nil {
+		d.log.Error("alerts", "cause", fault.Of(err), "error", err)
+	}
 }
 
 // Serve runs until ctx ends: it watches the mailbox (IDLE or polling,
@@ -502,9 +522,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			}
 		},
 		OnState: func(ok bool, err error) {
-			d.mu.Lock()
-			d.ready, d.lastErr = ok, err
-			d.mu.Unlock()
+			if ok {
+				d.health.Fetched()
+			} else {
+				d.health.FetchFailed(err)
+			}
 		},
 		Logger: d.log.With("component", "watcher"),
 	}
@@ -521,8 +543,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			case <-t.C:
 			case <-kick:
 			}
+			d.alert(ctx)
 			if _, err := d.courier.Drain(ctx); err != nil && ctx.Err() == nil {
-				d.log.Error("outbox", "error", err)
+				d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 			}
 			if err := d.drainActions(ctx, nil); err != nil && ctx.Err() == nil {
 				d.log.Error("action hook", "error", err)

@@ -83,7 +83,7 @@ func TestServeTakesEarlierMailWhileIdle(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	for ready := false; !ready; ready, _ = d.Ready() {
+	for ready := false; !ready; ready = len(d.Ready(context.Background())) == 0 {
 		time.Sleep(10 * time.Millisecond) // the watcher connects and drains, then idles
 	}
 	s := e.open("p-ind", recoverybot.KindLostEmail, contact)

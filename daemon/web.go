@@ -18,8 +18,9 @@ import (
 // WebOptions are what the dashboard runs with beside the configuration.
 type WebOptions struct {
 	Desk *desk.Desk
-	// Ready answers /readyz (Daemon.Ready); nil: always ready.
-	Ready func() (bool, error)
+	// Ready answers /readyz with the names of the checks that fail
+	// (Daemon.Ready); nil: always ready.
+	Ready func(ctx context.Context) []string
 	// Metrics is served at /metrics when not nil.
 	Metrics http.Handler
 	Logger  *slog.Logger
@@ -107,7 +108,7 @@ func ServeWeb(ctx context.Context, c config.Config, ln net.Listener, h http.Hand
 // ServeWithWeb is Serve with the dashboard on ln beside it: both stop when
 // ctx ends, and either failing stops the other.
 func (d *Daemon) ServeWithWeb(ctx context.Context, ln net.Listener) error {
-	srv, err := NewWeb(d.opts.Config, WebOptions{Desk: d.desk, Ready: d.Ready, Logger: d.log.With("component", "web")})
+	srv, err := NewWeb(d.opts.Config, WebOptions{Desk: d.desk, Ready: d.readyNames, Logger: d.log.With("component", "web")})
 	if err != nil {
 		ln.Close()
 		return err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 )
 
@@ -50,7 +51,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		w.state(false, err)
 		delay := w.Backoff.Next()
-		log.Warn("mailbox connection lost; reconnecting", "error", err, "in", delay.Round(time.Millisecond))
+		cause := fault.Of(err)
+		level := slog.LevelWarn
+		if storeCause(cause) {
+			level = slog.LevelError
+		}
+		log.Log(ctx, level, stoppedMessage(cause), "cause", cause, "error", err, "retry_in", delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -95,4 +101,38 @@ func (w *Watcher) session(ctx context.Context, conn *mailbox.Conn, log *slog.Log
 			return err
 		}
 	}
+}
+
+// stoppedMessage is what the watcher says when fetching stops, by what
+// broke: a full disk is never a lost connection.
+func stoppedMessage(c fault.Cause) string {
+	switch c {
+	case fault.DiskFull:
+		return "fetching stopped: the disk is full"
+	case fault.ReadOnly:
+		return "fetching stopped: the database or its file system is read-only"
+	case fault.DatabaseCorrupt:
+		return "fetching stopped: the database is corrupt"
+	case fault.LoginRefused:
+		return "fetching stopped: the mailbox refused the login"
+	case fault.TokenFailed:
+		return "fetching stopped: the OAuth token failed"
+	case fault.Unreachable:
+		return "fetching stopped: the mailbox server is unreachable"
+	case fault.TLS:
+		return "fetching stopped: TLS with the mailbox server failed"
+	case fault.ConnectionLost:
+		return "fetching stopped: the mailbox connection was lost"
+	case fault.Timeout:
+		return "fetching stopped: the mailbox server did not answer in time"
+	case fault.Server:
+		return "fetching stopped: the mailbox server refused a command"
+	}
+	return "fetching stopped"
+}
+
+// storeCause reports whether c is the data directory's trouble rather
+// than the mailbox's.
+func storeCause(c fault.Cause) bool {
+	return c == fault.DiskFull || c == fault.ReadOnly || c == fault.DatabaseCorrupt
 }

@@ -1,7 +1,12 @@
 package intake_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +14,7 @@ import (
 
 	"github.com/recoverybot/recoverybot"
 	"github.com/recoverybot/recoverybot/intake"
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 	"github.com/recoverybot/recoverybot/store"
 )
@@ -222,5 +228,46 @@ func TestDovecotRestartLosesNothing(t *testing.T) {
 	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: tied, ignored: ignored})
 	if n := len(ledger(t, w.st)); n != total {
 		t.Errorf("ledger has %d rows, want %d", n, total)
+	}
+}
+
+// TestWatcherSaysWhatBroke: the watcher's line names the cause, and a full
+// disk or a refused login is never called a lost connection.
+func TestWatcherSaysWhatBroke(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fault.Wrap(fault.DiskFull, errors.New("commit: database or disk is full")), "fetching stopped: the disk is full"},
+		{fault.Wrap(fault.LoginRefused, errors.New("login: NO")), "fetching stopped: the mailbox refused the login"},
+		{fault.Wrap(fault.ConnectionLost, io.EOF), "fetching stopped: the mailbox connection was lost"},
+	} {
+		var logs bytes.Buffer
+		ctx, cancel := context.WithCancel(context.Background())
+		// The second dial ends the watcher, once the first failure
+		// has been said.
+		dials := 0
+		w := &intake.Watcher{
+			Dial: func(context.Context) (*mailbox.Conn, error) {
+				if dials++; dials == 2 {
+					cancel()
+				}
+				return nil, tc.err
+			},
+			Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+			Backoff: mailbox.Backoff{Min: time.Millisecond, Max: time.Millisecond},
+		}
+		if err := w.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		line := logs.String()
+		cause := string(fault.Of(tc.err))
+		if !strings.Contains(line, `msg="`+tc.want+`"`) || !strings.Contains(line, "cause="+cause) {
+			t.Errorf("%s: log %q, want %q with cause=%s", cause, line, tc.want, cause)
+		}
+		if cause != "connection_lost" && strings.Contains(line, "connection") {
+			t.Errorf("%s called a lost connection: %q", cause, line)
+		}
 	}
 }

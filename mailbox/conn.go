@@ -17,6 +17,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/recoverybot/recoverybot/internal/fault"
 )
 
 // Security says how the connection to the server is protected.
@@ -147,7 +149,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mailbox: connect to %s: %w", o.Address, err)
+		return nil, fault.Wrap(fault.Unreachable, fmt.Errorf("mailbox: connect to %s: %w", o.Address, err))
 	}
 
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -171,13 +173,13 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 			tlsConfig.NextProtos = []string{"imap"}
 			tc := tls.Client(c.raw, tlsConfig)
 			if err := tc.HandshakeContext(dctx); err != nil {
-				return err
+				return fault.Wrap(fault.TLS, fmt.Errorf("tls handshake: %w", err))
 			}
 			c.client = imapclient.New(tc, clientOpts)
 		case SecurityStartTLS:
 			cl, err := imapclient.NewStartTLS(c.raw, clientOpts)
 			if err != nil {
-				return fmt.Errorf("starttls (is it offered on this port?): %w", err)
+				return fault.Wrap(fault.TLS, fmt.Errorf("starttls (is it offered on this port?): %w", err))
 			}
 			c.client = cl
 		default:
@@ -236,24 +238,24 @@ func (c *Conn) authenticate(ctx context.Context) error {
 		case c.opts.Token != nil:
 			token, err := c.opts.Token(ctx)
 			if err != nil {
-				return fmt.Errorf("get token: %w", err)
+				return fault.Wrap(fault.TokenFailed, fmt.Errorf("get token: %w", err))
 			}
 			mech := &xoauth2Client{user: c.opts.Username, token: token}
 			if err := c.client.Authenticate(mech); err != nil {
 				if mech.err != nil {
-					return fmt.Errorf("xoauth2: %w (server: %v)", mech.err, err)
+					return fault.Wrap(fault.TokenFailed, fmt.Errorf("xoauth2: %w (server: %v)", mech.err, err))
 				}
-				return fmt.Errorf("xoauth2: %w", err)
+				return refused(fault.TokenFailed, fmt.Errorf("xoauth2: %w", err))
 			}
 		case slices.ContainsFunc(caps.AuthMechanisms(), func(m string) bool { return strings.EqualFold(m, sasl.Plain) }):
 			if err := c.client.Authenticate(sasl.NewPlainClient("", c.opts.Username, c.opts.Password)); err != nil {
-				return fmt.Errorf("plain: %w", err)
+				return refused(fault.LoginRefused, fmt.Errorf("plain: %w", err))
 			}
 		case caps.Has(imap.CapLoginDisabled):
-			return errors.New("server refuses LOGIN and offers no PLAIN")
+			return fault.Wrap(fault.LoginRefused, errors.New("server refuses LOGIN and offers no PLAIN"))
 		default:
 			if err := c.client.Login(c.opts.Username, c.opts.Password).Wait(); err != nil {
-				return fmt.Errorf("login: %w", err)
+				return refused(fault.LoginRefused, fmt.Errorf("login: %w", err))
 			}
 		}
 	}
@@ -263,6 +265,15 @@ func (c *Conn) authenticate(ctx context.Context) error {
 		return errors.New("no CAPABILITY from server")
 	}
 	return nil
+}
+
+// refused marks err with c when the server answered NO: a BAD or a lost
+// connection is not a refusal.
+func refused(c fault.Cause, err error) error {
+	if ie := (*imap.Error)(nil); errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+		return fault.Wrap(c, err)
+	}
+	return err
 }
 
 // onMailboxUpdate runs in the reader goroutine: it must not block.
@@ -311,11 +322,19 @@ func (c *Conn) do(ctx context.Context, action string, fn func(w *watchdog) error
 	w := c.watch(ctx, action, c.opts.CommandTimeout)
 	err := fn(w)
 	if why := w.stop(); why != nil {
+		if errors.Is(why, ErrTimeout) {
+			return fault.Wrap(fault.Timeout, fmt.Errorf("%s: %w", action, why))
+		}
 		return fmt.Errorf("%s: %w", action, why)
 	}
 	if err != nil {
-		if c.client != nil && isClosed(c.client) {
-			return fmt.Errorf("%s: %w: %w", action, ErrClosed, err)
+		_, known := errors.AsType[*fault.Error](err)
+		switch {
+		case known:
+		case c.client != nil && isClosed(c.client):
+			return fault.Wrap(fault.ConnectionLost, fmt.Errorf("%s: %w: %w", action, ErrClosed, err))
+		case errors.As(err, new(*imap.Error)):
+			return fault.Wrap(fault.Server, fmt.Errorf("%s: %w", action, err))
 		}
 		return fmt.Errorf("%s: %w", action, err)
 	}

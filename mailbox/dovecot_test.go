@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/recoverybot/recoverybot/internal/dovecottest"
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 )
 
@@ -332,6 +333,9 @@ func TestDovecotWaitFailsWhenServerStops(t *testing.T) {
 	if !errors.Is(err, mailbox.ErrClosed) {
 		t.Errorf("Wait = %v, want ErrClosed", err)
 	}
+	if c := fault.Of(err); c != fault.ConnectionLost {
+		t.Errorf("Wait = %v, cause %q, want connection_lost", err, c)
+	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("Wait noticed the stop after %v", d)
 	}
@@ -565,5 +569,38 @@ func TestDovecotExpungeAfterAnInterruptedCopy(t *testing.T) {
 	}
 	if out, err := srv.Doveadm("-f", "tab", "fetch", "-u", srv.User(), "hdr.message-id", "mailbox", "Recovery.Processed", "all"); err != nil || !strings.Contains(string(out), "<m2@example.org>") {
 		t.Errorf("m2, another message, is gone too: %s, %v", out, err)
+	}
+}
+
+// TestDovecotSaysWhatBroke: a refused login, a server gone in the middle
+// of a session and a server not listening each carry their own cause.
+func TestDovecotSaysWhatBroke(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	ctx := context.Background()
+	_, err := mailbox.Dial(ctx, mailbox.Options{Address: srv.Addr(), Security: mailbox.SecurityNone,
+		Username: srv.User(), Password: "not the password", CommandTimeout: 10 * time.Second})
+	if got := fault.Of(err); got != fault.LoginRefused {
+		t.Errorf("wrong password: %v, cause %q, want login_refused", err, got)
+	}
+	if strings.Contains(fmt.Sprint(err), "not the password") {
+		t.Errorf("error shows the password: %v", err)
+	}
+
+	c := dialDovecot(t, srv)
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Select(ctx, "INBOX")
+	if got := fault.Of(err); got != fault.ConnectionLost {
+		t.Errorf("server stopped mid-session: %v, cause %q, want connection_lost", err, got)
+	}
+	_, err = mailbox.Dial(ctx, mailbox.Options{Address: srv.Addr(), Security: mailbox.SecurityNone,
+		Username: srv.User(), Password: srv.Password(), CommandTimeout: 10 * time.Second})
+	if got := fault.Of(err); got != fault.Unreachable {
+		t.Errorf("server stopped: %v, cause %q, want unreachable", err, got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 )
 
@@ -48,16 +49,16 @@ func TestDialLocalhostAndSecurity(t *testing.T) {
 	dial(t, mailbox.Options{Address: stlsAddr, Security: mailbox.SecurityStartTLS, TLSConfig: clientTLS, Username: memUser, Password: memPass})
 
 	// Implicit TLS to an untrusted certificate fails.
-	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: tlsAddr, Security: mailbox.SecurityTLS, Username: memUser, Password: memPass, CommandTimeout: 5 * time.Second}); err == nil {
-		t.Error("TLS with an unknown CA: no error")
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: tlsAddr, Security: mailbox.SecurityTLS, Username: memUser, Password: memPass, CommandTimeout: 5 * time.Second}); fault.Of(err) != fault.TLS {
+		t.Errorf("TLS with an unknown CA: %v, cause %q, want tls", err, fault.Of(err))
 	}
 	// STARTTLS required but not offered.
-	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: addr, Security: mailbox.SecurityStartTLS, TLSConfig: clientTLS, Username: memUser, Password: memPass, CommandTimeout: 5 * time.Second}); err == nil {
-		t.Error("STARTTLS to a server without it: no error")
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: addr, Security: mailbox.SecurityStartTLS, TLSConfig: clientTLS, Username: memUser, Password: memPass, CommandTimeout: 5 * time.Second}); fault.Of(err) != fault.TLS {
+		t.Errorf("STARTTLS to a server without it: %v, cause %q, want tls", err, fault.Of(err))
 	}
 	// Wrong password.
-	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: addr, Security: mailbox.SecurityNone, Username: memUser, Password: "wrong", CommandTimeout: 5 * time.Second}); err == nil {
-		t.Error("wrong password: no error")
+	if _, err := mailbox.Dial(context.Background(), mailbox.Options{Address: addr, Security: mailbox.SecurityNone, Username: memUser, Password: "wrong", CommandTimeout: 5 * time.Second}); fault.Of(err) != fault.LoginRefused {
+		t.Errorf("wrong password: %v, cause %q, want login_refused", err, fault.Of(err))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
 )
 
@@ -102,6 +103,9 @@ func TestXOAuth2Login(t *testing.T) {
 	if !errors.As(err, &xe) || xe.Status != "401" {
 		t.Fatalf("Dial with a refused token = %v, want an XOAuth2Error", err)
 	}
+	if fault.Of(err) != fault.TokenFailed {
+		t.Errorf("Dial with a refused token: cause %q, want token_failed", fault.Of(err))
+	}
 	if strings.Contains(err.Error(), "expired") {
 		t.Fatalf("error shows the token: %v", err)
 	}
@@ -111,6 +115,9 @@ func TestXOAuth2Login(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "no token today") {
 		t.Fatalf("Dial with a failing token source = %v", err)
+	}
+	if fault.Of(err) != fault.TokenFailed {
+		t.Errorf("Dial with a failing token source: cause %q, want token_failed", fault.Of(err))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/recoverybot/recoverybot/internal/fault"
 )
 
 // Wait blocks until there may be new mail in the selected mailbox, then
@@ -110,9 +112,9 @@ func endIdle(cmd *imapclient.IdleCommand) error {
 func (c *Conn) idleError(err error) error {
 	if isClosed(c.client) {
 		if err != nil {
-			return fmt.Errorf("idle: %w: %w", ErrClosed, err)
+			return fault.Wrap(fault.ConnectionLost, fmt.Errorf("idle: %w: %w", ErrClosed, err))
 		}
-		return fmt.Errorf("idle: %w", ErrClosed)
+		return fault.Wrap(fault.ConnectionLost, fmt.Errorf("idle: %w", ErrClosed))
 	}
 	return fmt.Errorf("idle: %w", err)
 }
@@ -125,7 +127,7 @@ func (c *Conn) poll(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.client.Closed():
-		return fmt.Errorf("poll: %w", ErrClosed)
+		return fault.Wrap(fault.ConnectionLost, fmt.Errorf("poll: %w", ErrClosed))
 	case <-c.newMail:
 		return nil
 	case <-timer.C:

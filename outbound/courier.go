@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/store"
 )
 
@@ -126,13 +127,13 @@ func (c *Courier) Drain(ctx context.Context) (Stats, error) {
 			case o.verdict == verdictRetry:
 				st.Deferred++
 				if o.tried {
-					l.Warn("mail deferred", "error", o.err)
+					l.Warn("mail deferred", "cause", fault.Of(o.err), "error", o.err)
 				} else {
-					l.Debug("mail deferred untried: the server is down", "error", o.err)
+					l.Debug("mail deferred untried: the server is down", "cause", fault.Of(o.err), "error", o.err)
 				}
 			default:
 				st.Failed++
-				l.Error("mail failed", "error", o.reason)
+				l.Error("mail failed", "cause", fault.Of(o.err), "error", o.reason)
 			}
 		}
 		unsettled = nil

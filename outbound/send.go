@@ -15,6 +15,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/recoverybot/recoverybot/internal/fault"
 )
 
 // SMTPOptions configures a Sender. The zero value of each optional field
@@ -439,7 +441,28 @@ func classify(stage string, err error) *SendError {
 		// message's: keep the message for when it is fixed.
 		se.Temporary = smtpErr.Code/100 == 4 || stage == "auth" || stage == "hello" || stage == "starttls"
 	}
+	if c := sendCause(stage, smtpErr != nil); c != "" {
+		se.Err = fault.Wrap(c, err)
+	}
 	return se
+}
+
+// sendCause says what broke (fault.Of) at stage, knowing whether the
+// server answered; "" leaves it to the error underneath.
+func sendCause(stage string, answered bool) fault.Cause {
+	switch {
+	case stage == "input":
+		return fault.Other
+	case stage == "connect":
+		return fault.Unreachable
+	case stage == "auth" && answered:
+		return fault.LoginRefused
+	case (stage == "tls" || stage == "starttls") && !answered:
+		return fault.TLS
+	case answered:
+		return fault.Server
+	}
+	return ""
 }
 
 func isASCII(s string) bool {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/internal/smtpsink"
 )
 
@@ -123,6 +124,9 @@ func TestSendAuthFailures(t *testing.T) {
 	if se.Code != 535 {
 		t.Errorf("code %d, want 535", se.Code)
 	}
+	if c := fault.Of(err); c != fault.LoginRefused {
+		t.Errorf("refused login: cause %q, want login_refused", c)
+	}
 	if strings.Contains(err.Error(), "wrong-password-123") {
 		t.Errorf("the error shows the password: %v", err)
 	}
@@ -152,6 +156,9 @@ func TestSendRecipientRefused(t *testing.T) {
 
 	err := s.Send(context.Background(), "contact@example.net", "gone@example.org", composed(t))
 	se := sendErr(t, err, "rcpt", false)
+	if c := fault.Of(err); c != fault.Server {
+		t.Errorf("refused recipient: cause %q, want server", c)
+	}
 	var smtpErr *smtp.SMTPError
 	if se.Code != 550 || !errors.As(err, &smtpErr) || smtpErr.Code != 550 {
 		t.Errorf("550: %v", err)
@@ -183,6 +190,9 @@ func TestSendConnectionRefused(t *testing.T) {
 	err := s.Send(context.Background(), "contact@example.net", "jean@example.org", composed(t))
 	if se := sendErr(t, err, "connect", true); se.Code != 0 {
 		t.Errorf("code %d for a refused connection", se.Code)
+	}
+	if c := fault.Of(err); c != fault.Unreachable {
+		t.Errorf("refused connection: cause %q, want unreachable", c)
 	}
 }
 
@@ -268,11 +278,17 @@ func TestSendTLS(t *testing.T) {
 	s = newSender(t, SMTPOptions{Address: plain.Addr(), Security: SecurityStartTLS, TLSConfig: clientTLS})
 	err = s.Send(context.Background(), "contact@example.net", "jean@example.org", raw)
 	sendErr(t, err, "starttls", true)
+	if c := fault.Of(err); c != fault.TLS {
+		t.Errorf("no STARTTLS: cause %q, want tls", c)
+	}
 
 	// A certificate nobody vouches for is refused.
 	s = newSender(t, SMTPOptions{Address: implicit.Addr(), Security: SecurityTLS, TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}})
 	err = s.Send(context.Background(), "contact@example.net", "jean@example.org", raw)
 	sendErr(t, err, "tls", true)
+	if c := fault.Of(err); c != fault.TLS {
+		t.Errorf("untrusted certificate: cause %q, want tls", c)
+	}
 	s = newSender(t, SMTPOptions{Address: starttls.Addr(), Security: SecurityStartTLS})
 	err = s.Send(context.Background(), "contact@example.net", "jean@example.org", raw)
 	if err == nil {

@@ -10,14 +10,17 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/vault"
 )
 
@@ -103,7 +106,7 @@ func Open(ctx context.Context, file string, v *vault.Vault, o Options) (*Store, 
 	s := &Store{w: w, vault: v, auditKey: v.Key(vault.PurposeAudit), now: now, file: file, busy: busy}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open store %s: %w", file, describe(err))
+		return nil, fmt.Errorf("open store %s: %w", file, besideFile(file, describe(err)))
 	}
 	r, err := sql.Open("sqlite3", dsn(file, "&mode=ro&_txlock=deferred", busy))
 	if err != nil {
@@ -146,20 +149,68 @@ func createPrivate(file string) error {
 	return err
 }
 
-// describe turns SQLite's terse errors about foreign files into sentences.
+// besideFile adds to err, when it does not say what broke, what creating
+// a file beside file says: SQLite cannot open a database whose -wal file
+// it cannot create, and reports no errno for a read-only or full file
+// system then.
+func besideFile(file string, err error) error {
+	if _, known := errors.AsType[*fault.Error](err); known {
+		return err
+	}
+	f, ferr := os.CreateTemp(filepath.Dir(file), ".probe-*")
+	if ferr != nil {
+		if c := fault.Of(ferr); c == fault.ReadOnly || c == fault.DiskFull {
+			return fault.Wrap(c, fmt.Errorf("%w (%v)", err, ferr))
+		}
+		return err
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return err
+}
+
+// describe turns SQLite's terse errors about foreign files into sentences,
+// and marks what broke (fault.Of): a full disk, a read-only file system or
+// database, a corrupt file.
 func describe(err error) error {
 	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrNotADB:
-			return fmt.Errorf("%w: the file is not a SQLite database", ErrNotOurs)
-		case sqlite3.ErrCorrupt:
-			return fmt.Errorf("the database file is corrupted (%w)", err)
-		case sqlite3.ErrCantOpen:
-			return fmt.Errorf("cannot open the database file (%w)", err)
-		}
+	if !errors.As(err, &se) || errors.As(err, new(*fault.Error)) {
+		return err
+	}
+	c := sqliteCause(se)
+	switch se.Code {
+	case sqlite3.ErrNotADB:
+		err = fmt.Errorf("%w: the file is not a SQLite database", ErrNotOurs)
+	case sqlite3.ErrCorrupt:
+		err = fmt.Errorf("the database file is corrupted (%w)", err)
+	case sqlite3.ErrCantOpen:
+		err = fmt.Errorf("cannot open the database file (%w)", err)
+	}
+	if c != "" {
+		return fault.Wrap(c, err)
 	}
 	return err
+}
+
+// sqliteCause says what broke in a SQLite error, "" when it does not know:
+// SQLite reports a full disk as SQLITE_FULL, but a failed fsync, open or
+// truncate as an I/O error whose errno says more.
+func sqliteCause(se sqlite3.Error) fault.Cause {
+	switch se.Code {
+	case sqlite3.ErrFull:
+		return fault.DiskFull
+	case sqlite3.ErrReadonly:
+		return fault.ReadOnly
+	case sqlite3.ErrCorrupt, sqlite3.ErrNotADB:
+		return fault.DatabaseCorrupt
+	}
+	switch se.SystemErrno {
+	case syscall.ENOSPC, syscall.EDQUOT:
+		return fault.DiskFull
+	case syscall.EROFS:
+		return fault.ReadOnly
+	}
+	return ""
 }
 
 // Close closes the database.
@@ -325,7 +376,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	t := &Tx{tx: tx, s: s, now: s.Now()}
 	if err := fn(t); err != nil {
 		tx.Rollback()
-		return err
+		return describe(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", describe(err))
@@ -349,7 +400,7 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("begin: %w", describe(err))
 	}
 	defer tx.Rollback()
-	return fn(&Tx{tx: tx, s: s, now: s.Now()})
+	return describe(fn(&Tx{tx: tx, s: s, now: s.Now()}))
 }
 
 // timeFormat is fixed-width so that times sort as text.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/store"
 )
 
@@ -171,7 +172,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry) (store.SweepRun, erro
 	case err != nil:
 		r.Outcome = store.RunFailed
 		r.Error = err.Error()
-		s.log.Error("sweep failed", "job", r.Job, "error", err)
+		s.log.Error("sweep failed", "job", r.Job, "cause", fault.Of(err), "error", err)
 	default:
 		r.Outcome = store.RunOK
 		s.log.Info("sweep done", "job", r.Job, "counts", counts, "took", r.EndedAt.Sub(r.StartedAt))
@@ -226,7 +227,7 @@ func (s *Scheduler) schedule(e *entry) {
 	logger := cronLogger{s.log}
 	job := cron.NewChain(cron.SkipIfStillRunning(logger)).Then(cron.FuncJob(func() {
 		if _, err := s.execute(context.Background(), e); err != nil {
-			s.log.Error("sweep run not recorded", "job", e.job.Name, "error", err)
+			s.log.Error("sweep run not recorded", "job", e.job.Name, "cause", fault.Of(err), "error", err)
 		}
 	}))
 	e.id = s.cron.Schedule(e.sched, job)

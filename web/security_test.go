@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -170,20 +171,20 @@ func TestCookieFlags(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	ready := false
+	failing := []string{"imap", "outbox"}
 	f := newFixture(t, func(o *Options) {
-		o.Ready = func() (bool, error) { return ready, nil }
+		o.Ready = func(context.Context) []string { return failing }
 		o.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("up 1\n")) })
 	})
 	if w := f.do(t, req{method: "GET", path: "/healthz"}); w.Code != 200 || w.Body.String() != "ok\n" {
 		t.Errorf("healthz: %d %q", w.Code, w.Body)
 	}
-	if w := f.do(t, req{method: "GET", path: "/readyz"}); w.Code != http.StatusServiceUnavailable {
-		t.Errorf("readyz not ready: %d", w.Code)
+	if w := f.do(t, req{method: "GET", path: "/readyz"}); w.Code != http.StatusServiceUnavailable || w.Body.String() != "not ready: imap, outbox\n" {
+		t.Errorf("readyz not ready: %d %q", w.Code, w.Body)
 	}
-	ready = true
-	if w := f.do(t, req{method: "GET", path: "/readyz"}); w.Code != 200 {
-		t.Errorf("readyz: %d", w.Code)
+	failing = nil
+	if w := f.do(t, req{method: "GET", path: "/readyz"}); w.Code != 200 || w.Body.String() != "ready\n" {
+		t.Errorf("readyz: %d %q", w.Code, w.Body)
 	}
 	if w := f.do(t, req{method: "GET", path: "/metrics"}); w.Code != 200 || w.Body.String() != "up 1\n" {
 		t.Errorf("metrics: %d %q", w.Code, w.Body)

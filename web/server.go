@@ -38,8 +38,9 @@ type Options struct {
 	ProxyUserHeader string
 	// Metrics is mounted at /metrics when set.
 	Metrics http.Handler
-	// Ready answers /readyz; nil: always ready.
-	Ready  func() (bool, error)
+	// Ready answers /readyz with the names of the checks that fail
+	// (health.Check), none when ready; nil: always ready.
+	Ready  func(ctx context.Context) []string
 	Logger *slog.Logger
 	// Now is the clock of ages shown in queues; nil: time.Now. Sessions
 	// run on the store's clock.
@@ -72,7 +73,7 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	if o.Ready == nil {
-		o.Ready = func() (bool, error) { return true, nil }
+		o.Ready = func(context.Context) []string { return nil }
 	}
 	pages, err := parsePages()
 	if err != nil {
