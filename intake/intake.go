@@ -55,16 +55,26 @@ type Options struct {
 
 // Report says what became of one message.
 type Report struct {
-	UID       uint32
-	From      string
-	Subject   string
-	Status    store.LedgerStatus
-	Reason    string
+	UID     uint32
+	From    string
+	Subject string
+	Status  store.LedgerStatus
+	Reason  string
+	// Cause is the Reason in a word, one of rules.Causes (review only).
+	Cause     rules.Cause
 	CaseRef   string
 	StateFrom recoverybot.State
 	StateTo   recoverybot.State
 	Missing   []recoverybot.Requirement
 	Documents int
+	// Verdict is the sender check's of a message about a case ("" for
+	// the others); Code the code check's result ("": none made).
+	Verdict recoverybot.SenderStatus
+	Code    recoverybot.CodeResult
+	// Delivered is the message's IMAP INTERNALDATE, or its Date when the
+	// server gave none (zero: neither known); Decided is when its
+	// decision was committed, by the store's clock.
+	Delivered, Decided time.Time
 }
 
 // Stats counts what a Drain did.
