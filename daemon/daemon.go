@@ -20,6 +20,7 @@ import (
 	"github.com/recoverybot/recoverybot/desk"
 	"github.com/recoverybot/recoverybot/intake"
 	"github.com/recoverybot/recoverybot/mailbox"
+	"github.com/recoverybot/recoverybot/metrics"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/rules"
 	"github.com/recoverybot/recoverybot/store"
@@ -65,6 +66,10 @@ type Options struct {
 	// of an action call (action.Courier.OnResult): the desk audits and
 	// flags failures there. nil: the daemon's desk's ActionResult.
 	OnActionResult func(tx *store.Tx, call recoverybot.ActionCall) error
+	// ClassifyIMAP names the cause of a mailbox connection's error for
+	// the metrics' label, one of a small fixed set of words; nil: every
+	// error is metrics.Other.
+	ClassifyIMAP func(error) string
 }
 
 // Daemon is recoverybot at work.
@@ -78,6 +83,7 @@ type Daemon struct {
 	imap    mailbox.Options
 	sched   *sweep.Scheduler
 	desk    *desk.Desk
+	metrics *metrics.Metrics
 
 	// kick wakes the courier: the pipeline committed mail to send.
 	kick chan struct{}
@@ -247,6 +253,13 @@ func New(o Options) (*Daemon, error) {
 		onResult = dsk.ActionResult
 	}
 	actions := NewActionCourier(c, o.Store, hook, log.With("component", "action"), onDone, onResult)
+	// The metrics are made once the jobs are known (their names are
+	// labels); nothing runs before.
+	var m *metrics.Metrics
+	courier.OnDrain = func(st outbound.Stats) { m.Outbox(st) }
+	if actions != nil {
+		actions.OnDrain = func(st action.Stats) { m.Actions(st) }
+	}
 	kick := make(chan struct{}, 1)
 	pipeline := intake.New(o.Store, intake.Options{
 		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
@@ -255,9 +268,16 @@ func New(o Options) (*Daemon, error) {
 			ReplyInterval: c.Policy.ReplyInterval.D(), CodeKey: o.CodeKey,
 			MaxCodeCandidates: c.Policy.MaxCodeCandidates, MaxDocumentsPerMessage: c.Policy.MaxDocumentsPerMessage,
 			MaxDocumentsPerCase: c.Policy.MaxDocumentsPerCase},
-		Letters:   Letters(c, o.MessageIDKey),
-		Logger:    log.With("component", "intake"),
-		OnMessage: o.OnMessage,
+		Letters: Letters(c, o.MessageIDKey),
+		Logger:  log.With("component", "intake"),
+		OnMessage: func(r intake.Report) {
+			m.Message(r)
+			if o.OnMessage != nil {
+				o.OnMessage(r)
+			}
+		},
+		OnFetched: func(n int) { m.Fetched(n) },
+		OnBacklog: func(oldest time.Time) { m.Backlog(oldest) },
 		AfterCommit: func() {
 			select {
 			case kick <- struct{}{}:
@@ -275,6 +295,7 @@ func New(o Options) (*Daemon, error) {
 		case kick <- struct{}{}:
 		default:
 		}
+		m.Sweep(r)
 		if o.OnSweep != nil {
 			o.OnSweep(r)
 		}
@@ -282,9 +303,15 @@ func New(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	var jobs []string
+	for _, j := range sched.Jobs() {
+		jobs = append(jobs, j.Name)
+	}
+	m = metrics.New(metrics.Options{Store: o.Store, Now: o.Now, ClassifyIMAP: o.ClassifyIMAP, Jobs: jobs,
+		Logger: log.With("component", "metrics")})
 	return &Daemon{
 		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier, actions: actions,
-		desk: dsk,
+		desk: dsk, metrics: m,
 	}, nil
 }
 
@@ -294,10 +321,16 @@ func (d *Daemon) failInterrupted(ctx context.Context) {
 	if !d.opts.Exclusive {
 		return
 	}
-	if _, err := d.courier.FailInterrupted(ctx); err != nil {
+	n, err := d.courier.FailInterrupted(ctx)
+	if err != nil {
 		d.log.Error("outbox", "error", err)
 	}
+	d.metrics.Outbox(outbound.Stats{Failed: n})
 }
+
+// Metrics returns what the daemon counts, which ServeWithWeb serves at
+// /metrics.
+func (d *Daemon) Metrics() *metrics.Metrics { return d.metrics }
 
 // Desk returns the agents' desk the daemon's action courier reports to:
 // the one the dashboard must use.
@@ -329,6 +362,7 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	d.sweepSpool(ctx)
 	conn, err := d.Dial(ctx)
 	if err != nil {
+		d.metrics.IMAPError(err)
 		return r, err
 	}
 	defer conn.Close()
@@ -359,6 +393,11 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	earlier, lookErr := d.lookBack(ctx, conn)
 	r.Stats, err = d.pipeline.Drain(ctx, conn)
 	r.Stats.Add(earlier)
+	if err == nil {
+		d.metrics.Drained()
+	} else {
+		d.metrics.IMAPError(err)
+	}
 	close(drained)
 	wg.Wait()
 	actErr := d.drainActions(ctx, &r)
@@ -505,6 +544,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.mu.Lock()
 			d.ready, d.lastErr = ok, err
 			d.mu.Unlock()
+			if ok {
+				d.metrics.Drained()
+			} else {
+				d.metrics.IMAPError(err)
+				d.metrics.Reconnect()
+			}
 		},
 		Logger: d.log.With("component", "watcher"),
 	}

@@ -107,7 +107,8 @@ func ServeWeb(ctx context.Context, c config.Config, ln net.Listener, h http.Hand
 // ServeWithWeb is Serve with the dashboard on ln beside it: both stop when
 // ctx ends, and either failing stops the other.
 func (d *Daemon) ServeWithWeb(ctx context.Context, ln net.Listener) error {
-	srv, err := NewWeb(d.opts.Config, WebOptions{Desk: d.desk, Ready: d.Ready, Logger: d.log.With("component", "web")})
+	srv, err := NewWeb(d.opts.Config, WebOptions{Desk: d.desk, Ready: d.Ready, Metrics: d.metrics.Handler(),
+		Logger: d.log.With("component", "web")})
 	if err != nil {
 		ln.Close()
 		return err
