@@ -67,7 +67,9 @@ func TestCourierRetries(t *testing.T) {
 	var told action.Stats
 	c := &action.Courier{Store: st, Hook: wh, OnDone: h.onDone, OnResult: h.onResult,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnDrain: func(s action.Stats) { told.Done, told.Deferred, told.Failed = told.Done+s.Done, told.Deferred+s.Deferred, told.Failed+s.Failed }}
+		OnDrain: func(s action.Stats) {
+			told.Done, told.Deferred, told.Failed = told.Done+s.Done, told.Deferred+s.Deferred, told.Failed+s.Failed
+		}}
 	call := queue(t, st, "P1", recoverybot.ActionDisableTOTP)
 
 	drain(t, c, action.Stats{Deferred: 1})
