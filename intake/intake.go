@@ -1184,7 +1184,20 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 	return p.apply(tx, it.entry, it.msg, d)
 }
 
+// report says what became of a message: one log line, with its UID, its
+// outcome (processed, review, ignored or duplicate), its case and, sent
+// to review, the cause, and never its subject, its sender, its code or
+// its documents (the reason of a review may name addresses: the line
+// says its cause); then OnMessage.
 func (p *Pipeline) report(r Report) {
+	attrs := []slog.Attr{slog.Uint64("uid", uint64(r.UID)), slog.String("outcome", string(r.Status))}
+	if r.CaseRef != "" {
+		attrs = append(attrs, slog.String("case", r.CaseRef))
+	}
+	if r.Status == store.LedgerReview && r.Cause != "" {
+		attrs = append(attrs, slog.String("reason", string(r.Cause)))
+	}
+	p.log.LogAttrs(context.Background(), slog.LevelInfo, "message decided", attrs...)
 	if p.opts.OnMessage != nil {
 		p.opts.OnMessage(r)
 	}
