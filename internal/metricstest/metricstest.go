@@ -31,11 +31,16 @@ func Get(t testing.TB, h http.Handler) Scrape {
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", w.Code, w.Body)
 	}
-	body := w.Body.String()
+	return Parse(t, w.Body.String())
+}
+
+// Parse reads a scrape's body; one that does not parse fails the test.
+func Parse(t testing.TB, body string) Scrape {
+	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
-		t.Fatalf("GET /metrics: %v\n%s", err, body)
+		t.Fatalf("metrics: %v\n%s", err, body)
 	}
 	s := Scrape{Body: body, Samples: map[string]float64{}}
 	for name, f := range families {
