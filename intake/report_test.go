@@ -47,7 +47,11 @@ func TestOneLogLinePerMessage(t *testing.T) {
 	var logs lockedBuffer
 	var mu sync.Mutex
 	var reports []intake.Report
+	var backlog []time.Time
+	fetched := 0
 	w := newWorldWith(t, func(o *intake.Options) {
+		o.OnBacklog = func(oldest time.Time) { mu.Lock(); backlog = append(backlog, oldest); mu.Unlock() }
+		o.OnFetched = func(n int) { mu.Lock(); fetched += n; mu.Unlock() }
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		o.OnMessage = func(r intake.Report) { mu.Lock(); reports = append(reports, r); mu.Unlock() }
 	})
@@ -135,5 +139,14 @@ func TestOneLogLinePerMessage(t *testing.T) {
 	}
 	if r := reports[0]; r.Verdict != "" || r.Code != "" {
 		t.Errorf("the ordinary mail: %+v", r)
+	}
+	// The pipeline said it downloaded four messages, that the oldest
+	// waiting was the first delivered (by the server's clock, not its
+	// Date of 2024), then that none waits.
+	if fetched != 4 {
+		t.Errorf("OnFetched was told of %d messages, want 4", fetched)
+	}
+	if len(backlog) != 2 || !backlog[0].Equal(reports[0].Delivered) || !backlog[1].IsZero() {
+		t.Errorf("OnBacklog was told %v, want [%v, zero]", backlog, reports[0].Delivered)
 	}
 }
