@@ -362,7 +362,9 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	d.sweepSpool(ctx)
 	conn, err := d.Dial(ctx)
 	if err != nil {
-		d.metrics.IMAPError(err)
+		if ctx.Err() == nil {
+			d.metrics.IMAPError(err)
+		}
 		return r, err
 	}
 	defer conn.Close()
@@ -393,9 +395,10 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	earlier, lookErr := d.lookBack(ctx, conn)
 	r.Stats, err = d.pipeline.Drain(ctx, conn)
 	r.Stats.Add(earlier)
-	if err == nil {
+	switch {
+	case err == nil:
 		d.metrics.Drained()
-	} else {
+	case ctx.Err() == nil:
 		d.metrics.IMAPError(err)
 	}
 	close(drained)

@@ -168,3 +168,20 @@ func TestMetricsServed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // the watcher reconnects and drains
 	}
 }
+
+// TestMetricsCountAFailedRun: `run --once` against a mailbox that is
+// down counts the error, and no fetch.
+func TestMetricsCountAFailedRun(t *testing.T) {
+	e := start(t, nil)
+	if err := e.dovecot.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.Once(context.Background()); err == nil {
+		t.Fatal("a run without its mailbox succeeded")
+	}
+	metricstest.Get(t, e.d.Metrics().Handler()).Check(t, map[string]float64{
+		`recoverybot_imap_errors_total{cause="other"}`: 1,
+		"recoverybot_last_fetch_timestamp_seconds":     0,
+		"recoverybot_messages_fetched_total":           0,
+	})
+}

@@ -43,7 +43,7 @@ type Options struct {
 }
 
 // Metrics counts what the daemon does. Its methods are safe for
-// concurrent use; a nil *Metrics counts nothing.
+// concurrent use; a nil *Metrics counts nothing (but has no Handler).
 type Metrics struct {
 	reg      *prometheus.Registry
 	now      func() time.Time
