@@ -54,6 +54,9 @@ type Courier struct {
 	// even where the next start is a while off. Well above the hook's
 	// timeout; 0: DefaultStale.
 	Stale time.Duration
+	// OnDrain, when set, is told what each Drain did, as it returns (the
+	// daemon's metrics). It must not block.
+	OnDrain func(Stats)
 
 	mu sync.Mutex // held by Drain
 }
@@ -112,6 +115,9 @@ func (c *Courier) Drain(ctx context.Context) (Stats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var st Stats
+	if c.OnDrain != nil {
+		defer func() { c.OnDrain(st) }()
+	}
 	if c.Hook == nil {
 		return st, errors.New("action calls: no hook configured")
 	}

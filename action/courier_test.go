@@ -64,8 +64,12 @@ func TestCourierRetries(t *testing.T) {
 	admin, wh := startAdmin(t, clk, http.StatusServiceUnavailable, 0)
 	h := &hooks{}
 	var logs bytes.Buffer
+	var told action.Stats
 	c := &action.Courier{Store: st, Hook: wh, OnDone: h.onDone, OnResult: h.onResult,
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnDrain: func(s action.Stats) {
+			told.Done, told.Deferred, told.Failed = told.Done+s.Done, told.Deferred+s.Deferred, told.Failed+s.Failed
+		}}
 	call := queue(t, st, "P1", recoverybot.ActionDisableTOTP)
 
 	drain(t, c, action.Stats{Deferred: 1})
@@ -82,6 +86,9 @@ func TestCourierRetries(t *testing.T) {
 	clk.Add(time.Hour)
 	drain(t, c, action.Stats{})
 
+	if told != (action.Stats{Done: 1, Deferred: 1}) {
+		t.Errorf("OnDrain was told %+v in all, want one done and one deferred", told)
+	}
 	reqs := admin.requests()
 	if len(reqs) != 2 || reqs[0].req.IdempotencyKey != call.Key || reqs[1].req.IdempotencyKey != call.Key {
 		t.Fatalf("received %+v, want two requests with key %s", reqs, call.Key)

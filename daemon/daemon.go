@@ -22,6 +22,7 @@ import (
 	"github.com/recoverybot/recoverybot/intake"
 	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
+	"github.com/recoverybot/recoverybot/metrics"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/rules"
 	"github.com/recoverybot/recoverybot/store"
@@ -80,6 +81,7 @@ type Daemon struct {
 	imap    mailbox.Options
 	sched   *sweep.Scheduler
 	desk    *desk.Desk
+	metrics *metrics.Metrics
 
 	// kick wakes the courier: the pipeline committed mail to send.
 	kick chan struct{}
@@ -248,6 +250,13 @@ func New(o Options) (*Daemon, error) {
 		onResult = dsk.ActionResult
 	}
 	actions := NewActionCourier(c, o.Store, hook, log.With("component", "action"), onDone, onResult)
+	// The metrics are made once the jobs are known (their names are
+	// labels); nothing runs before.
+	var m *metrics.Metrics
+	courier.OnDrain = func(st outbound.Stats) { m.Outbox(st) }
+	if actions != nil {
+		actions.OnDrain = func(st action.Stats) { m.Actions(st) }
+	}
 	kick := make(chan struct{}, 1)
 	pipeline := intake.New(o.Store, intake.Options{
 		Mailbox: c.IMAP.Mailbox, ProcessedFolder: c.IMAP.ProcessedFolder, ReviewFolder: c.IMAP.ReviewFolder,
@@ -256,9 +265,16 @@ func New(o Options) (*Daemon, error) {
 			ReplyInterval: c.Policy.ReplyInterval.D(), CodeKey: o.CodeKey,
 			MaxCodeCandidates: c.Policy.MaxCodeCandidates, MaxDocumentsPerMessage: c.Policy.MaxDocumentsPerMessage,
 			MaxDocumentsPerCase: c.Policy.MaxDocumentsPerCase},
-		Letters:   Letters(c, o.MessageIDKey),
-		Logger:    log.With("component", "intake"),
-		OnMessage: o.OnMessage,
+		Letters: Letters(c, o.MessageIDKey),
+		Logger:  log.With("component", "intake"),
+		OnMessage: func(r intake.Report) {
+			m.Message(r)
+			if o.OnMessage != nil {
+				o.OnMessage(r)
+			}
+		},
+		OnFetched: func(n int) { m.Fetched(n) },
+		OnBacklog: func(oldest time.Time) { m.Backlog(oldest) },
 		AfterCommit: func() {
 			select {
 			case kick <- struct{}{}:
@@ -276,6 +292,7 @@ func New(o Options) (*Daemon, error) {
 		case kick <- struct{}{}:
 		default:
 		}
+		m.Sweep(r)
 		if o.OnSweep != nil {
 			o.OnSweep(r)
 		}
@@ -285,9 +302,15 @@ func New(o Options) (*Daemon, error) {
 	}
 	monitor := health.New(health.Options{Store: o.Store, Now: o.Now, StaleAfter: c.Support.StaleAfter.D(), DataDir: c.DataDir,
 		SupportAddress: c.Support.Address, Letters: Letters(c, o.MessageIDKey), Logger: log.With("component", "health")})
+	var jobs []string
+	for _, j := range sched.Jobs() {
+		jobs = append(jobs, j.Name)
+	}
+	m = metrics.New(metrics.Options{Store: o.Store, Now: o.Now, Jobs: jobs,
+		Logger: log.With("component", "metrics")})
 	return &Daemon{
 		opts: o, log: log, pipeline: pipeline, imap: imapOpts, kick: kick, sched: sched, courier: courier, actions: actions,
-		desk: dsk, health: monitor,
+		desk: dsk, health: monitor, metrics: m,
 	}, nil
 }
 
@@ -297,10 +320,16 @@ func (d *Daemon) failInterrupted(ctx context.Context) {
 	if !d.opts.Exclusive {
 		return
 	}
-	if _, err := d.courier.FailInterrupted(ctx); err != nil {
+	n, err := d.courier.FailInterrupted(ctx)
+	if err != nil {
 		d.log.Error("outbox", "cause", fault.Of(err), "error", err)
 	}
+	d.metrics.Outbox(outbound.Stats{Failed: n})
 }
+
+// Metrics returns what the daemon counts, which ServeWithWeb serves at
+// /metrics.
+func (d *Daemon) Metrics() *metrics.Metrics { return d.metrics }
 
 // Desk returns the agents' desk the daemon's action courier reports to:
 // the one the dashboard must use.
@@ -332,6 +361,9 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	d.sweepSpool(ctx)
 	conn, err := d.Dial(ctx)
 	if err != nil {
+		if ctx.Err() == nil {
+			d.metrics.IMAPError(err)
+		}
 		return r, err
 	}
 	defer conn.Close()
@@ -362,6 +394,12 @@ func (d *Daemon) Once(ctx context.Context) (Result, error) {
 	earlier, lookErr := d.lookBack(ctx, conn)
 	r.Stats, err = d.pipeline.Drain(ctx, conn)
 	r.Stats.Add(earlier)
+	switch {
+	case err == nil:
+		d.metrics.Drained()
+	case ctx.Err() == nil:
+		d.metrics.IMAPError(err)
+	}
 	close(drained)
 	wg.Wait()
 	actErr := d.drainActions(ctx, &r)
@@ -524,8 +562,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		OnState: func(ok bool, err error) {
 			if ok {
 				d.health.Fetched()
+				d.metrics.Drained()
 			} else {
 				d.health.FetchFailed(err)
+				d.metrics.IMAPError(err)
+				d.metrics.Reconnect()
 			}
 		},
 		Logger: d.log.With("component", "watcher"),

@@ -108,7 +108,8 @@ func ServeWeb(ctx context.Context, c config.Config, ln net.Listener, h http.Hand
 // ServeWithWeb is Serve with the dashboard on ln beside it: both stop when
 // ctx ends, and either failing stops the other.
 func (d *Daemon) ServeWithWeb(ctx context.Context, ln net.Listener) error {
-	srv, err := NewWeb(d.opts.Config, WebOptions{Desk: d.desk, Ready: d.readyNames, Logger: d.log.With("component", "web")})
+	srv, err := NewWeb(d.opts.Config, WebOptions{Desk: d.desk, Ready: d.readyNames, Metrics: d.metrics.Handler(),
+		Logger: d.log.With("component", "web")})
 	if err != nil {
 		ln.Close()
 		return err

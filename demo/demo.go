@@ -17,6 +17,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -94,6 +95,8 @@ type Result struct {
 	Hooks []action.Request
 	// Inbox is the number of messages left in the contact mailbox.
 	Inbox int
+	// Metrics is the dashboard's /metrics at the end (with Exit).
+	Metrics string
 }
 
 type printer struct {
@@ -221,8 +224,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		agents[name] = pw
 	}
 
-	fmt.Fprintf(o.Out, "recoverybot demo\n  dashboard        %s\n  logins           %s / %s   and, for a second approval, %s / %s\n  contact mailbox  imap://%s (in-process), user %s\n  outgoing mail    smtp://%s (in-process sink)\n  admin system     %s (in-process, checks the signature)\n  data             %s\n  trusted MTA      %s\n\n",
-		url, agent, agents[agent], secondAgent, agents[secondAgent], ln.Addr(), mailboxUser, sink.Addr(), admin.url, dataDir, trustedID)
+	fmt.Fprintf(o.Out, "recoverybot demo\n  dashboard        %s\n  metrics          %smetrics\n  logins           %s / %s   and, for a second approval, %s / %s\n  contact mailbox  imap://%s (in-process), user %s\n  outgoing mail    smtp://%s (in-process sink)\n  admin system     %s (in-process, checks the signature)\n  data             %s\n  trusted MTA      %s\n\n",
+		url, url, agent, agents[agent], secondAgent, agents[secondAgent], ln.Addr(), mailboxUser, sink.Addr(), admin.url, dataDir, trustedID)
 
 	csv, _ := files.ReadFile("testdata/profiles.csv")
 	profiles, err := desk.ReadProfiles(csv)
@@ -344,6 +347,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		cancel()
 		time.Sleep(time.Second)
+		if res.Metrics, err = get(ctx, url+"metrics"); err != nil {
+			return res, err
+		}
 	}
 	stop()
 	if err := <-served; err != nil {
@@ -366,6 +372,24 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	fmt.Fprintf(o.Out, "\n%d mails sent; %d message(s) left untouched in the contact mailbox.\n", len(res.Sent), res.Inbox)
 	fmt.Fprintf(o.Out, "Try it on your own data: recoverybot config example > recoverybot.toml (see README.md).\n")
 	return res, nil
+}
+
+// get returns the body of a GET of url.
+func get(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("demo: GET %s: %s", url, resp.Status)
+	}
+	return string(body), err
 }
 
 // approveAll plays the agents' approvals: Jean's TOTP by one agent, and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/recoverybot/recoverybot"
+	"github.com/recoverybot/recoverybot/internal/metricstest"
 )
 
 // TestDemo plays the whole scenario and checks where it ends: the quick
@@ -62,6 +63,16 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
+	// The dashboard's /metrics counted the scenario: seven messages,
+	// one of them not about a case, one forged; two calls of the hook.
+	metricstest.Parse(t, res.Metrics).Check(t, map[string]float64{
+		"recoverybot_messages_fetched_total":             7,
+		"recoverybot_messages_ignored_total":             1,
+		`recoverybot_action_calls_total{outcome="done"}`: 2,
+		`recoverybot_outbox_mails_total{outcome="sent"}`: float64(len(res.Sent)),
+		`recoverybot_cases{state="approved"}`:            2,
+		`recoverybot_cases{state="ready_for_review"}`:    1,
+	})
 	text := out.String()
 	for _, line := range []string{"not about a case, left untouched", "sent to REVIEW: sender check failed", "automatic mail"} {
 		if !strings.Contains(text, line) {

@@ -47,6 +47,13 @@ type Options struct {
 	// prints it), once its decision is committed. It is called from the
 	// pipeline's goroutines, one call at a time, and must not block.
 	OnMessage func(Report)
+	// OnFetched, when set, is told how many messages were downloaded
+	// (the daemon's metrics). It must not block.
+	OnFetched func(n int)
+	// OnBacklog, when set, is told when the oldest message Drain listed
+	// and has not decided yet was delivered (its INTERNALDATE), and zero
+	// once Drain decided them all. It must not block.
+	OnBacklog func(oldest time.Time)
 	// AfterCommit, when set, is called after each transaction that
 	// committed decisions (and maybe queued replies: the daemon wakes
 	// its courier). It must not block.
@@ -55,16 +62,26 @@ type Options struct {
 
 // Report says what became of one message.
 type Report struct {
-	UID       uint32
-	From      string
-	Subject   string
-	Status    store.LedgerStatus
-	Reason    string
+	UID     uint32
+	From    string
+	Subject string
+	Status  store.LedgerStatus
+	Reason  string
+	// Cause is the Reason in a word, one of rules.Causes (review only).
+	Cause     rules.Cause
 	CaseRef   string
 	StateFrom recoverybot.State
 	StateTo   recoverybot.State
 	Missing   []recoverybot.Requirement
 	Documents int
+	// Verdict is the sender check's of a message about a case ("" for
+	// the others); Code the code check's result ("": none made).
+	Verdict recoverybot.SenderStatus
+	Code    recoverybot.CodeResult
+	// Delivered is the message's IMAP INTERNALDATE, or its Date when the
+	// server gave none (zero: neither known); Decided is when its
+	// decision was committed, by the store's clock.
+	Delivered, Decided time.Time
 }
 
 // Stats counts what a Drain did.
@@ -126,8 +143,33 @@ func (p *Pipeline) Drain(ctx context.Context, conn *mailbox.Conn) (Stats, error)
 	if err != nil {
 		return stats, err
 	}
+	p.backlog(list)
 	err = p.take(ctx, conn, at, list, &stats)
+	if err == nil {
+		p.backlog(nil)
+	}
 	return stats, err
+}
+
+// backlog tells OnBacklog the delivery of the oldest message of list.
+func (p *Pipeline) backlog(list []mailbox.Summary) {
+	if p.opts.OnBacklog == nil {
+		return
+	}
+	var oldest time.Time
+	for _, s := range list {
+		if !s.InternalDate.IsZero() && (oldest.IsZero() || s.InternalDate.Before(oldest)) {
+			oldest = s.InternalDate
+		}
+	}
+	p.opts.OnBacklog(oldest)
+}
+
+// fetched tells OnFetched that n messages were downloaded.
+func (p *Pipeline) fetched(n int) {
+	if p.opts.OnFetched != nil && n > 0 {
+		p.opts.OnFetched(n)
+	}
 }
 
 // position is where the ledger stands in the selected mailbox.
@@ -282,7 +324,7 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 		return first
 	}
 	for len(list) > 0 && ctx.Err() == nil {
-		b := &batch{}
+		b := &batch{delivered: map[uint32]time.Time{}}
 		if list[0].Size > p.opts.MaxMessageSize {
 			// Too large to download: recorded from its header alone.
 			b.over, b.size = &list[0], 0
@@ -296,6 +338,7 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 				}
 				b.uids = append(b.uids, list[i].UID)
 				b.size += list[i].Size
+				b.delivered[list[i].UID] = list[i].InternalDate
 			}
 			list = list[i:]
 		}
@@ -354,6 +397,8 @@ type batch struct {
 	// err is the spooler's failure; skip: not spooled, for shutdown.
 	err  error
 	skip bool
+	// delivered are the messages' INTERNALDATEs, by UID.
+	delivered map[uint32]time.Time
 }
 
 // fetch downloads the messages of b (the header alone of a message too
@@ -392,9 +437,11 @@ func (p *Pipeline) stage(ctx context.Context, validity uint32, b *batch) batchRe
 		return r
 	}
 	r.stats.Fetched += len(entries)
+	p.fetched(len(entries))
 	items := make([]*pending, len(entries))
 	for i, e := range entries {
 		items[i] = newPending(e, b.raws[e.UID])
+		items[i].delivered = b.delivered[e.UID]
 	}
 	// 2 to 5: parse, decide and commit.
 	r.moves, r.err = p.process(ctx, validity, items, &r.stats)
@@ -636,6 +683,8 @@ type pending struct {
 	copyOf bool
 	msg    *parser.Message // nil until parsed
 	perr   error
+	// delivered is the message's INTERNALDATE (zero: not known).
+	delivered time.Time
 	// light: msg comes from parser.Scan only, which showed the message is
 	// about no case at generation gen (store.Tx.Generation); the commit
 	// parses it fully if that changed since.
@@ -649,6 +698,15 @@ type pending struct {
 
 func newPending(e store.Entry, raw []byte) *pending {
 	return &pending{entry: e, raw: raw, parsed: make(chan struct{})}
+}
+
+// deliveredAt is when the message was delivered: its INTERNALDATE, or
+// its Date when the server gave none (zero: neither known).
+func (it *pending) deliveredAt() time.Time {
+	if it.delivered.IsZero() && it.msg != nil {
+		return it.msg.Date
+	}
+	return it.delivered
 }
 
 // undecided reports whether the message is to be decided: recorded and
@@ -735,6 +793,7 @@ func done(it *pending) bool {
 // sends it to review when it is tied to a case.
 func (p *Pipeline) oversized(ctx context.Context, validity uint32, s mailbox.Summary, header []byte, stats *Stats) ([]move, error) {
 	stats.Fetched++
+	p.fetched(1)
 	mid, _ := contentKey(header)
 	key := ""
 	if mid != "" {
@@ -742,7 +801,7 @@ func (p *Pipeline) oversized(ctx context.Context, validity uint32, s mailbox.Sum
 		// a second delivery (other trace headers) does not change.
 		key = fmt.Sprintf("big:%s:%d", mid, s.Size-int64(len(header)))
 	}
-	it := &pending{raw: header}
+	it := &pending{raw: header, delivered: s.InternalDate}
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		it.entry, _, err = p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: s.UID, MessageID: mid,
@@ -1039,6 +1098,7 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 			if err != nil {
 				return fmt.Errorf("UID %d: %w", it.entry.UID, err)
 			}
+			rep.Delivered, rep.Decided = it.deliveredAt(), tx.Now()
 			if it.again {
 				if err := tx.FinishLookbacks(it.entry.ID); err != nil {
 					return err
@@ -1124,7 +1184,20 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 	return p.apply(tx, it.entry, it.msg, d)
 }
 
+// report says what became of a message: one log line, with its UID, its
+// outcome (processed, review, ignored or duplicate), its case and, sent
+// to review, the cause, and never its subject, its sender, its code or
+// its documents (the reason of a review may name addresses: the line
+// says its cause); then OnMessage.
 func (p *Pipeline) report(r Report) {
+	attrs := []slog.Attr{slog.Uint64("uid", uint64(r.UID)), slog.String("outcome", string(r.Status))}
+	if r.CaseRef != "" {
+		attrs = append(attrs, slog.String("case", r.CaseRef))
+	}
+	if r.Status == store.LedgerReview && r.Cause != "" {
+		attrs = append(attrs, slog.String("reason", string(r.Cause)))
+	}
+	p.log.LogAttrs(context.Background(), slog.LevelInfo, "message decided", attrs...)
 	if p.opts.OnMessage != nil {
 		p.opts.OnMessage(r)
 	}
@@ -1134,13 +1207,14 @@ func (p *Pipeline) report(r Report) {
 // it can be tied to a case, and leaves it alone otherwise.
 func unusableDecision(in rules.Input, perr error) rules.Decision {
 	d := rules.Decision{Outcome: rules.Ignore, Reason: "unreadable: " + perr.Error()}
+	cause := rules.CauseUnreadable
 	var u *unusable
 	if errors.As(perr, &u) {
-		d.Reason = u.Error()
+		d.Reason, cause = u.Error(), rules.CauseTooLarge
 	}
 	if len(in.Candidates) > 0 {
 		cf := in.Candidates[0]
-		d.Outcome, d.Case, d.After = rules.Review, &cf, cf.Case
+		d.Outcome, d.Case, d.After, d.Cause = rules.Review, &cf, cf.Case, cause
 	}
 	return d
 }
@@ -1153,6 +1227,9 @@ func (p *Pipeline) decide(in rules.Input) (d rules.Decision) {
 		if r := recover(); r != nil {
 			p.log.Error("rules panic", "error", fmt.Sprint(r), "stack", string(debug.Stack()))
 			d = unusableDecision(in, fmt.Errorf("decision crashed: %v", r))
+			if d.Outcome == rules.Review {
+				d.Cause = rules.CauseDecisionFailed
+			}
 		}
 	}()
 	return rules.Decide(in)
@@ -1257,7 +1334,7 @@ func caseFile(tx *store.Tx, c recoverybot.Case, via string) (rules.CaseFile, err
 // apply commits a decision: evidence, documents, the case, the audit
 // trail, the reply and the ledger row.
 func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d rules.Decision) (Report, *move, error) {
-	rep := Report{UID: entry.UID, From: msg.Sender, Subject: msg.Subject, Reason: d.Reason}
+	rep := Report{UID: entry.UID, From: msg.Sender, Subject: msg.Subject, Reason: d.Reason, Cause: d.Cause, Code: d.Code}
 	dec := store.Decided{ParserVersion: msg.ParserVersion, Reason: d.Reason, Sender: msg.Sender, Date: msg.Date}
 	switch d.Outcome {
 	case rules.Ignore:
@@ -1271,7 +1348,7 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 	if d.Case != nil {
 		c := d.Case.Case
 		dec.CaseID = c.ID
-		rep.CaseRef, rep.StateFrom, rep.StateTo = c.Ref, c.State, c.State
+		rep.CaseRef, rep.StateFrom, rep.StateTo, rep.Verdict = c.Ref, c.State, c.State, d.Sender.Status
 		ev := store.Evidence{CaseID: c.ID, MessageID: entry.ID, Sender: d.Sender.Address,
 			SenderStatus: string(d.Sender.Status), SenderDetail: d.Sender.Detail, CodeResult: string(d.Code), Automatic: msg.Automatic}
 		if err := tx.AddEvidence(ev); err != nil && !errors.Is(err, store.ErrDuplicateRow) {

@@ -202,6 +202,7 @@ func (p *Pipeline) again(ctx context.Context, validity uint32, b *batch, queued 
 	}
 	p.unspool(ctx, unused)
 	stats.Fetched += len(items)
+	p.fetched(len(items))
 	if b.over != nil {
 		if len(items) == 0 {
 			return nil, nil

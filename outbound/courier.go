@@ -49,6 +49,9 @@ type Courier struct {
 	// is made then, and a temporary failure at or past that time marks it
 	// failed. 0: DefaultGiveUp.
 	GiveUp time.Duration
+	// OnDrain, when set, is told what each Drain did, as it returns (the
+	// daemon's metrics). It must not block.
+	OnDrain func(Stats)
 
 	mu sync.Mutex // held by Drain
 }
@@ -70,6 +73,9 @@ func (c *Courier) Drain(ctx context.Context) (Stats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var st Stats
+	if c.OnDrain != nil {
+		defer func() { c.OnDrain(st) }()
+	}
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -51,10 +51,14 @@ func TestCourier(t *testing.T) {
 	queue("jean@example.org", "a@hosting.example")
 	queue("gone@example.org", "b@hosting.example")
 	queue("busy@example.org", "c@hosting.example")
-	c := &outbound.Courier{Store: st, Mailer: sender}
+	var told []outbound.Stats
+	c := &outbound.Courier{Store: st, Mailer: sender, OnDrain: func(s outbound.Stats) { told = append(told, s) }}
 	got, err := c.Drain(ctx)
 	if want := (outbound.Stats{Sent: 1, Deferred: 1, Failed: 1}); err != nil || got != want {
 		t.Fatalf("Drain = %+v, %v; want %+v", got, err, want)
+	}
+	if len(told) != 1 || told[0] != got {
+		t.Errorf("OnDrain was told %+v, want [%+v]", told, got)
 	}
 	if msgs := sink.Messages(); len(msgs) != 1 || msgs[0].To[0] != "jean@example.org" {
 		t.Fatalf("sink got %+v", msgs)
@@ -77,6 +81,9 @@ func TestCourier(t *testing.T) {
 	// Nothing due: a second drain sends nothing twice.
 	if got, err := c.Drain(ctx); got != (outbound.Stats{}) || err != nil {
 		t.Errorf("second Drain = %+v, %v", got, err)
+	}
+	if len(told) != 2 || told[1] != (outbound.Stats{}) {
+		t.Errorf("OnDrain was told %+v after a second drain", told)
 	}
 	if n := len(sink.Messages()); n != 1 {
 		t.Errorf("sink has %d messages after a second drain", n)

@@ -93,10 +93,38 @@ type Reply struct {
 	Missing  []recoverybot.Requirement
 }
 
+// Cause is why a message goes to review, in a word: one of a fixed set,
+// for counting (metrics, the log), where a Decision's Reason is the
+// sentence for people, with the addresses and references it names.
+type Cause string
+
+// The causes of a review.
+const (
+	CauseSeveralRefs      Cause = "several_refs"       // several case references
+	CauseRefDisagrees     Cause = "ref_disagrees"      // the reference disagrees with the sender's open case
+	CauseSeveralCases     Cause = "several_cases"      // several open cases for the sender
+	CauseRepeatedHeader   Cause = "repeated_header"    // two Subjects, Froms… (SPEC §4)
+	CauseNoSender         Cause = "no_sender"          // no sender address to check
+	CauseOtherAddress     Cause = "other_address"      // sent from another address than the profile's
+	CauseSenderFailed     Cause = "sender_failed"      // a trusted header says the sender's domain failed
+	CauseUnauthenticated  Cause = "unauthenticated"    // nothing vouches for the sender, and the policy requires it
+	CauseTooManyDocuments Cause = "too_many_documents" // beyond the documents' bounds
+	CauseUnreadable       Cause = "unreadable"         // the message could not be read (the intake says so)
+	CauseTooLarge         Cause = "too_large"          // too large to download (the intake says so)
+	CauseDecisionFailed   Cause = "decision_failed"    // the decision itself failed (the intake says so)
+)
+
+// Causes lists every Cause.
+var Causes = []Cause{CauseSeveralRefs, CauseRefDisagrees, CauseSeveralCases, CauseRepeatedHeader, CauseNoSender,
+	CauseOtherAddress, CauseSenderFailed, CauseUnauthenticated, CauseTooManyDocuments, CauseUnreadable, CauseTooLarge,
+	CauseDecisionFailed}
+
 // Decision is what Decide concluded.
 type Decision struct {
 	Outcome Outcome
 	Reason  string
+	// Cause is why the message goes to review (Review only).
+	Cause Cause
 	// Case is the case the message is about (nil for Ignore, and for a
 	// Review between several cases).
 	Case   *CaseFile
@@ -128,10 +156,10 @@ func Decide(in Input) Decision {
 	sender := CheckSender(m, in.Policy.TrustedAuthservIDs)
 	d := Decision{Outcome: Ignore, Sender: sender}
 
-	cf, reason := pick(in, sender)
+	cf, reason, cause := pick(in, sender)
 	if cf == nil {
 		if reason != "" {
-			d.Outcome, d.Reason = Review, reason
+			d.Outcome, d.Reason, d.Cause = Review, reason, cause
 		}
 		return d
 	}
@@ -143,7 +171,7 @@ func Decide(in Input) Decision {
 	// or the agent's mail client may have read the other (SPEC §4). Such
 	// a message changes nothing, whatever case it is about.
 	if len(m.RepeatedHeaders) > 0 {
-		d.Outcome, d.Reason = Review, "repeated header: "+strings.Join(m.RepeatedHeaders, ", ")+" (RFC 5322 §3.6 allows one of each)"
+		d.Outcome, d.Reason, d.Cause = Review, "repeated header: "+strings.Join(m.RepeatedHeaders, ", ")+" (RFC 5322 §3.6 allows one of each)", CauseRepeatedHeader
 		return d
 	}
 
@@ -175,25 +203,25 @@ func Decide(in Input) Decision {
 	if c.Kind.NeedsProfileAddress() {
 		switch {
 		case sender.Address == "":
-			d.Outcome, d.Reason = Review, "sender check failed: "+sender.Detail
+			d.Outcome, d.Reason, d.Cause = Review, "sender check failed: "+sender.Detail, CauseNoSender
 			return d
 		case sender.Address != c.Contact:
-			d.Outcome, d.Reason = Review, fmt.Sprintf("sender check failed: sent from %s, not from the profile's address", sender.Address)
+			d.Outcome, d.Reason, d.Cause = Review, fmt.Sprintf("sender check failed: sent from %s, not from the profile's address", sender.Address), CauseOtherAddress
 			return d
 		case sender.Status == recoverybot.SenderFailed:
-			d.Outcome, d.Reason = Review, "sender check failed: "+sender.Detail
+			d.Outcome, d.Reason, d.Cause = Review, "sender check failed: "+sender.Detail, CauseSenderFailed
 			return d
 		case sender.Status == recoverybot.SenderUnverified && in.Policy.RequireAuthenticatedSender:
-			d.Outcome, d.Reason = Review, "sender not authenticated: "+sender.Detail
+			d.Outcome, d.Reason, d.Cause = Review, "sender not authenticated: "+sender.Detail, CauseUnauthenticated
 			return d
 		}
 	} else if sender.Status == recoverybot.SenderFailed {
-		d.Outcome, d.Reason = Review, "sender check failed: "+sender.Detail
+		d.Outcome, d.Reason, d.Cause = Review, "sender check failed: "+sender.Detail, CauseSenderFailed
 		return d
 	}
 
 	if reason := overDocumentBounds(in.Policy, cf, m.Documents); reason != "" {
-		d.Outcome, d.Reason = Review, reason
+		d.Outcome, d.Reason, d.Cause = Review, reason, CauseTooManyDocuments
 		return d
 	}
 
@@ -293,7 +321,7 @@ func overDocumentBounds(p Policy, cf *CaseFile, docs []parser.Document) string {
 // pick chooses the case a message is about, or explains why it cannot.
 // A reference wins over the sender; two references, or a reference that
 // disagrees with the sender's own open case, are never guessed between.
-func pick(in Input, sender SenderCheck) (*CaseFile, string) {
+func pick(in Input, sender SenderCheck) (*CaseFile, string, Cause) {
 	var byRef, bySender, other []*CaseFile
 	for i := range in.Candidates {
 		cf := &in.Candidates[i]
@@ -308,20 +336,21 @@ func pick(in Input, sender SenderCheck) (*CaseFile, string) {
 	}
 	switch {
 	case len(byRef) > 1:
-		return nil, "several case references: " + refs(byRef)
+		return nil, "several case references: " + refs(byRef), CauseSeveralRefs
 	case len(byRef) == 1:
 		// The reference names a case the sender does not write for,
 		// while the sender has an open case of its own: never guess.
 		if byRef[0].Case.Contact != sender.Address {
 			for _, s := range bySender {
 				if s.Case.Ref != byRef[0].Case.Ref && s.Case.State.Open() {
-					return nil, fmt.Sprintf("the reference %s disagrees with the sender's open case %s", byRef[0].Case.Ref, s.Case.Ref)
+					return nil, fmt.Sprintf("the reference %s disagrees with the sender's open case %s", byRef[0].Case.Ref, s.Case.Ref),
+						CauseRefDisagrees
 				}
 			}
 		}
-		return byRef[0], ""
+		return byRef[0], "", ""
 	case len(other) > 0:
-		return other[0], ""
+		return other[0], "", ""
 	}
 	var open []*CaseFile
 	for _, s := range bySender {
@@ -331,11 +360,11 @@ func pick(in Input, sender SenderCheck) (*CaseFile, string) {
 	}
 	switch len(open) {
 	case 0:
-		return nil, ""
+		return nil, "", ""
 	case 1:
-		return open[0], ""
+		return open[0], "", ""
 	}
-	return nil, "several open cases for this sender: " + refs(open)
+	return nil, "several open cases for this sender: " + refs(open), CauseSeveralCases
 }
 
 func refs(cs []*CaseFile) string {

@@ -535,3 +535,47 @@ func TestRepeatedHeadersGoToReview(t *testing.T) {
 }
 
 func domainOf(addr string) string { _, d, _ := strings.Cut(addr, "@"); return d }
+
+// TestReviewCauses: each way to review names its cause, one of Causes,
+// and a decision that is no review names none.
+func TestReviewCauses(t *testing.T) {
+	a, b := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence), lostCase("RC-BBBBBB")
+	bySender := func(cf CaseFile) CaseFile { cf.Via = "sender"; return cf }
+	fail := ar("mx.hosting.example", dmarc("fail", "example.org"))
+	many := func(m *parser.Message) *parser.Message {
+		for i := range DefaultMaxDocumentsPerMessage + 1 {
+			m.Documents = append(m.Documents, id(fmt.Sprintf("cni-%d.jpg", i)))
+		}
+		return m
+	}
+	repeated := msg("jean@example.org", pass)
+	repeated.RepeatedHeaders = []string{"Subject"}
+	noSender := msg("", pass)
+	tests := []struct {
+		name       string
+		m          *parser.Message
+		candidates []CaseFile
+		cause      Cause
+	}{
+		{"applied", msg("jean@example.org", pass), []CaseFile{a}, ""},
+		{"ignored", msg("jean@example.org", pass), nil, ""},
+		{"two references", msg("jean@example.org", pass), []CaseFile{a, b}, CauseSeveralRefs},
+		{"reference disagrees with sender", msg("jean@example.org", pass), []CaseFile{b, bySender(a)}, CauseRefDisagrees},
+		{"two open cases", msg("jean@example.org", pass), []CaseFile{bySender(a), bySender(codeCase("RC-CCCCCC", recoverybot.StateAwaitingEvidence))}, CauseSeveralCases},
+		{"repeated header", repeated, []CaseFile{a}, CauseRepeatedHeader},
+		{"no sender", noSender, []CaseFile{a}, CauseNoSender},
+		{"other address", msg("jean@evil.example", pass), []CaseFile{a}, CauseOtherAddress},
+		{"dmarc=fail", msg("jean@example.org", fail), []CaseFile{a}, CauseSenderFailed},
+		{"not authenticated", msg("jean@example.org"), []CaseFile{a}, CauseUnauthenticated},
+		{"too many documents", many(msg("jean@example.org", pass)), []CaseFile{a}, CauseTooManyDocuments},
+	}
+	for _, tt := range tests {
+		d := Decide(Input{Message: tt.m, Candidates: tt.candidates, Now: now, Policy: policy})
+		if d.Cause != tt.cause {
+			t.Errorf("%s: %s %q, cause %q, want %q", tt.name, d.Outcome, d.Reason, d.Cause, tt.cause)
+		}
+		if (d.Outcome == Review) != (d.Cause != "") || (d.Cause != "" && !slices.Contains(Causes, d.Cause)) {
+			t.Errorf("%s: outcome %s with cause %q", tt.name, d.Outcome, d.Cause)
+		}
+	}
+}

@@ -235,6 +235,26 @@ func (t *Tx) ListCases(f CaseFilter) ([]recoverybot.Case, error) {
 	return out, rows.Err()
 }
 
+// CountCases returns how many cases are in each state; a state no case
+// is in is absent.
+func (t *Tx) CountCases() (map[recoverybot.State]int, error) {
+	rows, err := t.tx.Query(`SELECT state, COUNT(*) FROM cases GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count cases: %w", err)
+	}
+	defer rows.Close()
+	out := map[recoverybot.State]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count cases: %w", err)
+		}
+		out[recoverybot.State(state)] = n
+	}
+	return out, rows.Err()
+}
+
 // HasOpenCase reports whether an open case has contact as its contact
 // address: the cheap question asked of every message's sender before
 // ListCases.

@@ -402,3 +402,32 @@ func TestConcurrentWritersAcrossTwoHandles(t *testing.T) {
 		t.Errorf("audit log after concurrent writers: %d events, %v", events, err)
 	}
 }
+
+func TestCountCases(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	addProfile(t, s, "p-1", recoverybot.HolderIndividual)
+	addProfile(t, s, "p-2", recoverybot.HolderIndividual)
+	err := s.Update(ctx, func(tx *Tx) error {
+		if _, err := newCase(tx, "p-1", recoverybot.KindLostEmail); err != nil {
+			return err
+		}
+		c, err := newCase(tx, "p-2", recoverybot.KindLostEmail)
+		if err != nil {
+			return err
+		}
+		c.State = recoverybot.StateLocked
+		return tx.UpdateCase(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[recoverybot.State]int
+	if err := s.View(ctx, func(tx *Tx) (err error) { got, err = tx.CountCases(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[recoverybot.State]int{recoverybot.StateAwaitingEvidence: 1, recoverybot.StateLocked: 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("CountCases = %v, want %v", got, want)
+	}
+}
