@@ -74,6 +74,17 @@ type Case struct {
 	Approvers []string `json:"approvers,omitempty"`
 }
 
+// CustomerAddress is where mail to the customer about the case goes, the
+// one place that says it: the contact address of a lost-email case (the
+// profile's address is the one lost), the profile's own address for the
+// code kinds. Nothing about a case is ever sent anywhere else.
+func (c Case) CustomerAddress(p Profile) string {
+	if c.Kind.NeedsProfileAddress() {
+		return p.Email
+	}
+	return c.Contact
+}
+
 // Approval is an agent's approval of a case, kept while it waits for a
 // second agent's.
 type Approval struct {

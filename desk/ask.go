@@ -68,7 +68,7 @@ func (d *Desk) Ask(ctx context.Context, req AskRequest) (Summary, error) {
 		if err := tx.Audit(c.ID, by, "document_requested", details); err != nil {
 			return err
 		}
-		to := d.customerAddress(*c, p)
+		to := c.CustomerAddress(p)
 		if to == "" {
 			return nil
 		}

@@ -248,7 +248,7 @@ func (d *Desk) issueCode(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile
 	if err != nil {
 		return err
 	}
-	return d.queue(tx, c, p, outbound.Instructions, p.Email, fmt.Sprintf("instructions-%d", n), func(data *outbound.Data) {
+	return d.queue(tx, c, p, outbound.Instructions, c.CustomerAddress(p), fmt.Sprintf("instructions-%d", n), func(data *outbound.Data) {
 		data.Code = code
 		data.Reissued = reissued
 	})
@@ -513,7 +513,7 @@ func (d *Desk) applyApproval(tx *store.Tx, c recoverybot.Case, p recoverybot.Pro
 			return err
 		}
 	}
-	to := d.customerAddress(c, p)
+	to := c.CustomerAddress(p)
 	if to == "" {
 		return nil
 	}
@@ -521,15 +521,6 @@ func (d *Desk) applyApproval(tx *store.Tx, c recoverybot.Case, p recoverybot.Pro
 		data.ProfileEmail = oldEmail
 		data.NewEmail = c.NewEmail
 	})
-}
-
-// customerAddress is where mail about case c goes: the contact address,
-// which for the code kinds is the profile's.
-func (d *Desk) customerAddress(c recoverybot.Case, p recoverybot.Profile) string {
-	if c.Kind.NeedsProfileAddress() {
-		return p.Email
-	}
-	return c.Contact
 }
 
 // Reject rejects an open case with the agent's reason, told to the customer.
@@ -571,7 +562,7 @@ func (d *Desk) RejectWith(ctx context.Context, req RejectRequest) (Summary, erro
 		if err := tx.Audit(c.ID, c.DecidedBy, "case_rejected", details); err != nil {
 			return err
 		}
-		to := d.customerAddress(*c, p)
+		to := c.CustomerAddress(p)
 		if to == "" {
 			return nil
 		}

@@ -72,7 +72,7 @@ func (d *Desk) Expire(ctx context.Context, now time.Time, ttl time.Duration) (ma
 			if err != nil {
 				return err
 			}
-			if to := d.customerAddress(c, p); to != "" {
+			if to := c.CustomerAddress(p); to != "" {
 				if err := d.queue(tx, c, p, outbound.Expired, to, "expired", nil); err != nil {
 					return err
 				}
@@ -132,7 +132,7 @@ func (d *Desk) Remind(ctx context.Context, now time.Time, after time.Duration) (
 			if err != nil {
 				return err
 			}
-			to := d.customerAddress(c, p)
+			to := c.CustomerAddress(p)
 			if len(sum.Missing) == 0 || to == "" {
 				continue
 			}

@@ -1397,7 +1397,7 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 			}
 		}
 		if d.Reply != nil {
-			missing := d.Reply.Missing
+			missing := d.Missing
 			refs := append(append([]string{}, msg.References...), msg.MessageID)
 			if msg.MessageID == "" {
 				refs = msg.References
@@ -1413,7 +1413,7 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 		}
 		rep.Missing = nil
 		if d.Outcome == rules.Apply {
-			rep.Missing = recoverybot.Missing(c.Kind, d.Case.Profile.HolderKind, progress(d, p.opts.Policy))
+			rep.Missing = d.Missing
 		}
 	} else if d.Outcome == rules.Review {
 		if err := tx.Audit(0, recoverybot.SystemActor, "message_review", map[string]string{
@@ -1430,11 +1430,3 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 	return rep, &move{id: entry.ID, uid: entry.UID, folder: dec.MoveTo}, nil
 }
 
-func progress(d rules.Decision, pol rules.Policy) recoverybot.Progress {
-	docs := append([]recoverybot.Document{}, d.Case.Documents...)
-	for _, doc := range d.Documents {
-		docs = append(docs, rules.DocumentOf(doc))
-	}
-	return recoverybot.Progress{Documents: docs, SenderStatus: d.After.SenderStatus, CodeVerified: d.After.CodeVerified,
-		UnverifiedSenderCounts: !pol.RequireAuthenticatedSender}
-}

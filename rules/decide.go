@@ -90,7 +90,6 @@ const (
 type Reply struct {
 	Template string // outbound template name
 	To       string
-	Missing  []recoverybot.Requirement
 }
 
 // Cause is why a message goes to review, in a word: one of a fixed set,
@@ -139,7 +138,11 @@ type Decision struct {
 	After recoverybot.Case
 	// Events are audit actions to record, beside the message's own.
 	Events []Event
-	Reply  *Reply
+	// Missing is what the case still lacks once the message is taken
+	// into account (Apply and Record): what the reply lists and the
+	// report shows, computed once here.
+	Missing []recoverybot.Requirement
+	Reply   *Reply
 }
 
 // Event is an audit event the decision causes.
@@ -258,7 +261,7 @@ func Decide(in Input) Decision {
 		}
 	}
 
-	missing := recoverybot.Missing(c.Kind, cf.Profile.HolderKind, recoverybot.Progress{
+	d.Missing = recoverybot.Missing(c.Kind, cf.Profile.HolderKind, recoverybot.Progress{
 		Documents: docs, SenderStatus: d.After.SenderStatus, CodeVerified: d.After.CodeVerified,
 		UnverifiedSenderCounts: !in.Policy.RequireAuthenticatedSender,
 	})
@@ -267,12 +270,12 @@ func Decide(in Input) Decision {
 		d.After.State, _ = recoverybot.Transition(c.State, recoverybot.EventLock)
 		d.Events = append(d.Events, Event{Action: "case_locked", Details: map[string]string{
 			"failed_code_attempts": fmt.Sprint(d.After.FailedCodeAttempts)}})
-	case len(missing) == 0 && c.State == recoverybot.StateAwaitingEvidence:
+	case len(d.Missing) == 0 && c.State == recoverybot.StateAwaitingEvidence:
 		d.After.State, _ = recoverybot.Transition(c.State, recoverybot.EventEvidenceComplete)
 		d.Events = append(d.Events, Event{Action: "evidence_complete"})
 	}
 
-	d.Reply = reply(in, cf, d, missing)
+	d.Reply = reply(in, cf, d)
 	return d
 }
 
@@ -472,11 +475,8 @@ func checkCodes(in Input, cf *CaseFile, sender SenderCheck) (_ recoverybot.CodeR
 // the check (no backscatter), nothing to automatic mail, at most one
 // automatic reply per case per interval, and only to the case's contact
 // address or the profile's address.
-func reply(in Input, cf *CaseFile, d Decision, missing []recoverybot.Requirement) *Reply {
-	to := cf.Case.Contact
-	if cf.Case.Kind.NeedsProfileAddress() {
-		to = cf.Profile.Email
-	}
+func reply(in Input, cf *CaseFile, d Decision) *Reply {
+	to := cf.Case.CustomerAddress(cf.Profile)
 	if to == "" {
 		return nil
 	}
@@ -490,7 +490,7 @@ func reply(in Input, cf *CaseFile, d Decision, missing []recoverybot.Requirement
 	}
 	switch {
 	case d.After.State == recoverybot.StateAwaitingEvidence:
-		return &Reply{Template: "acknowledgement", To: to, Missing: missing}
+		return &Reply{Template: "acknowledgement", To: to}
 	}
 	return nil
 }

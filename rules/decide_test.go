@@ -184,7 +184,7 @@ func TestProgressAndReplies(t *testing.T) {
 	d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
 	if d.Outcome != Apply || d.After.State != recoverybot.StateAwaitingEvidence || d.Reply == nil ||
 		d.Reply.Template != "acknowledgement" || d.Reply.To != "new@acme.example" ||
-		!slices.Equal(d.Reply.Missing, []recoverybot.Requirement{"company_registration"}) {
+		!slices.Equal(d.Missing, []recoverybot.Requirement{"company_registration"}) {
 		t.Fatalf("first message: %+v reply %+v", d, d.Reply)
 	}
 	cf.Documents = []recoverybot.Document{DocumentOf(id("cni.jpg"))}
@@ -384,7 +384,7 @@ func TestDocumentsThatCount(t *testing.T) {
 		if got := d.After.State == recoverybot.StateReadyForReview; got != tt.complete {
 			t.Errorf("%s: complete %v, want %v (state %s)", tt.name, got, tt.complete, d.After.State)
 		}
-		if !tt.complete && (d.Reply == nil || !slices.Contains(d.Reply.Missing, "identity_document")) {
+		if !tt.complete && (d.Reply == nil || !slices.Contains(d.Missing, "identity_document")) {
 			t.Errorf("%s: the reply does not ask for the identity document again: %+v", tt.name, d.Reply)
 		}
 	}
