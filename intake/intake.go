@@ -77,6 +77,9 @@ type Pipeline struct {
 	store *store.Store
 	opts  Options
 	log   *slog.Logger
+	// parseHook, when set (tests), is called before each full parse,
+	// on the goroutine that parses.
+	parseHook func()
 	// mu lets one of Drain, Lookback, Reconcile and Expunge work at a
 	// time: each runs on a connection of its own (the watcher's, a
 	// scheduled job's), and two of them taking one message through the
@@ -860,6 +863,9 @@ func (p *Pipeline) scan(raw []byte) (m *parser.Message, sure bool) {
 // fraction of a second and returns what it read, its header always, with
 // an error matching parser.ErrStopped; nothing is left running.
 func (p *Pipeline) parse(ctx context.Context, raw []byte) (m *parser.Message, err error) {
+	if p.parseHook != nil {
+		p.parseHook()
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, p.opts.MessageTimeout,
 		fmt.Errorf("parsing took longer than %s", p.opts.MessageTimeout))
 	defer cancel()
@@ -1011,6 +1017,17 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 				last = it.entry.UID
 				if it.entry.Status != store.LedgerReceived {
 					continue // decided before a crash
+				}
+				// Read again in the writer's transaction: another
+				// process on the same data directory may have decided
+				// it since it was recorded, and its move is that
+				// process's.
+				cur, err := tx.Entry(it.entry.ID)
+				if err != nil {
+					return err
+				}
+				if cur.Status != store.LedgerReceived {
+					continue
 				}
 			} else {
 				cur, err := tx.Entry(it.entry.ID)
