@@ -55,7 +55,7 @@ func TestTwoPipelinesDecideEachMessageOnce(t *testing.T) {
 		both, over := make(chan struct{}), make(chan struct{})
 		for _, p := range pipelines {
 			var once sync.Once
-			p.SetParseHook(func() {
+			p.SetParseHook(func([]byte) {
 				once.Do(func() {
 					if arrived.Add(1) == 2 {
 						close(both)
