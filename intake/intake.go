@@ -94,6 +94,9 @@ type Pipeline struct {
 	store *store.Store
 	opts  Options
 	log   *slog.Logger
+	// parseHook, when set (tests), is called with the raw message
+	// before each full parse, on the goroutine that parses.
+	parseHook func(raw []byte)
 	// mu lets one of Drain, Lookback, Reconcile and Expunge work at a
 	// time: each runs on a connection of its own (the watcher's, a
 	// scheduled job's), and two of them taking one message through the
@@ -919,6 +922,9 @@ func (p *Pipeline) scan(raw []byte) (m *parser.Message, sure bool) {
 // fraction of a second and returns what it read, its header always, with
 // an error matching parser.ErrStopped; nothing is left running.
 func (p *Pipeline) parse(ctx context.Context, raw []byte) (m *parser.Message, err error) {
+	if p.parseHook != nil {
+		p.parseHook(raw)
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, p.opts.MessageTimeout,
 		fmt.Errorf("parsing took longer than %s", p.opts.MessageTimeout))
 	defer cancel()
@@ -1045,31 +1051,74 @@ func dateOf(msg *parser.Message) time.Time {
 }
 
 // commit decides about parsed messages and commits the decisions, with
-// the mailbox position, in one transaction, in UID order. A message met
-// before (same content key as a message already decided, in an earlier
-// batch or earlier in this one) is recorded as its duplicate instead, and
-// moved with it. A message decided before a crash is only passed over.
-// A message taken again (Lookback) is decided anew if it is still as
-// recoverybot left it, and its lookback is done in the same transaction
-// either way; it does not move the mailbox position, which is Drain's.
+// the mailbox position, in UID order. A message met before (same content
+// key as a message already decided, in an earlier batch or earlier in
+// this one) is recorded as its duplicate instead, and moved with it. A
+// message decided before a crash, or by another process since it was
+// recorded, is only passed over. A message taken again (Lookback) is
+// decided anew if it is still as recoverybot left it, and its lookback is
+// done in the same transaction either way; it does not move the mailbox
+// position, which is Drain's.
+//
+// The decisions go in one transaction, unless a message turns out to
+// need a full parse there (a case appeared for it since it was checked):
+// the messages before it are committed, with the position up to them
+// only, it is parsed outside the transaction, so that the writer is never
+// held while a message is parsed, and the rest are committed in the next.
 func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending, stats *Stats) ([]move, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
 	for _, it := range items {
 		p.tieUnreadable(it)
 	}
+	var moves []move
+	for len(items) > 0 {
+		n, mv, err := p.commitSome(ctx, validity, items, stats)
+		moves = append(moves, mv...)
+		if err != nil {
+			return moves, err
+		}
+		if items = items[n:]; len(items) > 0 {
+			it := items[0]
+			it.msg, it.perr = p.parse(ctx, it.raw)
+			it.light, it.copyOf = false, false
+			p.tieUnreadable(it)
+		}
+	}
+	return moves, nil
+}
+
+// errUnparsed is commitOne's answer for a message it cannot decide
+// without a full parse.
+var errUnparsed = errors.New("intake: the message needs a full parse")
+
+// commitSome commits, in one transaction, the decisions about the
+// messages of items up to the first that needs a full parse, and returns
+// how many it decided or passed over (all of them, or the index of that
+// one).
+func (p *Pipeline) commitSome(ctx context.Context, validity uint32, items []*pending, stats *Stats) (int, []move, error) {
 	var reports []Report
 	var moves []move
+	var n int
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
-		reports, moves = reports[:0], moves[:0]
+		reports, moves, n = reports[:0], moves[:0], len(items)
 		gen := int64(-1) // the generation, once read; -1 after a change
 		var last uint32  // the mailbox position: the last message Drain met
-		for _, it := range items {
+		for i, it := range items {
 			if !it.again {
-				last = it.entry.UID
 				if it.entry.Status != store.LedgerReceived {
+					last = it.entry.UID
 					continue // decided before a crash
+				}
+				// Read again in the writer's transaction: another
+				// process on the same data directory may have decided
+				// it since it was recorded, and its move is that
+				// process's.
+				cur, err := tx.Entry(it.entry.ID)
+				if err != nil {
+					return err
+				}
+				if cur.Status != store.LedgerReceived {
+					last = it.entry.UID
+					continue
 				}
 			} else {
 				cur, err := tx.Entry(it.entry.ID)
@@ -1094,11 +1143,18 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 				}
 				unchanged = gen == it.gen
 			}
-			rep, mv, err := p.commitOne(ctx, tx, it, unchanged)
+			rep, mv, err := p.commitOne(tx, it, unchanged)
+			if errors.Is(err, errUnparsed) {
+				n = i // the position stays before it
+				break
+			}
 			if err != nil {
 				return fmt.Errorf("UID %d: %w", it.entry.UID, err)
 			}
 			rep.Delivered, rep.Decided = it.deliveredAt(), tx.Now()
+			if !it.again {
+				last = it.entry.UID
+			}
 			if it.again {
 				if err := tx.FinishLookbacks(it.entry.ID); err != nil {
 					return err
@@ -1123,9 +1179,9 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 		return tx.SetMailboxState(p.opts.Mailbox, validity, last)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return 0, nil, fmt.Errorf("commit: %w", err)
 	}
-	if p.opts.AfterCommit != nil {
+	if p.opts.AfterCommit != nil && len(reports) > 0 {
 		p.opts.AfterCommit()
 	}
 	for _, rep := range reports {
@@ -1141,12 +1197,14 @@ func (p *Pipeline) commit(ctx context.Context, validity uint32, items []*pending
 		}
 		p.report(rep)
 	}
-	return moves, nil
+	return n, moves, nil
 }
 
 // commitOne decides about one message in tx. unchanged says the message
 // is light and nothing changed since it was checked against the cases.
-func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unchanged bool) (Report, *move, error) {
+// A message that needs a full parse first is errUnparsed, and nothing is
+// written for it.
+func (p *Pipeline) commitOne(tx *store.Tx, it *pending, unchanged bool) (Report, *move, error) {
 	first, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID)
 	switch {
 	case err == nil:
@@ -1155,10 +1213,9 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 	case !errors.Is(err, store.ErrNotFound):
 		return Report{}, nil, err
 	case it.msg == nil:
-		// Taken for a copy, but its first copy is not there: parse it
-		// now rather than stall (this should not happen).
-		it.msg, it.perr = p.parse(ctx, it.raw)
-		p.tieUnreadable(it)
+		// Taken for a copy, but its first copy is not there (this
+		// should not happen).
+		return Report{}, nil, errUnparsed
 	}
 	in := rules.Input{Message: it.msg, Now: tx.Now(), Policy: p.opts.Policy}
 	if !unchanged {
@@ -1167,13 +1224,8 @@ func (p *Pipeline) commitOne(ctx context.Context, tx *store.Tx, it *pending, unc
 		}
 	}
 	if it.light && len(in.Candidates) > 0 {
-		// A case appeared since the scan: read the message fully.
-		it.msg, it.perr, it.light = nil, nil, false
-		it.msg, it.perr = p.parse(ctx, it.raw)
-		p.tieUnreadable(it)
-		if in, err = p.gather(tx, it.msg); err != nil {
-			return Report{}, nil, err
-		}
+		// A case appeared since the scan.
+		return Report{}, nil, errUnparsed
 	}
 	var d rules.Decision
 	if it.perr != nil {

@@ -57,8 +57,14 @@ func TestBackupRoundTrip(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	written := 0
+	first := make(chan struct{}) // closed after the writer's first commit
 	go func() {
 		defer wg.Done()
+		defer func() {
+			if written == 0 {
+				close(first)
+			}
+		}()
 		for {
 			select {
 			case <-stop:
@@ -70,8 +76,12 @@ func TestBackupRoundTrip(t *testing.T) {
 				return
 			}
 			written++
+			if written == 1 {
+				close(first)
+			}
 		}
 	}()
+	<-first // the backup begins with the writer under way
 	s.backupHook = func() {
 		if err := other.Update(ctx, func(tx *Tx) error {
 			return tx.Decide(e.ID, Decided{Status: LedgerIgnored, ParserVersion: 1})

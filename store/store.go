@@ -72,10 +72,17 @@ type Options struct {
 	BusyTimeout time.Duration
 }
 
+// dsn is the DSN of a connection to file. synchronous=FULL: a commit
+// returns once it is on disk (the write-ahead log, or the spool's file,
+// synced), so that no decision is undone by a power failure after its
+// message was moved or its mail handed to SMTP, both of which follow the
+// commit. The benchmark (cmd/recoverybench) drains as fast as with
+// NORMAL, and as fast as syncing the log only before each batch of moves
+// and each send would.
 func dsn(file string, extra string, busy time.Duration) string {
 	p := url.PathEscape(file)
 	return "file:" + p + "?_busy_timeout=" + strconv.FormatInt(busy.Milliseconds(), 10) +
-		"&_foreign_keys=on&_secure_delete=on&_synchronous=NORMAL&_stmt_cache_size=64" + extra
+		"&_foreign_keys=on&_secure_delete=on&_synchronous=FULL&_stmt_cache_size=64" + extra
 }
 
 // Open opens or creates the database file at file and brings its schema

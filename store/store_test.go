@@ -68,6 +68,15 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 	if err := s.w.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys = %d, %v", fk, err)
 	}
+	// A commit is on disk when it returns (2: FULL), in the database
+	// and in the spool, or a power failure could undo a decision after
+	// its message was moved or its mail sent.
+	for name, db := range map[string]*sql.DB{"database": s.w, "spool": s.sw} {
+		var sync int
+		if err := db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+			t.Errorf("%s: synchronous = %d, %v; want 2 (FULL)", name, sync, err)
+		}
+	}
 	if err := s.w.QueryRow("PRAGMA user_version").Scan(&mode); err != nil || mode != SchemaVersion() || mode < 1 {
 		t.Errorf("user_version = %d (schema %d), %v", mode, SchemaVersion(), err)
 	}
