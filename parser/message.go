@@ -172,6 +172,9 @@ const (
 	// WhereForwarded is the text of a forwarded message/rfc822 or of a
 	// winmail.dat body. Returned messages inside a bounce are not read.
 	WhereForwarded = "forwarded"
+	// WhereRaw is the raw bytes of a message the parser could not read
+	// (RefsInRaw).
+	WhereRaw = "raw"
 )
 
 // Document findings. Each finding starts with one of these, followed by
