@@ -24,7 +24,10 @@ func glimpseOf(raw []byte, bound int) Glimpse {
 	g := Glimpse{Size: int64(len(raw))}
 	header, body := splitHeader(raw)
 	g.Header = header
-	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(header))).ReadMIMEHeader()
+	// Servers read a header leniently, as Parse does: its lines that
+	// are no field are left out.
+	clean, _ := dropMalformedFields(header)
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(clean))).ReadMIMEHeader()
 	if err != nil && len(h) == 0 {
 		return g
 	}

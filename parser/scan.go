@@ -64,8 +64,11 @@ func (s *scanner) add(fs []Found) {
 }
 
 // readTop reads the header of raw into m and returns it with the body
-// that follows; ok is false when raw does not start with a header.
+// that follows; ok is false when raw does not start with a header. Its
+// malformed lines are ignored, each a finding (dropMalformedFields).
 func readTop(m *Message, raw []byte) (h textproto.MIMEHeader, body io.Reader, ok bool) {
+	raw, dropped := dropMalformedFields(raw)
+	m.Findings = append(m.Findings, dropped...)
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return nil, nil, false
