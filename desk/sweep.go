@@ -207,7 +207,7 @@ func (d *Desk) Digest(ctx context.Context, now time.Time, o DigestOptions) (map[
 		var failedMail []store.OutgoingMail
 		var lastDigest time.Time
 		for _, m := range mail {
-			if m.Template == "digest" && m.CreatedAt.After(lastDigest) {
+			if m.Template == string(outbound.NoticeDigest) && m.CreatedAt.After(lastDigest) {
 				lastDigest = m.CreatedAt
 			}
 			if m.State == store.OutboxFailed {
@@ -260,7 +260,7 @@ func (d *Desk) Digest(ctx context.Context, now time.Time, o DigestOptions) (map[
 			fmt.Fprintf(&b, "  nothing\n")
 		}
 		queued, err := d.letters.QueueNotice(tx, outbound.Notice{
-			Name: "digest", To: o.To, Text: b.String(),
+			Name: outbound.NoticeDigest, To: o.To, Text: b.String(),
 			Subject:  fmt.Sprintf("recoverybot digest: %d waiting for review, %d stuck", len(ready), len(locked)+len(bouncedCases)+len(failedMail)+len(runs)),
 			EventKey: "digest-" + now.UTC().Format("20060102T150405.000000000"),
 		})

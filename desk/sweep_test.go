@@ -270,7 +270,7 @@ func TestDigestSweep(t *testing.T) {
 	opts := DigestOptions{To: "support@hosting.example"}
 
 	counts, err := f.desk.Digest(ctx, clk.Now(), opts)
-	if err != nil || counts["mailed"] != 0 || len(mailOf(f.allMail(t), "digest")) != 0 {
+	if err != nil || counts["mailed"] != 0 || len(mailOf(f.allMail(t), string(outbound.NoticeDigest))) != 0 {
 		t.Fatalf("nothing to say: %v, %v", counts, err)
 	}
 	always := opts
@@ -295,7 +295,7 @@ func TestDigestSweep(t *testing.T) {
 	if err != nil || counts["mailed"] != 1 || counts["ready"] != 2 || counts["locked"] != 1 || counts["failed_runs"] != 1 {
 		t.Fatalf("digest: %v, %v", counts, err)
 	}
-	digests := mailOf(f.allMail(t), "digest")
+	digests := mailOf(f.allMail(t), string(outbound.NoticeDigest))
 	if len(digests) != 2 || digests[1].To != opts.To {
 		t.Fatalf("digests %+v", digests)
 	}
@@ -381,7 +381,7 @@ func TestFailedMailShownToAgents(t *testing.T) {
 	if err != nil || counts["mailed"] != 1 || counts["failed_mail"] != len(s.Mail) {
 		t.Fatalf("digest: %v, %v", counts, err)
 	}
-	digests := mailOf(f.allMail(t), "digest")
+	digests := mailOf(f.allMail(t), string(outbound.NoticeDigest))
 	if len(digests) != 1 {
 		t.Fatalf("digests: %+v", digests)
 	}

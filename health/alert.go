@@ -18,9 +18,6 @@ const (
 	AlertOutbox = "outbox" // the outbox is stuck
 )
 
-// noticeName is the outbox template of every alert mail.
-const noticeName = "alert"
-
 // Alert mails the support address what went wrong since the last call,
 // at most once per episode of each alert, through the outbox in the
 // transaction that records the episode: fetching failing for longer than
@@ -139,7 +136,7 @@ type notice struct{ subject, text string }
 
 func (m *Monitor) notify(tx *store.Tx, event string, n notice) error {
 	_, err := m.o.Letters.QueueNotice(tx, outbound.Notice{
-		Name: noticeName, To: m.o.SupportAddress, Subject: n.subject, Text: n.text, EventKey: "alert-" + event,
+		Name: outbound.NoticeAlert, To: m.o.SupportAddress, Subject: n.subject, Text: n.text, EventKey: "alert-" + event,
 	})
 	if err == nil {
 		m.log.Warn("alert queued", "alert", event, "to", m.o.SupportAddress)

@@ -63,7 +63,7 @@ func (b *bench) alerts() []string {
 	err := b.st.View(context.Background(), func(tx *store.Tx) error {
 		mail, err := tx.Outbox(store.OutboxFilter{WithRaw: true})
 		for _, m := range mail {
-			if m.Template != "alert" {
+			if m.Template != string(outbound.NoticeAlert) {
 				continue
 			}
 			if m.To != "support@hosting.example" {
@@ -120,7 +120,7 @@ func TestReady(t *testing.T) {
 	var id int64
 	if err := b.st.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		id, err = tx.Enqueue(store.OutgoingMail{Template: "digest", MessageID: "m1@hosting.example",
+		id, err = tx.Enqueue(store.OutgoingMail{Template: string(outbound.NoticeDigest), MessageID: "m1@hosting.example",
 			From: "contact@hosting.example", To: "support@hosting.example", Raw: []byte("Subject: x\r\n\r\nx\r\n")})
 		return err
 	}); err != nil {

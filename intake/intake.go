@@ -8,11 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/textproto"
-	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -962,46 +959,12 @@ func (p *Pipeline) tieUnreadable(it *pending) {
 	if sc != nil {
 		refs = append(refs, sc.CaseRefs...)
 	}
-	for _, f := range append(refs, refsInRaw(it.raw)...) {
+	for _, f := range append(refs, parser.RefsInRaw(it.raw)...) {
 		if !seen[f.Value] {
 			seen[f.Value] = true
 			it.msg.CaseRefs = append(it.msg.CaseRefs, f)
 		}
 	}
-}
-
-// refInRaw finds case references in bytes the parser could not read, so
-// that a broken message about a case still reaches review.
-var refInRaw = regexp.MustCompile(`(?i)\bRC[-_ ]?([2-9A-HJKMNP-Z]{6})\b`)
-
-// refsInRaw returns the case references found in the raw bytes (the
-// first MiB) and in the Subject decoded (RFC 2047: mail clients encode a
-// subject with accents whole, reference included).
-func refsInRaw(raw []byte) []parser.Found {
-	limit := raw
-	if len(limit) > 1<<20 {
-		limit = limit[:1<<20]
-	}
-	texts := [][]byte{limit}
-	if h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(limit))).ReadMIMEHeader(); len(h) > 0 || err == nil {
-		dec := mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
-		for _, v := range h.Values("Subject") {
-			if s, err := dec.DecodeHeader(v); err == nil {
-				texts = append(texts, []byte(s))
-			}
-		}
-	}
-	seen := map[string]bool{}
-	var found []parser.Found
-	for _, text := range texts {
-		for _, sub := range refInRaw.FindAllSubmatch(text, 20) {
-			if ref, err := recoverybot.ParseRef(string(sub[1])); err == nil && !seen[ref] {
-				seen[ref] = true
-				found = append(found, parser.Found{Value: ref, Masked: ref, Where: "raw"})
-			}
-		}
-	}
-	return found
 }
 
 // duplicate records a message as a copy of first and returns the move

@@ -87,11 +87,26 @@ func (ls Letters) Queue(tx *store.Tx, c recoverybot.Case, p recoverybot.Profile,
 	return err
 }
 
+// NoticeName names a kind of Notice; the outbox records it where it
+// records a case mail's Template.
+type NoticeName string
+
+// The notices recoverybot sends.
+const (
+	// NoticeDigest is the daily digest of what waits for the agents.
+	NoticeDigest NoticeName = "digest"
+	// NoticeAlert is an alert about recoverybot's own health.
+	NoticeAlert NoticeName = "alert"
+)
+
+// NoticeNames lists every notice name.
+var NoticeNames = []NoticeName{NoticeDigest, NoticeAlert}
+
 // Notice is a mail to our own staff (the support address), about no case
 // and in no customer's locale: plain text, with an HTML part that shows
 // the same text.
 type Notice struct {
-	Name    string // what the notice is, recorded as its outbox template: "digest"
+	Name    NoticeName // what the notice is, recorded as its outbox template
 	To      string
 	Subject string
 	Text    string
@@ -118,7 +133,7 @@ func (ls Letters) QueueNotice(tx *store.Tx, n Notice) (queued bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("compose notice: %w", err)
 	}
-	_, err = tx.Enqueue(store.OutgoingMail{Template: n.Name, MessageID: m.MessageID, From: ls.From, To: n.To, Raw: raw})
+	_, err = tx.Enqueue(store.OutgoingMail{Template: string(n.Name), MessageID: m.MessageID, From: ls.From, To: n.To, Raw: raw})
 	if errors.Is(err, store.ErrDuplicateRow) {
 		return false, nil
 	}

@@ -84,3 +84,18 @@ func TestLettersQueueDecisionMail(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeNamesAreNoTemplates: the outbox records notices and case
+// mails by name in one column; no notice may be taken for a case mail.
+func TestNoticeNamesAreNoTemplates(t *testing.T) {
+	seen := map[string]bool{}
+	for _, tmpl := range outbound.Templates {
+		seen[string(tmpl)] = true
+	}
+	for _, n := range outbound.NoticeNames {
+		if seen[string(n)] || n == "" {
+			t.Errorf("notice name %q is empty or used twice", n)
+		}
+		seen[string(n)] = true
+	}
+}

@@ -17,8 +17,9 @@ import (
 	"github.com/recoverybot/recoverybot"
 )
 
-// Template names one of the mails recoverybot sends.
-type Template string
+// Template names one of the mails recoverybot sends: the domain's
+// recoverybot.Template, which the rules name too.
+type Template = recoverybot.Template
 
 // The mails recoverybot sends. Each exists in every locale of
 // recoverybot.Locales, as templates/<locale>/<name>.txt.tmpl (which also
@@ -28,44 +29,43 @@ const (
 	// for the code kinds the code and how long it is valid. Sent to the
 	// case's contact address. With Data.Reissued it announces a new code
 	// that replaces the previous one.
-	Instructions Template = "instructions"
+	Instructions = recoverybot.TemplateInstructions
 	// OwnerNotice tells the profile's own address that a lost-email case
 	// was opened, with the contact address masked, so that a real owner
 	// can object by replying.
-	OwnerNotice Template = "owner_notice"
+	OwnerNotice = recoverybot.TemplateOwnerNotice
 	// Acknowledgement answers a customer's message: received, and what is
 	// still missing.
-	Acknowledgement Template = "acknowledgement"
+	Acknowledgement = recoverybot.TemplateAcknowledgement
 	// UnderReview tells the customer that everything is there and that an
 	// agent reviews it.
-	UnderReview Template = "under_review"
+	UnderReview = recoverybot.TemplateUnderReview
 	// Approved announces the approval and what was done: for lost-email,
 	// the profile's address (and the new one); for totp-lockout, TOTP
 	// disabled; for ip-lockout, the allowed IP addresses removed.
-	Approved Template = "approved"
+	Approved = recoverybot.TemplateApproved
 	// Rejected announces the rejection: the reason from the list, in the
 	// customer's words, and the agent's own text.
-	Rejected Template = "rejected"
+	Rejected = recoverybot.TemplateRejected
 	// AskAgain asks the customer to send one document again, saying what
 	// was wrong with the one received and what to send instead. The case
 	// waits for it.
-	AskAgain Template = "ask_again"
+	AskAgain = recoverybot.TemplateAskAgain
 	// ApprovalNotice tells the profile's own address (the old one, for an
 	// email change) that an approval changed the profile: what was done,
 	// when, and how to object (NIST SP 800-63B-4 §4.2.3). It never shows
 	// the code, a document or a new address in clear.
-	ApprovalNotice Template = "approval_notice"
+	ApprovalNotice = recoverybot.TemplateApprovalNotice
 	// Reminder reminds a customer whose case still waits for evidence of
 	// what is missing (never the code itself), once per case.
-	Reminder Template = "reminder"
+	Reminder = recoverybot.TemplateReminder
 	// Expired tells the customer that the case expired without complete
 	// evidence and is closed.
-	Expired Template = "expired"
+	Expired = recoverybot.TemplateExpired
 )
 
 // Templates lists every template.
-var Templates = []Template{Instructions, OwnerNotice, Acknowledgement, UnderReview, Approved, Rejected, AskAgain,
-	ApprovalNotice, Reminder, Expired}
+var Templates = recoverybot.Templates
 
 // Data fills a template. Which fields a template needs is said on each
 // field; Render refuses Data that lacks one, and ignores the fields a

@@ -1,6 +1,9 @@
 package parser
 
 import (
+	"bufio"
+	"bytes"
+	"net/textproto"
 	"regexp"
 	"strings"
 	"unicode"
@@ -73,7 +76,9 @@ func upper(b byte) byte {
 }
 
 // ExtractRefs returns the case references in text (RC-XXXXXX in any
-// case, with or without the dash), canonical, each once, in order.
+// case, with or without the dash), canonical, each once, in order. Its
+// grammar (refBodies) is the only one recoverybot reads references
+// with: Parse, Scan, Look and RefsInRaw all call it.
 func ExtractRefs(text, where string) []Found {
 	var out []Found
 	seen := map[string]bool{}
@@ -87,6 +92,36 @@ func ExtractRefs(text, where string) []Found {
 	}
 	return out
 }
+
+// RefsInRaw returns the case references in bytes the parser could not
+// read, so that a broken message about a case still reaches review: in
+// the first MiB of raw as it is, and in its Subject decoded (RFC 2047:
+// mail clients encode a subject with accents whole, reference included).
+// Where is WhereRaw. It reads references with the grammar of
+// ExtractRefs.
+func RefsInRaw(raw []byte) []Found {
+	limit := raw[:min(len(raw), maxRawRefBytes)]
+	texts := []string{string(limit)}
+	if h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(limit))).ReadMIMEHeader(); len(h) > 0 || err == nil {
+		for _, v := range h.Values("Subject") {
+			texts = append(texts, decodeHeader(v))
+		}
+	}
+	seen := map[string]bool{}
+	var found []Found
+	for _, text := range texts {
+		for _, f := range ExtractRefs(text, WhereRaw) {
+			if !seen[f.Value] {
+				seen[f.Value] = true
+				found = append(found, f)
+			}
+		}
+	}
+	return found
+}
+
+// maxRawRefBytes bounds the raw bytes RefsInRaw searches.
+const maxRawRefBytes = 1 << 20
 
 // ExtractCodes returns the code candidates in text, normalised (see
 // recoverybot.NormalizeCode), each once, in order.

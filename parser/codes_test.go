@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,4 +196,32 @@ func FuzzExtractCodes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRefsInRaw: the references of bytes that could not be parsed are
+// read with ExtractRefs's grammar ("RC: 7KQ2M9", two separators), in the
+// Subject decoded whatever its charset, and only in the first MiB.
+func TestRefsInRaw(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		want      []string
+	}{
+		{"two separators", "From: a@b.example\r\n\r\n--broken\r\nmy case RC: 7kq2m9 please\r\n", []string{"RC-7KQ2M9"}},
+		{"encoded subject", "Subject: =?iso-8859-1?q?r=E9cup=E9ration_RC-7KQ2M9?=\r\n\r\nbody\r\n", []string{"RC-7KQ2M9"}},
+		{"base64 subject", "Subject: =?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte("récupération RC-3ABCDE")) + "?=\r\n\r\nRC-7KQ2M9\r\n", []string{"RC-7KQ2M9", "RC-3ABCDE"}},
+		{"glued", "Subject: xRC-7KQ2M9 RC-7KQ2M9x\r\n\r\n", nil},
+		{"past the first MiB", "Subject: hi\r\n\r\n" + strings.Repeat("a", 1<<20) + " RC-7KQ2M9\r\n", nil},
+	} {
+		got := RefsInRaw([]byte(tc.raw))
+		var vals []string
+		for _, f := range got {
+			vals = append(vals, f.Value)
+			if f.Where != WhereRaw {
+				t.Errorf("%s: where %q", tc.name, f.Where)
+			}
+		}
+		if strings.Join(vals, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: RefsInRaw = %v, want %v", tc.name, vals, tc.want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"mime"
@@ -198,3 +199,87 @@ func firstWord(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// maxDroppedShown bounds the malformed header lines named in findings.
+const maxDroppedShown = 5
+
+// dropMalformedFields returns raw without the lines of its header block
+// (up to the first empty line) that are not header fields: a line that
+// is not a continuation and has no field name before a colon ("Fro :x",
+// a name with a space or a control character; a line with no colon).
+// Continuation lines that follow a dropped line go with it. Each dropped
+// line is a finding; the rest of the header is read as if it were not
+// there. raw is returned as it is when the header has no line to drop,
+// or no field at all (then it is not a message).
+func dropMalformedFields(raw []byte) ([]byte, []string) {
+	end := min(len(raw), maxHeaderBytes)
+	var keep [][2]int // spans of raw kept, in order
+	var dropped []string
+	fields, pos, start, dropping := 0, 0, 0, false
+	for pos < end {
+		next := end
+		if i := bytes.IndexByte(raw[pos:end], '\n'); i >= 0 {
+			next = pos + i + 1
+		}
+		line := bytes.TrimRight(raw[pos:next], "\r\n")
+		switch {
+		case len(line) == 0:
+			next = pos // the blank line ends the header
+		case line[0] == ' ' || line[0] == '\t':
+			// A continuation goes with the line it continues.
+		case isFieldLine(line):
+			fields++
+			if dropping {
+				start, dropping = pos, false
+			}
+		default:
+			if !dropping {
+				keep = append(keep, [2]int{start, pos})
+				dropping = true
+			}
+			dropped = append(dropped, string(line))
+		}
+		if next == pos {
+			break
+		}
+		pos = next
+	}
+	if len(dropped) == 0 || fields == 0 {
+		return raw, nil
+	}
+	if !dropping {
+		keep = append(keep, [2]int{start, pos})
+	}
+	out := make([]byte, 0, len(raw))
+	for _, k := range keep {
+		out = append(out, raw[k[0]:k[1]]...)
+	}
+	out = append(out, raw[pos:]...)
+	var findings []string
+	for i, l := range dropped {
+		if i == maxDroppedShown {
+			findings = append(findings, fmt.Sprintf("%d malformed header lines more ignored", len(dropped)-i))
+			break
+		}
+		if len(l) > 80 {
+			l = l[:80] + "…"
+		}
+		findings = append(findings, fmt.Sprintf("malformed header line ignored: %q", fixUTF8(l)))
+	}
+	return out, findings
+}
+
+// isFieldLine reports whether line starts a header field: a name of
+// printable ASCII but the colon (RFC 5322 §3.6.8), then the colon.
+func isFieldLine(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return false
+	}
+	for _, c := range line[:colon] {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"errors"
 	"net/textproto"
 	"reflect"
 	"slices"
@@ -153,6 +154,57 @@ func TestFromAddressForms(t *testing.T) {
 		m, _ := Parse([]byte("From: "+tt.from+"\r\nSubject: a\r\n\r\nhello\r\n"), Options{})
 		if m.Sender != tt.want {
 			t.Errorf("From: %+q: sender %+q, want %+q (%q)", tt.from, m.Sender, tt.want, m.Findings)
+		}
+	}
+}
+
+// TestMalformedHeaderLine: a header line that is no field is a finding,
+// and the rest of the header is read by Parse, Scan and Look alike;
+// lines that continue it go with it; the body is left alone.
+func TestMalformedHeaderLine(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		findings  []string
+	}{
+		{"space before the colon, first", "Fro :x\r\nFrom: a@b.example\r\nSubject: RC-7KQ2M9\r\nMessage-ID: <1@b>\r\n\r\nbody\r\n",
+			[]string{`malformed header line ignored: "Fro :x"`}},
+		{"no colon, between fields", "From: a@b.example\r\nno colon here\r\nSubject: RC-7KQ2M9\r\nMessage-ID: <1@b>\r\n\r\nbody\r\n",
+			[]string{`malformed header line ignored: "no colon here"`}},
+		{"continued", "From: a@b.example\r\nX Bad: 1\r\n\tcontinued: 2\r\nSubject: RC-7KQ2M9\r\nMessage-ID: <1@b>\r\n\r\nbody: no field\r\nline\r\n",
+			[]string{`malformed header line ignored: "X Bad: 1"`}},
+		{"many", "a\nb\nc\nd\ne\nf\ng\nFrom: a@b.example\nSubject: RC-7KQ2M9\nMessage-ID: <1@b>\n\nbody\n",
+			[]string{`malformed header line ignored: "a"`, `malformed header line ignored: "b"`, `malformed header line ignored: "c"`,
+				`malformed header line ignored: "d"`, `malformed header line ignored: "e"`, "2 malformed header lines more ignored"}},
+	}
+	for _, tt := range tests {
+		m, err := Parse([]byte(tt.raw), Options{})
+		if err != nil {
+			t.Errorf("%s: Parse: %v", tt.name, err)
+		}
+		scanned, sure := Scan([]byte(tt.raw))
+		if !sure {
+			t.Errorf("%s: Scan is not sure", tt.name)
+		}
+		looked, lsure := Look(glimpseOf([]byte(tt.raw), 1<<20))
+		if !lsure {
+			t.Errorf("%s: Look is not sure", tt.name)
+		}
+		for _, got := range []*Message{m, scanned, looked} {
+			if got.Sender != "a@b.example" || got.Subject != "RC-7KQ2M9" || got.MessageID != "1@b" || !hasRef(got.CaseRefs, "RC-7KQ2M9") {
+				t.Errorf("%s: header read as %q %q %q %v", tt.name, got.Sender, got.Subject, got.MessageID, got.CaseRefs)
+			}
+			if !slices.Equal(got.Findings[:min(len(got.Findings), len(tt.findings))], tt.findings) {
+				t.Errorf("%s: findings %q, want %q", tt.name, got.Findings, tt.findings)
+			}
+		}
+		if !strings.Contains(m.Text, "body") {
+			t.Errorf("%s: text %q", tt.name, m.Text)
+		}
+	}
+	// No field at all: not a message.
+	for _, raw := range []string{"Dear sir,\nmy account: locked\n\nthanks\n", "Fro :x\r\n\r\nbody\r\n"} {
+		if _, err := Parse([]byte(raw), Options{}); !errors.Is(err, ErrNotMessage) {
+			t.Errorf("%q: Parse error %v, want ErrNotMessage", raw, err)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 // Version is the version of what Parse derives. It is stored with every
 // derived fact, so that a later version can re-derive from the raw
 // message kept in the ledger. Bump it whenever the output changes.
-const Version = 5
+const Version = 6
 
 // Message is what a raw message says, as far as recoverybot cares. Parse
 // always returns one, even for garbage: what could not be read is listed
@@ -172,6 +172,9 @@ const (
 	// WhereForwarded is the text of a forwarded message/rfc822 or of a
 	// winmail.dat body. Returned messages inside a bounce are not read.
 	WhereForwarded = "forwarded"
+	// WhereRaw is the raw bytes of a message the parser could not read
+	// (RefsInRaw).
+	WhereRaw = "raw"
 )
 
 // Document findings. Each finding starts with one of these, followed by

@@ -168,7 +168,8 @@ func ParseContext(ctx context.Context, raw []byte, o Options) (m *Message, err e
 
 // repair removes what commonly precedes a message in a file: an mbox
 // "From " line, blank lines, a UTF-8 byte order mark, white space before
-// the first header.
+// the first header; and the malformed lines of the header
+// (dropMalformedFields).
 func repair(raw []byte) ([]byte, []string) {
 	var notes []string
 	if r := bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")); len(r) != len(raw) {
@@ -186,7 +187,8 @@ func repair(raw []byte) ([]byte, []string) {
 		raw = trimmed
 		notes = append(notes, "white space before the header removed")
 	}
-	return raw, notes
+	raw, dropped := dropMalformedFields(raw)
+	return raw, append(notes, dropped...)
 }
 
 // looksLikeMessage reports whether raw starts with a header field:

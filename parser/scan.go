@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"html"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -34,25 +35,16 @@ func Scan(raw []byte) (m *Message, sure bool) {
 			sure = false
 		}
 	}()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
+	h, body, ok := readTop(m, raw)
+	if !ok || fromDaemon(m) {
 		return m, false
-	}
-	h := textproto.MIMEHeader(msg.Header)
-	readHeaders(m, h)
-	m.Automatic = len(m.AutomaticSignals) > 0
-	for _, a := range m.From {
-		local, _, _ := strings.Cut(a, "@")
-		if local == "mailer-daemon" || local == "postmaster" {
-			return m, false
-		}
 	}
 	s := &scanner{refs: map[string]bool{}}
 	s.add(ExtractRefs(m.Subject, WhereSubject))
-	if !s.walk(h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), msg.Body, 0) {
+	if !s.walk(h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), body, 0) {
 		return m, false
 	}
-	m.CaseRefs = s.found
+	m.CaseRefs = append(m.CaseRefs, s.found...)
 	return m, true
 }
 
@@ -71,7 +63,64 @@ func (s *scanner) add(fs []Found) {
 	}
 }
 
+// readTop reads the header of raw into m and returns it with the body
+// that follows; ok is false when raw does not start with a header. Its
+// malformed lines are ignored, each a finding (dropMalformedFields).
+func readTop(m *Message, raw []byte) (h textproto.MIMEHeader, body io.Reader, ok bool) {
+	raw, dropped := dropMalformedFields(raw)
+	m.Findings = append(m.Findings, dropped...)
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, false
+	}
+	h = textproto.MIMEHeader(msg.Header)
+	readHeaders(m, h)
+	m.Automatic = len(m.AutomaticSignals) > 0
+	return h, msg.Body, true
+}
+
+// fromDaemon reports whether m comes from a mailer daemon or a
+// postmaster: its bounce may be about our mail, whatever its structure.
+func fromDaemon(m *Message) bool {
+	for _, a := range m.From {
+		local, _, _ := strings.Cut(a, "@")
+		if local == "mailer-daemon" || local == "postmaster" {
+			return true
+		}
+	}
+	return false
+}
+
+// mustParse reports whether a part of media type mt (lower case) and
+// file name filename makes a message need the full Parse, whatever else
+// it says: a delivery report, or a winmail.dat, whose text is not text.
+func mustParse(mt, filename string) bool {
+	switch mt {
+	case "multipart/report", "message/delivery-status", "message/global-delivery-status",
+		"application/ms-tnef", "application/vnd.ms-tnef":
+		return true
+	}
+	return strings.EqualFold(filename, "winmail.dat")
+}
+
+// textCharset reports whether text in charset cs can be searched for
+// references as it is, undecoded: every charset that is a superset of
+// ASCII can, UTF-16, UTF-32 and UTF-7 cannot.
+func textCharset(cs string) bool {
+	cs = strings.ToLower(cs)
+	return !strings.HasPrefix(cs, "utf-16") && !strings.HasPrefix(cs, "utf-32") && !strings.HasPrefix(cs, "ucs") && cs != "utf-7"
+}
+
 var tag = regexp.MustCompile(`<[^>]{0,1000}>`)
+
+// refText is the text of a text part of media type mt to search for
+// references: HTML without its tags, its entities decoded.
+func refText(mt string, data []byte) string {
+	if !strings.Contains(mt, "html") {
+		return string(data)
+	}
+	return html.UnescapeString(tag.ReplaceAllString(string(data), ""))
+}
 
 // walk reads one MIME entity; it reports false when it cannot be sure of
 // what the entity says.
@@ -87,9 +136,12 @@ func (s *scanner) walk(contentType, cte string, body io.Reader, depth int) bool 
 	if err != nil {
 		return false
 	}
+	if mustParse(mt, "") {
+		return false
+	}
 	switch {
 	case strings.HasPrefix(mt, "multipart/"):
-		if mt == "multipart/report" || params["boundary"] == "" {
+		if params["boundary"] == "" {
 			return false
 		}
 		r := multipart.NewReader(body, params["boundary"])
@@ -109,6 +161,9 @@ func (s *scanner) walk(contentType, cte string, body io.Reader, depth int) bool 
 			if ct == "" {
 				ct = def
 			}
+			if mustParse(mediaType(ct), fileName(p.Header)) {
+				return false
+			}
 			if isFile(p.Header.Get("Content-Disposition"), ct) {
 				// A file, even a text one: Parse does not read
 				// references in files either.
@@ -118,8 +173,6 @@ func (s *scanner) walk(contentType, cte string, body io.Reader, depth int) bool 
 				return false
 			}
 		}
-	case mt == "application/ms-tnef" || mt == "application/vnd.ms-tnef":
-		return false
 	case mt == "message/rfc822" || mt == "message/global":
 		msg, err := mail.ReadMessage(bufio.NewReader(decoder(cte, body)))
 		if err != nil {
@@ -129,19 +182,14 @@ func (s *scanner) walk(contentType, cte string, body io.Reader, depth int) bool 
 		s.add(ExtractRefs(decodeHeader(hdr.Get("Subject")), WhereForwarded))
 		return s.walk(hdr.Get("Content-Type"), hdr.Get("Content-Transfer-Encoding"), msg.Body, depth+1)
 	case strings.HasPrefix(mt, "text/"):
-		if cs := strings.ToLower(params["charset"]); strings.HasPrefix(cs, "utf-16") || strings.HasPrefix(cs, "utf-32") ||
-			strings.HasPrefix(cs, "ucs") || cs == "utf-7" {
+		if !textCharset(params["charset"]) {
 			return false
 		}
 		data, err := io.ReadAll(io.LimitReader(decoder(cte, body), 8<<20))
 		if err != nil {
 			return false
 		}
-		text := string(data)
-		if strings.Contains(mt, "html") {
-			text = tag.ReplaceAllString(text, "")
-		}
-		s.add(ExtractRefs(text, WhereBody))
+		s.add(ExtractRefs(refText(mt, data), WhereBody))
 		return true
 	}
 	// Any other part is a file: not read.
@@ -160,6 +208,22 @@ func isFile(disposition, contentType string) bool {
 		return false
 	}
 	return d == "attachment" || params["filename"] != ""
+}
+
+// mediaType is the media type of a Content-Type, lower case, or "".
+func mediaType(contentType string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt
+}
+
+// fileName is the file name a part's header gives it: the disposition's
+// filename, else the type's name.
+func fileName(h textproto.MIMEHeader) string {
+	if _, params, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && params["filename"] != "" {
+		return params["filename"]
+	}
+	_, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return params["name"]
 }
 
 func decoder(cte string, r io.Reader) io.Reader {

@@ -61,8 +61,9 @@ type Input struct {
 	// Candidates are the cases the intake found for the message, by
 	// reference, by sender or by thread. Decide picks one or none.
 	Candidates []CaseFile
-	// BouncedTemplate is the template of our mail a bounce reports
-	// ("instructions" …), when the intake matched it.
+	// BouncedTemplate is the template of our mail a bounce reports, as
+	// the outbox records it (a recoverybot.Template's name), when the
+	// intake matched it.
 	BouncedTemplate string
 	Now             time.Time
 	Policy          Policy
@@ -88,7 +89,7 @@ const (
 
 // Reply is a mail to send about the case.
 type Reply struct {
-	Template string // outbound template name
+	Template recoverybot.Template
 	To       string
 }
 
@@ -182,7 +183,7 @@ func Decide(in Input) Decision {
 		d.Outcome, d.Reason = Record, "delivery status notification"
 		if cf.Via == "bounce" {
 			flag := "our mail bounced"
-			if in.BouncedTemplate == "instructions" {
+			if recoverybot.Template(in.BouncedTemplate) == recoverybot.TemplateInstructions {
 				flag = "code email bounced"
 			}
 			if !slices.Contains(d.After.Flags, flag) {
@@ -483,14 +484,14 @@ func reply(in Input, cf *CaseFile, d Decision) *Reply {
 	// The notice that a case is complete goes out whatever the limit: it
 	// happens once per case, so it cannot feed a loop.
 	if d.After.State == recoverybot.StateReadyForReview && cf.Case.State != recoverybot.StateReadyForReview {
-		return &Reply{Template: "under_review", To: to}
+		return &Reply{Template: recoverybot.TemplateUnderReview, To: to}
 	}
 	if !cf.LastAutoReply.IsZero() && in.Now.Sub(cf.LastAutoReply) < in.Policy.ReplyInterval {
 		return nil
 	}
 	switch {
 	case d.After.State == recoverybot.StateAwaitingEvidence:
-		return &Reply{Template: "acknowledgement", To: to}
+		return &Reply{Template: recoverybot.TemplateAcknowledgement, To: to}
 	}
 	return nil
 }

@@ -183,7 +183,7 @@ func TestProgressAndReplies(t *testing.T) {
 	m.Documents = []parser.Document{id("cni.jpg")}
 	d := Decide(Input{Message: m, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
 	if d.Outcome != Apply || d.After.State != recoverybot.StateAwaitingEvidence || d.Reply == nil ||
-		d.Reply.Template != "acknowledgement" || d.Reply.To != "new@acme.example" ||
+		d.Reply.Template != recoverybot.TemplateAcknowledgement || d.Reply.To != "new@acme.example" ||
 		!slices.Equal(d.Missing, []recoverybot.Requirement{"company_registration"}) {
 		t.Fatalf("first message: %+v reply %+v", d, d.Reply)
 	}
@@ -193,7 +193,7 @@ func TestProgressAndReplies(t *testing.T) {
 	m2.ReplyTo = []string{"attacker@evil.example"}
 	m2.Documents = []parser.Document{doc("kbis.pdf", recoverybot.DocCompanyRegistration, "application/pdf")}
 	d = Decide(Input{Message: m2, Candidates: []CaseFile{cf}, Now: now, Policy: policy})
-	if d.After.State != recoverybot.StateReadyForReview || d.Reply == nil || d.Reply.Template != "under_review" || d.Reply.To != "new@acme.example" {
+	if d.After.State != recoverybot.StateReadyForReview || d.Reply == nil || d.Reply.Template != recoverybot.TemplateUnderReview || d.Reply.To != "new@acme.example" {
 		t.Fatalf("second message: state %s reply %+v", d.After.State, d.Reply)
 	}
 	// Within the reply interval, a further acknowledgement is held back.
@@ -224,7 +224,7 @@ func TestProgressAndReplies(t *testing.T) {
 	bounce := &parser.Message{Bounce: &parser.Bounce{OriginalMessageID: "x"}, Automatic: true}
 	bcf := codeCase("RC-AAAAAA", recoverybot.StateAwaitingEvidence)
 	bcf.Via = "bounce"
-	d = Decide(Input{Message: bounce, Candidates: []CaseFile{bcf}, BouncedTemplate: "instructions", Now: now, Policy: policy})
+	d = Decide(Input{Message: bounce, Candidates: []CaseFile{bcf}, BouncedTemplate: string(recoverybot.TemplateInstructions), Now: now, Policy: policy})
 	if d.Outcome != Record || !slices.Contains(d.After.Flags, "code email bounced") || d.Reply != nil {
 		t.Errorf("bounce: %+v", d)
 	}

@@ -180,6 +180,19 @@ func TestQueuesAndSearch(t *testing.T) {
 	}
 }
 
+// TestCataloguesNameEveryMail: the case view names every mail a case
+// can have in words, in both languages.
+func TestCataloguesNameEveryMail(t *testing.T) {
+	c := newCatalog()
+	for lang, m := range c.langs {
+		for _, tmpl := range recoverybot.Templates {
+			if _, ok := m["template."+string(tmpl)]; !ok {
+				t.Errorf("%s catalogue has no words for the mail %q", lang, tmpl)
+			}
+		}
+	}
+}
+
 // TestCatalogues: both languages say the same things, and every key a
 // template names exists.
 func TestCatalogues(t *testing.T) {

@@ -232,6 +232,8 @@ func english() messages {
 		"template.rejected":        "rejection",
 		"template.reminder":        "reminder",
 		"template.expired":         "expiry",
+		"template.ask_again":       "request to send a document again",
+		"template.approval_notice": "approval notice to the profile's address",
 
 		"mailstate.pending": "pending",
 		"mailstate.sending": "sending",
@@ -604,6 +606,8 @@ func french() messages {
 		"template.rejected":        "refus",
 		"template.reminder":        "relance",
 		"template.expired":         "expiration",
+		"template.ask_again":       "demande de renvoi d'un document",
+		"template.approval_notice": "avis d'approbation à l'adresse du profil",
 
 		"mailstate.pending": "en attente",
 		"mailstate.sending": "en cours d'envoi",

@@ -155,3 +155,19 @@ func FuzzDisplay(f *testing.F) {
 		}
 	})
 }
+
+// TestInspectReadsAHeaderWithAMalformedLine: a first header line that
+// is no field ("Fro :x") is a finding, and the rest of the header is
+// read; a file with no header field at all is still no message.
+func TestInspectReadsAHeaderWithAMalformedLine(t *testing.T) {
+	c := newCLI(t)
+	file := c.file("malformed.eml", "Fro :x\r\nFrom: Jean Dupont <jean.dupont@example.org>\r\nSubject: dossier RC-7KQ2M9\r\n"+
+		"Message-ID: <m-1@example.org>\r\n\r\nbonjour\r\n")
+	human := c.ok("inspect", file)
+	for _, want := range []string{"jean.dupont@example.org", "dossier RC-7KQ2M9", "m-1@example.org", `malformed header line ignored: "Fro :x"`} {
+		if !strings.Contains(human, want) {
+			t.Errorf("inspect does not show %q:\n%s", want, human)
+		}
+	}
+	c.fails("not a mail message", "inspect", c.file("letter.txt", "Dear sir,\nmy account is locked\n\nthanks\n"))
+}
