@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -190,5 +191,99 @@ func TestKilledDuringASendNeverSendsItAgain(t *testing.T) {
 	case <-stalled:
 		t.Error("the stalling server got the mail a second time")
 	default:
+	}
+}
+
+// Two daemons on one data directory, two real processes: the second,
+// serve or run --once, stops at once with one line naming the first's
+// pid, which runs on.
+func TestSecondProcessRefused(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	c := newCLI(t)
+	dataDir := filepath.Join(c.dir, "data")
+	// Nothing listens on port 1: serve runs all the same, reconnecting.
+	cfg := processConfig(t, c, "serve.toml", dataDir, "127.0.0.1:1", "contact@example.net", "secret", "127.0.0.1:1")
+	sock := filepath.Join(c.dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	first := exec.Command(bin, "--config", cfg, "serve")
+	first.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	var stderr bytes.Buffer
+	first.Stderr = &stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	firstExited := make(chan error, 1)
+	go func() { firstExited <- first.Wait() }()
+	firstReady := make(chan string, 1)
+	go func() {
+		b := make([]byte, 256)
+		n, _ := conn.Read(b)
+		firstReady <- string(b[:n])
+	}()
+	select {
+	case m := <-firstReady:
+		if m != "READY=1" {
+			t.Fatalf("first serve said %q, want READY=1 (stderr: %s)", m, stderr.String())
+		}
+	case err := <-firstExited:
+		t.Fatalf("first serve stopped: %v (stderr: %s)", err, stderr.String())
+	}
+	want := fmt.Sprintf("another recoverybot (pid %d) is running on data directory", first.Process.Pid)
+	// A second serve that ran would say READY=1 on its own socket
+	// rather than exit.
+	sock2 := filepath.Join(c.dir, "notify2")
+	conn2, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock2, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	ready := make(chan struct{}, 4)
+	go func() {
+		b := make([]byte, 256)
+		for {
+			if _, err := conn2.Read(b); err != nil {
+				return
+			}
+			ready <- struct{}{}
+		}
+	}()
+	for _, args := range [][]string{{"serve"}, {"run", "--once"}} {
+		second := exec.Command(bin, append([]string{"--config", cfg}, args...)...)
+		second.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock2)
+		var out, errOut bytes.Buffer
+		second.Stdout, second.Stderr = &out, &errOut
+		if err := second.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- second.Wait() }()
+		select {
+		case <-ready:
+			second.Process.Kill()
+			<-exited
+			t.Fatalf("a second %s started beside the first", args)
+		case err := <-exited:
+			if code := second.ProcessState.ExitCode(); err == nil || code == 0 {
+				t.Errorf("second %s: %v, exit %d; want refused", args, err, code)
+			}
+		}
+		if line := errOut.String(); strings.Count(line, "\n") != 1 || !strings.Contains(line, want) || out.Len() != 0 {
+			t.Errorf("second %s: stdout %q, stderr %q; want one line: %s", args, out.String(), line, want)
+		}
+	}
+	select {
+	case err := <-firstExited:
+		t.Fatalf("the first serve stopped: %v (stderr: %s)", err, stderr.String())
+	default:
+	}
+	first.Process.Signal(syscall.SIGTERM)
+	if err := <-firstExited; err != nil {
+		t.Errorf("first serve after SIGTERM: %v\n%s", err, stderr.String())
 	}
 }
