@@ -50,9 +50,10 @@ type Options struct {
 	// OnSweep is told of each scheduled job's run once it is recorded.
 	OnSweep func(store.SweepRun)
 	// Exclusive says the caller holds the data directory's lock
-	// (internal/instance): no other process can be sending, so mail a
-	// crash left being sent is marked failed as soon as Serve or Once
-	// starts.
+	// (internal/instance): no other process can be sending or moving,
+	// so mail a crash left being sent is marked failed as soon as Serve
+	// or Once starts, and the moves a crash left undone are made, whoever
+	// decided them. Without it the daemon makes only its own moves.
 	Exclusive bool
 	// ActionHook overrides the configured action hook (tests, a private
 	// CA); nil: the one [action] configures, if any. The desks follow
@@ -266,6 +267,7 @@ func New(o Options) (*Daemon, error) {
 			MaxCodeCandidates: c.Policy.MaxCodeCandidates, MaxDocumentsPerMessage: c.Policy.MaxDocumentsPerMessage,
 			MaxDocumentsPerCase: c.Policy.MaxDocumentsPerCase},
 		Letters: Letters(c, o.MessageIDKey),
+		Shared:  !o.Exclusive,
 		Logger:  log.With("component", "intake"),
 		OnMessage: func(r intake.Report) {
 			m.Message(r)

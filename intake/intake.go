@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -51,6 +52,12 @@ type Options struct {
 	// and has not decided yet was delivered (its INTERNALDATE), and zero
 	// once Drain decided them all. It must not block.
 	OnBacklog func(oldest time.Time)
+	// Shared says the data directory's lock is not held: another
+	// pipeline may work the same mailbox at the same time, so Drain
+	// makes only the moves this pipeline decided, never those another
+	// decided and may be making (the daemon holds the lock and makes
+	// every move a crash left undone).
+	Shared bool
 	// AfterCommit, when set, is called after each transaction that
 	// committed decisions (and maybe queued replies: the daemon wakes
 	// its courier). It must not block.
@@ -91,6 +98,9 @@ type Pipeline struct {
 	store *store.Store
 	opts  Options
 	log   *slog.Logger
+	// id names this pipeline as the maker of the moves it decides
+	// (store.Decided.MoveOwner).
+	id string
 	// parseHook, when set (tests), is called with the raw message
 	// before each full parse, on the goroutine that parses.
 	parseHook func(raw []byte)
@@ -115,7 +125,7 @@ func New(st *store.Store, o Options) *Pipeline {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{store: st, opts: o, log: o.Logger}
+	return &Pipeline{store: st, opts: o, log: o.Logger, id: rand.Text()}
 }
 
 // folders are the server names of the destination folders.
@@ -233,7 +243,11 @@ func (p *Pipeline) begin(ctx context.Context, conn *mailbox.Conn, stats *Stats) 
 	// Moves decided before a crash or a lost connection.
 	var pending []store.Entry
 	if err := p.store.View(ctx, func(tx *store.Tx) error {
-		pending, err = tx.PendingMoves(p.opts.Mailbox, validity)
+		owner := ""
+		if p.opts.Shared {
+			owner = p.id
+		}
+		pending, err = tx.PendingMoves(p.opts.Mailbox, validity, owner)
 		return err
 	}); err != nil {
 		return at, err
@@ -983,7 +997,7 @@ func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry, msg *parser
 		}
 	}
 	if err := tx.Decide(entry.ID, store.Decided{Status: store.LedgerDuplicate, Reason: fmt.Sprintf("same message as #%d", first.ID),
-		CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: folder, ParserVersion: first.ParserVersion,
+		CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: folder, MoveOwner: p.id, ParserVersion: first.ParserVersion,
 		Sender: senderOf(msg), Date: dateOf(msg)}); err != nil {
 		return nil, err
 	}
@@ -1436,6 +1450,7 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 			return rep, nil, err
 		}
 	}
+	dec.MoveOwner = p.id
 	if err := tx.Decide(entry.ID, dec); err != nil {
 		return rep, nil, err
 	}
@@ -1444,4 +1459,3 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 	}
 	return rep, &move{id: entry.ID, uid: entry.UID, folder: dec.MoveTo}, nil
 }
-

@@ -135,7 +135,7 @@ func (p *Pipeline) tieCopies(tx *store.Tx, firstID int64, validity uint32) ([]mo
 			continue // its UID means nothing now
 		}
 		if err := tx.Decide(c.ID, store.Decided{Status: store.LedgerDuplicate, Reason: fmt.Sprintf("same message as #%d", first.ID),
-			CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: first.MoveTo, ParserVersion: first.ParserVersion,
+			CaseID: first.CaseID, DuplicateOf: first.ID, MoveTo: first.MoveTo, MoveOwner: p.id, ParserVersion: first.ParserVersion,
 			Sender: c.Sender, Date: c.Date}); err != nil {
 			return nil, err
 		}

@@ -113,3 +113,56 @@ func TestTwoPipelinesDecideEachMessageOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A pipeline without the data directory's lock (Shared) makes only the
+// moves it decided: those another pipeline committed and has not made
+// yet are left to it, or both would move the same messages at once (and
+// a server without an atomic MOVE would keep two copies).
+func TestSharedPipelineLeavesAnothersMoves(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	v, err := vault.Open(filepath.Dir(w.dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, err := store.Open(ctx, w.dbFile, v, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	cases := openLostEmail(t, w.desk, w.st, "shared", 1)
+	c := newCorpus("shared")
+	tied := []mail{c.caseMail(cases[0], 2000)}
+	user := w.dovecot.User()
+	if err := w.dovecot.SaveMany(user, "INBOX", raws(tied)); err != nil {
+		t.Fatal(err)
+	}
+
+	committed, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	optsA := w.opts
+	optsA.Shared = true
+	optsA.AfterCommit = func() { once.Do(func() { close(committed); <-release }) }
+	optsB := w.opts
+	optsB.Shared = true
+	a, b := intake.New(w.st, optsA), intake.New(st2, optsB)
+	errA := make(chan error, 1)
+	go func() {
+		_, err := a.Drain(ctx, w.conn())
+		errA <- err
+	}()
+	<-committed // a decided the message and has not moved it
+	stats, err := b.Drain(ctx, w.conn())
+	close(release)
+	if err != nil {
+		t.Fatalf("the second pipeline: %v", err)
+	}
+	if stats.Moved != 0 || stats.Fetched != 0 {
+		t.Errorf("the second pipeline moved %d and fetched %d messages; the first had decided the one there is", stats.Moved, stats.Fetched)
+	}
+	if err := <-errA; err != nil {
+		t.Fatalf("the first pipeline: %v", err)
+	}
+	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: tied})
+}

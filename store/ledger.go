@@ -201,11 +201,14 @@ func (t *Tx) Generation() (int64, error) {
 
 // Decided is what became of a message, written by Decide.
 type Decided struct {
-	Status        LedgerStatus
-	Reason        string
-	CaseID        int64
-	DuplicateOf   int64
-	MoveTo        string // folder, or "" to leave the message where it is
+	Status      LedgerStatus
+	Reason      string
+	CaseID      int64
+	DuplicateOf int64
+	MoveTo      string // folder, or "" to leave the message where it is
+	// MoveOwner names the pipeline that decided the move and will make
+	// it (PendingMoves).
+	MoveOwner     string
 	ParserVersion int
 	// Sender and Date are the message's From address and Date header
 	// (zero: absent or unreadable), kept in the ledger for every message.
@@ -267,9 +270,9 @@ func (t *Tx) Decide(id int64, d Decided) error {
 		keep = blobID
 	}
 	res, err := t.tx.Exec(`UPDATE messages SET status = ?, reason = ?, case_id = ?, duplicate_of = ?, move_to = ?,
-		parser_version = ?, sender = ?, sent_at = ?, raw_id = NULL, blob_id = ? WHERE id = ?`,
-		string(d.Status), d.Reason, nullID(d.CaseID), nullID(d.DuplicateOf), d.MoveTo, d.ParserVersion, d.Sender, sent,
-		keep, id)
+		move_owner = ?, parser_version = ?, sender = ?, sent_at = ?, raw_id = NULL, blob_id = ? WHERE id = ?`,
+		string(d.Status), d.Reason, nullID(d.CaseID), nullID(d.DuplicateOf), d.MoveTo, d.MoveOwner, d.ParserVersion,
+		d.Sender, sent, keep, id)
 	if err != nil {
 		return fmt.Errorf("decide message #%d: %w", id, err)
 	}
@@ -288,10 +291,14 @@ func (t *Tx) Decide(id int64, d Decided) error {
 }
 
 // PendingMoves returns the messages of a mailbox, under a UIDVALIDITY, that
-// were decided but not yet moved, in UID order.
-func (t *Tx) PendingMoves(mailbox string, validity uint32) ([]Entry, error) {
+// were decided but not yet moved, in UID order: all of them when owner is
+// "" (the caller holds the data directory's lock, so their deciders are
+// gone), and otherwise only those owner decided (another process on the
+// same data directory may be making the others right now).
+func (t *Tx) PendingMoves(mailbox string, validity uint32, owner string) ([]Entry, error) {
 	rows, err := t.tx.Query(`SELECT `+entryColumns+` FROM messages
-		WHERE mailbox = ? AND uid_validity = ? AND move_to != '' AND moved_at IS NULL ORDER BY uid`, mailbox, validity)
+		WHERE mailbox = ? AND uid_validity = ? AND move_to != '' AND moved_at IS NULL AND (? = '' OR move_owner = ?)
+		ORDER BY uid`, mailbox, validity, owner, owner)
 	if err != nil {
 		return nil, fmt.Errorf("pending moves: %w", err)
 	}
