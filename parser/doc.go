@@ -62,9 +62,18 @@
 // table, and reads text through ToUnicode CMaps and simple-font
 // encodings; scanned PDFs have no text layer and no OCR is attempted.
 //
-// Case references and code candidates are read from the subject, the
-// new and quoted text of the body, the text made from HTML and the text
-// of forwarded messages; Found.Where says which (the Where constants).
+// Before the full Parse, Scan takes a cheap look at a whole message and
+// Look at what an IMAP server tells of one not downloaded (a Glimpse:
+// header, structure, the first bytes of the text parts): the header facts
+// and the case references, no document decoded, and whether the message
+// needs the full Parse to be judged. A header line that is no field is
+// left out by all three, and listed in Findings.
+//
+// Case references are read with one grammar (ExtractRefs), by Parse,
+// Scan, Look and RefsInRaw alike. They and the code candidates are read
+// from the subject, the new and quoted text of the body, the text made
+// from HTML and the text of forwarded messages; Found.Where says which
+// (the Where constants).
 // Codes are kept normalised in Found.Value and must never be logged or
 // shown: Found.Masked is what may be displayed.
 package parser

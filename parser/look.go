@@ -41,7 +41,8 @@ import (
 // References name one of our mails, which Look reports whatever the
 // bound.
 //
-// Look never panics; a panic would make it unsure.
+// Look never panics: a failure inside it is recovered and makes it
+// unsure.
 func Look(g Glimpse) (m *Message, sure bool) {
 	m = newMessage()
 	defer func() {

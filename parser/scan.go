@@ -23,9 +23,10 @@ import (
 // without decoding attachments or analysing documents.
 //
 // sure is false when the message needs the full Parse whatever it says: a
-// delivery report or a mail from a mailer daemon (its bounce may be about
-// our mail), a winmail.dat (its body is not text), or MIME that Scan could
-// not walk. Scan finds every reference Parse finds, and possibly more; it
+// delivery report (multipart/report, message/delivery-status) or a mail
+// from a mailer daemon (its bounce may be about our mail), a winmail.dat,
+// attached or not (its body is not text), or MIME that Scan could not
+// walk. Scan finds every reference Parse finds, and possibly more; it
 // never panics.
 func Scan(raw []byte) (m *Message, sure bool) {
 	m = &Message{ParserVersion: Version, Documents: []Document{}, AuthResults: []AuthResult{},

@@ -78,6 +78,8 @@ func TestScanReferencesEverywhere(t *testing.T) {
 		{"delivery report", "From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x--\r\n", "", false},
 		{"broken MIME", "From: a@b.example\r\nContent-Type: multipart/mixed\r\n\r\nno boundary\r\n", "", false},
 		{"winmail.dat", "From: a@b.example\r\nContent-Type: application/ms-tnef\r\n\r\nxx\r\n", "", false},
+		{"winmail.dat attached", "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\nContent-Disposition: attachment; filename=winmail.dat\r\n\r\nxx\r\n--x--\r\n", "", false},
+		{"html entities", "From: a@b.example\r\nContent-Type: text/html\r\n\r\n<p>ref RC&#45;7KQ2M9</p>\r\n", "RC-7KQ2M9", true},
 	}
 	for _, tt := range tests {
 		m, sure := Scan([]byte(tt.raw))
