@@ -255,6 +255,7 @@ func New(o Options) (*Daemon, error) {
 	// labels); nothing runs before.
 	var m *metrics.Metrics
 	courier.OnDrain = func(st outbound.Stats) { m.Outbox(st) }
+	courier.OnFailure = func(c fault.Cause) { m.OutboxError(c) }
 	if actions != nil {
 		actions.OnDrain = func(st action.Stats) { m.Actions(st) }
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/recoverybot/recoverybot/config"
 	"github.com/recoverybot/recoverybot/daemon"
 	"github.com/recoverybot/recoverybot/health"
+	"github.com/recoverybot/recoverybot/internal/metricstest"
 	"github.com/recoverybot/recoverybot/internal/testfiles"
 	"github.com/recoverybot/recoverybot/internal/tmpdisk"
 	"github.com/recoverybot/recoverybot/store"
@@ -225,6 +226,9 @@ func TestFullDisk(t *testing.T) {
 		if strings.Contains(line, "connection") {
 			t.Errorf("a full disk called a lost connection: %s", line)
 		}
+	}
+	if n := metricstest.Get(t, s.d.Metrics().Handler()).Samples[`recoverybot_imap_errors_total{cause="disk_full"}`]; n < 1 {
+		t.Errorf("the metrics count %v fetch failures with cause disk_full, want at least one", n)
 	}
 	if got := s.d.Ready(context.Background()); !slices.Contains(got, health.CheckStore) {
 		t.Errorf("Ready with the disk full = %v, want the store check failing", got)

@@ -51,7 +51,7 @@ type Metrics struct {
 	decision                           prometheus.Histogram
 	reconnects                         prometheus.Counter
 	imapErrors                         *prometheus.CounterVec
-	outbox, actions                    *prometheus.CounterVec
+	outbox, outboxErrors, actions      *prometheus.CounterVec
 	sweepRuns, sweepFailures           *prometheus.CounterVec
 	sweepDuration                      *prometheus.HistogramVec
 	lastFetch                          prometheus.Gauge
@@ -109,6 +109,8 @@ func New(o Options) *Metrics {
 	m.reconnects = counter("recoverybot_imap_reconnects_total", "Reconnections to the mailbox after its connection failed or was lost.")
 	m.imapErrors = vec("recoverybot_imap_errors_total", "Errors of the mailbox connection, by cause.", "cause", names(fault.Causes())...)
 	m.outbox = vec("recoverybot_outbox_mails_total", "Outgoing mails, by outcome of their attempt.", "outcome", outboxEnds...)
+	m.outboxErrors = vec("recoverybot_outbox_errors_total", "Failed attempts to send a mail (deferred or failed), by cause.", "cause",
+		names(fault.Causes())...)
 	m.actions = vec("recoverybot_action_calls_total", "Calls of the action hook, by outcome.", "outcome", actionEnds...)
 	m.sweepRuns = vec("recoverybot_sweep_runs_total", "Runs of the scheduled jobs.", "job", o.Jobs...)
 	m.sweepFailures = vec("recoverybot_sweep_failures_total", "Runs of the scheduled jobs that failed.", "job", o.Jobs...)
@@ -250,6 +252,14 @@ func (m *Metrics) Outbox(st outbound.Stats) {
 	m.outbox.WithLabelValues("sent").Add(float64(st.Sent))
 	m.outbox.WithLabelValues("deferred").Add(float64(st.Deferred))
 	m.outbox.WithLabelValues("failed").Add(float64(st.Failed))
+}
+
+// OutboxError counts a mail's attempt that failed, deferred or for good,
+// by what broke (outbound.Courier.OnFailure).
+func (m *Metrics) OutboxError(cause fault.Cause) {
+	if m != nil {
+		m.outboxErrors.WithLabelValues(known(cause, fault.Causes())).Inc()
+	}
 }
 
 // Actions counts what one drain of the action calls did

@@ -73,6 +73,8 @@ func TestCounts(t *testing.T) {
 	m.IMAPError(errors.New("connection reset"))
 	m.IMAPError(nil)
 	m.Reconnect()
+	m.OutboxError(fault.Unreachable)
+	m.OutboxError("made up")
 	m.Reconnect()
 	m.Outbox(outbound.Stats{Sent: 2, Deferred: 1})
 	m.Outbox(outbound.Stats{Sent: 1, Failed: 1})
@@ -105,6 +107,9 @@ func TestCounts(t *testing.T) {
 		`recoverybot_outbox_mails_total{outcome="sent"}`:           3,
 		`recoverybot_outbox_mails_total{outcome="deferred"}`:       1,
 		`recoverybot_outbox_mails_total{outcome="failed"}`:         1,
+		`recoverybot_outbox_errors_total{cause="unreachable"}`:     1,
+		`recoverybot_outbox_errors_total{cause="other"}`:           1,
+		`recoverybot_outbox_errors_total{cause="login_refused"}`:   0,
 		`recoverybot_action_calls_total{outcome="done"}`:           1,
 		`recoverybot_action_calls_total{outcome="deferred"}`:       2,
 		`recoverybot_action_calls_total{outcome="failed"}`:         0,

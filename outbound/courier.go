@@ -52,6 +52,9 @@ type Courier struct {
 	// OnDrain, when set, is told what each Drain did, as it returns (the
 	// daemon's metrics). It must not block.
 	OnDrain func(Stats)
+	// OnFailure, when set, is told what broke each attempt that failed,
+	// deferred or for good (the metrics). It must not block.
+	OnFailure func(fault.Cause)
 
 	mu sync.Mutex // held by Drain
 }
@@ -64,6 +67,18 @@ type Stats struct {
 	Sent     int // accepted by the SMTP server
 	Deferred int // failed temporarily, to be tried again later
 	Failed   int // refused for good, given up, left without bytes, or cut short by a crash
+}
+
+// failedAttempt tells OnFailure what broke a mail's attempt.
+func (c *Courier) failedAttempt(err error) {
+	if c.OnFailure == nil {
+		return
+	}
+	cause := fault.Of(err)
+	if cause == "" {
+		cause = fault.Server // refused for good: the server's answer is the reason
+	}
+	c.OnFailure(cause)
 }
 
 // Drain sends every due mail and returns what became of them. A Drain
@@ -132,6 +147,7 @@ func (c *Courier) Drain(ctx context.Context) (Stats, error) {
 				l.Info("mail sent")
 			case o.verdict == verdictRetry:
 				st.Deferred++
+				c.failedAttempt(o.err)
 				if o.tried {
 					l.Warn("mail deferred", "cause", fault.Of(o.err), "error", o.err)
 				} else {
@@ -139,6 +155,7 @@ func (c *Courier) Drain(ctx context.Context) (Stats, error) {
 				}
 			default:
 				st.Failed++
+				c.failedAttempt(o.err)
 				l.Error("mail failed", "cause", fault.Of(o.err), "error", o.reason)
 			}
 		}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/internal/smtpsink"
 	"github.com/recoverybot/recoverybot/outbound"
 	"github.com/recoverybot/recoverybot/store"
@@ -52,13 +54,19 @@ func TestCourier(t *testing.T) {
 	queue("gone@example.org", "b@hosting.example")
 	queue("busy@example.org", "c@hosting.example")
 	var told []outbound.Stats
-	c := &outbound.Courier{Store: st, Mailer: sender, OnDrain: func(s outbound.Stats) { told = append(told, s) }}
+	var causes []fault.Cause
+	c := &outbound.Courier{Store: st, Mailer: sender, OnDrain: func(s outbound.Stats) { told = append(told, s) },
+		OnFailure: func(c fault.Cause) { causes = append(causes, c) }}
 	got, err := c.Drain(ctx)
 	if want := (outbound.Stats{Sent: 1, Deferred: 1, Failed: 1}); err != nil || got != want {
 		t.Fatalf("Drain = %+v, %v; want %+v", got, err, want)
 	}
 	if len(told) != 1 || told[0] != got {
 		t.Errorf("OnDrain was told %+v, want [%+v]", told, got)
+	}
+	// The 451 and the 550: the server refused.
+	if !slices.Equal(causes, []fault.Cause{fault.Server, fault.Server}) {
+		t.Errorf("OnFailure was told %v, want the server's refusals", causes)
 	}
 	if msgs := sink.Messages(); len(msgs) != 1 || msgs[0].To[0] != "jean@example.org" {
 		t.Fatalf("sink got %+v", msgs)
