@@ -250,3 +250,37 @@ func TestWaitMem(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStatsCountMessageBytes(t *testing.T) {
+	t.Parallel()
+	addr, u, _ := startMem(t, memOptions{})
+	for i := 1; i <= 3; i++ {
+		appendMem(t, u, "INBOX", message(i))
+	}
+	c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass})
+	ctx := context.Background()
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	if before.Message != 0 || before.Received == 0 {
+		t.Fatalf("Stats after login and SELECT = %+v, want no message bytes and some received", before)
+	}
+	if err := c.Fetch(ctx, []uint32{1, 3}, func(uint32, []byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(message(1)) + len(message(3)))
+	after := c.Stats()
+	if after.Message != want {
+		t.Errorf("Stats.Message after fetching two messages = %d, want %d", after.Message, want)
+	}
+	if after.Received-before.Received <= want {
+		t.Errorf("Stats.Received grew by %d, want more than the %d bytes of message data", after.Received-before.Received, want)
+	}
+	if _, err := c.FetchHeader(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats().Message - after.Message; got <= 0 || got >= int64(len(message(2))) {
+		t.Errorf("a header fetch counted %d message bytes, want a header's (< %d)", got, len(message(2)))
+	}
+}
