@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -38,7 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs.IntVar(&o.cases, "cases", 200, "backlog messages about open cases (each with a ~100 KB document)")
 	fs.IntVar(&o.ordinary, "ordinary", 1800, "ordinary support mails in the backlog (1 KB to 200 KB)")
-	fs.IntVar(&o.hugeMB, "huge-mb", 30, "size in MB of the one very large message in the backlog (0: none)")
+	fs.IntVar(&o.hugeMB, "huge-mb", 30, "size in MB of the one very large message in the standard backlog (0: none)")
+	fs.IntVar(&o.attachEvery, "attach-every", 6, "in the attachments mix, one ordinary mail in this many carries a 1 to 5 MB file")
+	fs.StringVar(&o.mixes, "mixes", strings.Join(mixNames, ","), "the backlogs drained, comma-separated: "+strings.Join(mixNames, ", "))
 	fs.IntVar(&o.deliveries, "deliveries", 50, "deliveries timed while serve runs")
 	fs.IntVar(&o.bombs, "bombs", 5, "messages of each bomb drained with run --once, their CPU measured (0: none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "drains timed, alternating with mbsync pulls; the medians are compared")
@@ -49,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.rounds < 1 || o.deliveries < 1 || o.cases < 0 || o.ordinary < 0 || o.hugeMB < 0 || o.bombs < 0 || fs.NArg() > 0 {
+	if o.rounds < 1 || o.deliveries < 1 || o.cases < 0 || o.ordinary < 0 || o.hugeMB < 0 || o.bombs < 0 || o.attachEvery < 1 || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "recoverybench: bad arguments (see -help)")
 		return 2
 	}
