@@ -133,7 +133,7 @@ func (c *Conn) glimpseChunk(ctx context.Context, chunk []uint32, textBound int64
 			}
 		}
 	}
-	if err := c.fetchGlimpseSections(ctx, looks); err != nil {
+	if err := c.fetchGlimpseSections(ctx, looks, textBound); err != nil {
 		return nil, err
 	}
 	out := make([]*look, 0, len(looks))
@@ -221,7 +221,7 @@ func (c *Conn) readDescription(msg *imapclient.FetchMessageData) (l *look, bs im
 // fetchGlimpseSections fetches the texts and forwarded headers of every
 // look that has an outline, one UID FETCH per distinct set of sections,
 // the commands pipelined.
-func (c *Conn) fetchGlimpseSections(ctx context.Context, looks map[uint32]*look) error {
+func (c *Conn) fetchGlimpseSections(ctx context.Context, looks map[uint32]*look, textBound int64) error {
 	groups := make(map[string][]*look)
 	var order []string
 	for _, u := range slices.Sorted(maps.Keys(looks)) {
@@ -266,7 +266,7 @@ func (c *Conn) fetchGlimpseSections(ctx context.Context, looks map[uint32]*look)
 					kick.Lock()
 					w.kick()
 					kick.Unlock()
-					uid, data, err := c.readSections(msg)
+					uid, data, err := c.readSections(msg, max(textBound, GlimpseHeaderMax+1))
 					if err != nil {
 						errs[i] = err
 						cmd.Close()
@@ -311,7 +311,7 @@ func fill(l *look, data map[string][]byte) {
 	}
 }
 
-func (c *Conn) readSections(msg *imapclient.FetchMessageData) (uint32, map[string][]byte, error) {
+func (c *Conn) readSections(msg *imapclient.FetchMessageData, limit int64) (uint32, map[string][]byte, error) {
 	var uid uint32
 	data := make(map[string][]byte)
 	for item := msg.Next(); item != nil; item = msg.Next() {
@@ -319,7 +319,7 @@ func (c *Conn) readSections(msg *imapclient.FetchMessageData) (uint32, map[strin
 		case imapclient.FetchItemDataUID:
 			uid = uint32(item.UID)
 		case imapclient.FetchItemDataBodySection:
-			b, err := c.readBounded(item.Literal, GlimpseHeaderMax+1)
+			b, err := c.readBounded(item.Literal, limit)
 			if err != nil {
 				return 0, nil, err
 			}

@@ -1,11 +1,20 @@
 // Command recoverybench measures recoverybot against the goals of its
-// mailbox issue, on a real Dovecot it starts itself (`make bench`):
+// mailbox issues, on a real Dovecot it starts itself (`make bench`):
 //
-//   - draining a backlog of 2,001 messages (200 about open cases with
-//     ~100 KB documents, 1,800 ordinary support mails of 1 KB to 200 KB,
-//     one of 30 MB) with `recoverybot run --once` takes no longer than
-//     mbsync (isync) pulling the same mailbox into a Maildir;
-//   - recoverybot's peak RSS meanwhile stays under 256 MB;
+//   - draining a backlog with `recoverybot run --once` against mbsync
+//     (isync) pulling the same mailbox into a Maildir, medians of
+//     alternating rounds, on each of four mixes (-mixes): "standard",
+//     2,001 messages (200 about open cases with ~100 KB documents, 1,800
+//     ordinary support mails of 1 KB to 200 KB, one of 30 MB), where the
+//     drain should take at most half of mbsync's time; "attachments", the
+//     same with one ordinary mail in six carrying a 1 to 5 MB file;
+//     "large-cases", ten 38 MB case messages in a row; "many-small",
+//     10,000 small messages, 100 about cases, and one of 40 MB;
+//   - recoverybot's peak RSS meanwhile stays under 256 MB, on every mix;
+//   - the bytes fetched per message kind (ordinary, large ordinary, case):
+//     whole, as the intake downloads them, and by a Glimpse of each
+//     (mailbox.Conn.Glimpse: header, BODYSTRUCTURE, the first bytes of
+//     the texts), counted by the Conn;
 //   - while `recoverybot serve` runs, a customer's complete message
 //     changes its case's state within a second of its delivery;
 //   - a message carrying a bomb (testdata/bombs: a ToUnicode CMap
