@@ -343,3 +343,54 @@ func TestDovecotGlimpseBrokenMail(t *testing.T) {
 		t.Errorf("a header over the bound: %d bytes kept, outline %v; want %d bytes and none", len(gs[3].Header), gs[3].Root, mailbox.GlimpseHeaderMax)
 	}
 }
+
+// Many messages of two shapes: several chunks, each with two kinds of
+// section to fetch, pipelined.
+func TestDovecotGlimpseMany(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	const n = 130
+	var raws [][]byte
+	for i := 1; i <= n; i++ {
+		if i%2 == 0 {
+			raws = append(raws, message(i))
+			continue
+		}
+		raws = append(raws, crlf(fmt.Sprintf("From: a%d@example.org\nSubject: m%d\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=z\n\n"+
+			"--z\nContent-Type: text/plain\n\nplain %d\n--z\nContent-Type: text/html\n\n<p>html %d</p>\n--z--\n", i, i, i, i)))
+	}
+	if err := srv.SaveMany(srv.User(), "INBOX", raws); err != nil {
+		t.Fatal(err)
+	}
+	c := dialDovecot(t, srv)
+	if _, err := c.Select(context.Background(), "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	all := make([]uint32, n)
+	for i := range all {
+		all[i] = uint32(n - i)
+	}
+	sums, gs := glimpses(t, c, all, 1024)
+	if len(gs) != n {
+		t.Fatalf("%d Glimpses, want %d", len(gs), n)
+	}
+	for i, g := range gs {
+		uid := uint32(i + 1)
+		if sums[i].UID != uid {
+			t.Fatalf("Glimpse %d is UID %d, want UID order", i, sums[i].UID)
+		}
+		if g.Root == nil {
+			t.Errorf("UID %d: no outline", uid)
+			continue
+		}
+		if uid%2 == 0 {
+			if want := fmt.Sprintf("body %d\r\n", uid); string(g.Root.Text) != want {
+				t.Errorf("UID %d: text %q, want %q", uid, g.Root.Text, want)
+			}
+			continue
+		}
+		if len(g.Root.Children) != 2 || string(g.Root.Children[0].Text) != fmt.Sprintf("plain %d", uid) || string(g.Root.Children[1].Text) != fmt.Sprintf("<p>html %d</p>", uid) {
+			t.Errorf("UID %d: %s texts %q", uid, shape(g.Root), [][]byte{part(g.Root, "1").Text, part(g.Root, "2").Text})
+		}
+	}
+}
