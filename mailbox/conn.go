@@ -107,6 +107,37 @@ type Conn struct {
 
 	idleRestart time.Duration
 	noMove      bool // tests: behave as if MOVE were not advertised
+
+	received atomic.Int64 // bytes read from the server (see Stats)
+	literals atomic.Int64 // bytes of message data read (see Stats)
+}
+
+// Stats counts what a Conn received since it was dialled.
+type Stats struct {
+	// Received is every byte read from the server: responses, framing
+	// and, with TLS, the record overhead.
+	Received int64
+	// Message is the bytes of message data among them: the literals of
+	// the BODY[...] sections fetched (whole messages, headers, parts).
+	Message int64
+}
+
+// Stats reports what the Conn received so far.
+func (c *Conn) Stats() Stats {
+	return Stats{Received: c.received.Load(), Message: c.literals.Load()}
+}
+
+// countingConn counts the bytes read from the network. The client reads
+// from its own goroutine, hence the atomic counter.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (cc countingConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	cc.n.Add(int64(n))
+	return n, err
 }
 
 // Dial connects, authenticates and returns a Conn in the authenticated
@@ -143,14 +174,16 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("mailbox: security %q: want tls, starttls or none", o.Security)
 	}
 	var d net.Dialer
+	var raw net.Conn
 	for _, t := range targets {
-		if c.raw, err = d.DialContext(dctx, "tcp", t); err == nil {
+		if raw, err = d.DialContext(dctx, "tcp", t); err == nil {
 			break
 		}
 	}
 	if err != nil {
 		return nil, fault.Wrap(fault.Unreachable, fmt.Errorf("mailbox: connect to %s: %w", o.Address, err))
 	}
+	c.raw = countingConn{Conn: raw, n: &c.received}
 
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.TLSConfig != nil {

@@ -1,6 +1,8 @@
 // Package mailbox is recoverybot's IMAP client: it connects to the shared
 // contact mailbox, waits for new mail, fetches raw messages by UID without
-// marking them read, and moves them to other folders. It knows nothing of
+// marking them read (or first only what tells whether they matter: their
+// header, BODYSTRUCTURE and the first bytes of their texts, Conn.Glimpse),
+// and moves them to other folders. It knows nothing of
 // cases or databases; the intake package drives it.
 //
 // It follows IMAP4rev1 (RFC 3501) and the parts of IMAP4rev2 (RFC 9051) that

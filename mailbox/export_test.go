@@ -1,6 +1,19 @@
 package mailbox
 
-import "time"
+import (
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/recoverybot/recoverybot/parser"
+)
+
+// Outline converts a BODYSTRUCTURE as Glimpse does; nil when it is
+// nonsense.
+func Outline(bs imap.BodyStructure) *parser.Part {
+	p, _ := outline(bs, 1024)
+	return p
+}
 
 // DisableMove makes c use the COPY/STORE/EXPUNGE fallback of Move even when
 // the server offers MOVE.

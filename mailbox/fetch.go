@@ -118,7 +118,7 @@ func (c *Conn) fetchSections(ctx context.Context, action string, uids []uint32, 
 					break
 				}
 				w.kick()
-				uid, raw, err := readBody(msg)
+				uid, raw, err := c.readBody(msg)
 				if err != nil {
 					return err
 				}
@@ -143,7 +143,7 @@ func (c *Conn) fetchSections(ctx context.Context, action string, uids []uint32, 
 }
 
 // readBody reads one message's UID and body section, streaming the literal.
-func readBody(msg *imapclient.FetchMessageData) (uid uint32, raw []byte, err error) {
+func (c *Conn) readBody(msg *imapclient.FetchMessageData) (uid uint32, raw []byte, err error) {
 	for {
 		item := msg.Next()
 		if item == nil {
@@ -157,7 +157,7 @@ func readBody(msg *imapclient.FetchMessageData) (uid uint32, raw []byte, err err
 				raw = []byte{}
 				continue
 			}
-			if raw, err = readLiteral(item.Literal); err != nil {
+			if raw, err = c.readLiteral(item.Literal); err != nil {
 				return 0, nil, err
 			}
 		}
@@ -167,13 +167,18 @@ func readBody(msg *imapclient.FetchMessageData) (uid uint32, raw []byte, err err
 // readLiteral reads a literal into a slice of its announced size, rather
 // than growing one by doubling as io.ReadAll does: a 30 MB message then
 // costs 30 MB, not up to twice that plus the copies.
-func readLiteral(lit imap.LiteralReader) ([]byte, error) {
+// The bytes read count in Stats.Message.
+func (c *Conn) readLiteral(lit imap.LiteralReader) ([]byte, error) {
 	n := lit.Size()
 	if n < 0 || n > maxLiteral {
-		return io.ReadAll(lit)
+		raw, err := io.ReadAll(lit)
+		c.literals.Add(int64(len(raw)))
+		return raw, err
 	}
 	raw := make([]byte, n)
-	if _, err := io.ReadFull(lit, raw); err != nil {
+	read, err := io.ReadFull(lit, raw)
+	c.literals.Add(int64(read))
+	if err != nil {
 		return nil, err
 	}
 	return raw, nil

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"github.com/recoverybot/recoverybot/internal/fault"
 	"github.com/recoverybot/recoverybot/mailbox"
@@ -248,5 +250,112 @@ func TestWaitMem(t *testing.T) {
 	// The connection survives a cancelled wait.
 	if _, err := c.Since(ctx, 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestStatsCountMessageBytes(t *testing.T) {
+	t.Parallel()
+	addr, u, _ := startMem(t, memOptions{})
+	for i := 1; i <= 3; i++ {
+		appendMem(t, u, "INBOX", message(i))
+	}
+	c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass})
+	ctx := context.Background()
+	if _, err := c.Select(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	if before.Message != 0 || before.Received == 0 {
+		t.Fatalf("Stats after login and SELECT = %+v, want no message bytes and some received", before)
+	}
+	if err := c.Fetch(ctx, []uint32{1, 3}, func(uint32, []byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(message(1)) + len(message(3)))
+	after := c.Stats()
+	if after.Message != want {
+		t.Errorf("Stats.Message after fetching two messages = %d, want %d", after.Message, want)
+	}
+	if after.Received-before.Received <= want {
+		t.Errorf("Stats.Received grew by %d, want more than the %d bytes of message data", after.Received-before.Received, want)
+	}
+	if _, err := c.FetchHeader(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats().Message - after.Message; got <= 0 || got >= int64(len(message(2))) {
+		t.Errorf("a header fetch counted %d message bytes, want a header's (< %d)", got, len(message(2)))
+	}
+}
+
+// refusingSession answers NO to the FETCH commands refuse picks.
+type refusingSession struct {
+	imapserver.Session
+	refuse func(*imap.FetchOptions) bool
+}
+
+func (s *refusingSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if s.refuse(options) {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "cannot describe that message"}
+	}
+	return s.Session.Fetch(w, numSet, options)
+}
+
+func TestGlimpseMem(t *testing.T) {
+	t.Parallel()
+	mixed := crlf("From: a@example.org\nSubject: mixed\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=x\n\n" +
+		"--x\nContent-Type: text/plain\n\nthe text of it\n--x\nContent-Type: image/png\nContent-Disposition: attachment; filename=scan.png\nContent-Transfer-Encoding: base64\n\n" +
+		base64Lines(bytes.Repeat([]byte{0x89}, 64<<10)) + "--x--\n")
+	for _, tc := range []struct {
+		name     string
+		refuse   func(*imap.FetchOptions) bool
+		outlines bool
+	}{
+		{"server describes", func(*imap.FetchOptions) bool { return false }, true},
+		{"NO to BODYSTRUCTURE", func(o *imap.FetchOptions) bool { return o.BodyStructure != nil }, false},
+		{"NO to the texts", func(o *imap.FetchOptions) bool { return o.BodyStructure == nil && len(o.BodySection) > 0 }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr, u, _ := startMem(t, memOptions{caps: imap.CapSet{imap.CapIMAP4rev1: {}}, newSession: func(mem *imapmemserver.Server) imapserver.Session {
+				return &refusingSession{Session: mem.NewSession(), refuse: tc.refuse}
+			}})
+			appendMem(t, u, "INBOX", message(1))
+			appendMem(t, u, "INBOX", mixed)
+			c := dial(t, mailbox.Options{Address: addr, Username: memUser, Password: memPass})
+			if _, err := c.Select(context.Background(), "INBOX"); err != nil {
+				t.Fatal(err)
+			}
+			before := c.Stats().Message
+			sums, gs := glimpses(t, c, []uint32{2, 1, 7}, 8)
+			if got := uids(sums); !slices.Equal(got, []uint32{1, 2}) {
+				t.Fatalf("Glimpse saw UIDs %v, want [1 2]", got)
+			}
+			if sums[1].Size != int64(len(mixed)) || gs[1].Size != int64(len(mixed)) {
+				t.Errorf("sizes %d, %d; want %d", sums[1].Size, gs[1].Size, len(mixed))
+			}
+			if !tc.outlines {
+				if gs[0].Root != nil || gs[1].Root != nil {
+					t.Errorf("a server that would not tell gave outlines:\n%s%s", shape(gs[0].Root), shape(gs[1].Root))
+				}
+				return
+			}
+			if fetched := c.Stats().Message - before; fetched > 2<<10 {
+				t.Errorf("fetched %d bytes of message data, want under 2 KiB", fetched)
+			}
+			if r := gs[0].Root; r == nil || r.Section != "" || string(r.Text) != "body 1\r\n" || r.Truncated {
+				t.Errorf("single part: %+v", r)
+			}
+			want := "\"\" multipart/mixed\n  \"1\" text/plain\n  \"2\" image/png\n"
+			if got := shape(gs[1].Root); got != want {
+				t.Fatalf("outline:\n%s\nwant:\n%s", got, want)
+			}
+			text, png := gs[1].Root.Children[0], gs[1].Root.Children[1]
+			if string(text.Text) != "the text" || !text.Truncated {
+				t.Errorf("text %q truncated=%v", text.Text, text.Truncated)
+			}
+			if png.Filename != "scan.png" || png.Disposition != "attachment" || png.Text != nil {
+				t.Errorf("attachment: %+v", png)
+			}
+		})
 	}
 }

@@ -326,3 +326,48 @@ func TestWatchdog(t *testing.T) {
 		}
 	})
 }
+
+func TestOutlineRefusesNonsense(t *testing.T) {
+	t.Parallel()
+	text := func() imap.BodyStructure {
+		return &imap.BodyStructureSinglePart{Type: "TEXT", Subtype: "PLAIN", Encoding: "7BIT", Size: 10}
+	}
+	deep := text()
+	for range 30 {
+		deep = &imap.BodyStructureMultiPart{Subtype: "MIXED", Children: []imap.BodyStructure{deep}}
+	}
+	wide := &imap.BodyStructureMultiPart{Subtype: "MIXED"}
+	for range 600 {
+		wide.Children = append(wide.Children, text())
+	}
+	for name, bs := range map[string]imap.BodyStructure{
+		"an empty multipart":  &imap.BodyStructureMultiPart{Subtype: "MIXED"},
+		"a part with no type": &imap.BodyStructureMultiPart{Subtype: "MIXED", Children: []imap.BodyStructure{&imap.BodyStructureSinglePart{Subtype: "plain"}}},
+		"30 levels deep":      deep,
+		"600 parts":           wide,
+		"a nested empty multipart": &imap.BodyStructureSinglePart{Type: "message", Subtype: "rfc822",
+			MessageRFC822: &imap.BodyStructureMessageRFC822{BodyStructure: &imap.BodyStructureMultiPart{Subtype: "MIXED"}}},
+	} {
+		if p := mailbox.Outline(bs); p != nil {
+			t.Errorf("%s: outline %+v, want none", name, p)
+		}
+	}
+	// A sensible one, upper case as servers send it, with RFC 2231
+	// parameters left encoded.
+	p := mailbox.Outline(&imap.BodyStructureMultiPart{Subtype: "MIXED", Children: []imap.BodyStructure{
+		text(),
+		&imap.BodyStructureSinglePart{Type: "APPLICATION", Subtype: "PDF", Encoding: "BASE64", Size: 99,
+			Params:   map[string]string{"name*0*": "utf-8''r%C3%A9", "name*1": "sum.pdf"},
+			Extended: &imap.BodyStructureSinglePartExt{Disposition: &imap.BodyStructureDisposition{Value: "X-UNKNOWN"}}},
+	}})
+	if p == nil || len(p.Children) != 2 {
+		t.Fatalf("outline %+v", p)
+	}
+	if c := p.Children[0]; c.Section != "1" || c.Type != "text" || c.Subtype != "plain" || c.Encoding != "7bit" {
+		t.Errorf("text part %+v", c)
+	}
+	pdf := p.Children[1]
+	if pdf.Section != "2" || pdf.Filename != "résum.pdf" || pdf.Params["name"] != "résum.pdf" || pdf.Disposition != "attachment" {
+		t.Errorf("attachment: section %q, filename %q, params %v, disposition %q", pdf.Section, pdf.Filename, pdf.Params, pdf.Disposition)
+	}
+}

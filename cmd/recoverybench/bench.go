@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,17 +34,20 @@ type usage struct {
 }
 
 // drain and pull are the median runs; rss is the largest peak of all.
-func (r result) drain() usage { return medianUsage(r.drains) }
-func (r result) pull() usage  { return medianUsage(r.pulls) }
-func (r result) ratio() float64 {
+func (r mixResult) drain() usage { return medianUsage(r.drains) }
+func (r mixResult) pull() usage  { return medianUsage(r.pulls) }
+func (r mixResult) ratio() float64 {
 	return r.drain().wall.Seconds() / r.pull().wall.Seconds()
 }
-func (r result) rss() int64 {
+func (r mixResult) rss() int64 {
 	var m int64
 	for _, u := range r.drains {
 		m = max(m, u.rss)
 	}
 	return m
+}
+func (r mixResult) goalsMet() bool {
+	return r.rss() < goalRSS && (!r.mix.ratioGoal || r.ratio() <= goalRatio)
 }
 
 func medianUsage(us []usage) usage {
@@ -56,24 +58,32 @@ func medianUsage(us []usage) usage {
 
 type options struct {
 	cases, ordinary, hugeMB, deliveries, rounds, bombs int
-	keep, bin                                          string
+	attachEvery                                        int
+	mixes, keep, bin                                   string
 	verbose                                            bool
 	stdout, stderr                                     io.Writer
 }
 
-// The goals of the issue.
+// The goals of the issue. The ratio's is the standard mix's.
 const (
-	goalRatio = 1.0
+	goalRatio = 0.5
 	goalRSS   = 256 << 20
 	goalDelay = time.Second
 )
 
-type result struct {
+// mixResult is the drain of one mix.
+type mixResult struct {
+	mix      mix
 	messages int
 	bytes    int64
 	drains   []usage // recoverybot run --once, one per round
 	pulls    []usage // mbsync, one per round
 	counts   map[string]int
+	look     glimpseRun
+}
+
+type result struct {
+	mixes    []mixResult
 	delays   []time.Duration
 	bombBase usage     // run --once over one genuine message
 	bombs    []bombRun // run --once over bombs, a genuine message behind
@@ -91,16 +101,21 @@ func (r result) goalsMet() bool {
 			return false
 		}
 	}
-	return r.ratio() <= goalRatio && r.rss() < goalRSS && r.delayMedian() < goalDelay && slices.Max(r.delays) < goalDelay
+	for _, m := range r.mixes {
+		if !m.goalsMet() {
+			return false
+		}
+	}
+	return r.delayMedian() < goalDelay && slices.Max(r.delays) < goalDelay
 }
 
 // bench is the whole run. Everything it starts is stopped before it
 // returns.
 func bench(ctx context.Context, o options) (res result, err error) {
-	say := func(format string, args ...any) {
-		if o.verbose {
-			fmt.Fprintf(o.stderr, "recoverybench: "+format+"\n", args...)
-		}
+	say := o.say
+	ms, err := mixes(o)
+	if err != nil {
+		return res, err
 	}
 	for _, tool := range []string{"mbsync", "/usr/bin/time"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -147,7 +162,7 @@ func bench(ctx context.Context, o options) (res result, err error) {
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		return res, err
 	}
-	conf, err := writeConfig(work, dataDir, dc, sink.Addr(), int64(o.hugeMB+10)<<20)
+	conf, err := writeConfig(work, dataDir, dc, sink.Addr(), maxMessage(ms)+10<<20)
 	if err != nil {
 		return res, err
 	}
@@ -157,8 +172,8 @@ func bench(ctx context.Context, o options) (res result, err error) {
 	}
 	defer logFile.Close()
 
-	say("opening %d cases", o.cases+o.deliveries+bombCases)
-	backlogCases, laterCases, err := openCases(ctx, conf, dataDir, o.cases, o.deliveries+bombCases)
+	say("opening %d cases", maxCases(ms)+o.deliveries+bombCases)
+	backlogCases, laterCases, err := openCases(ctx, conf, dataDir, maxCases(ms), o.deliveries+bombCases)
 	if err != nil {
 		return res, err
 	}
@@ -174,60 +189,28 @@ func bench(ctx context.Context, o options) (res result, err error) {
 		return res, fmt.Errorf("the first run --once sent %d mails, %d failed: want the cases' mail sent", counts["sent"], counts["send_failed"])
 	}
 
-	say("seeding the mailbox")
-	user := dc.User()
-	if res.messages, res.bytes, err = seed(dc, user, o, backlogCases); err != nil {
-		return res, err
-	}
-	if n, err := dc.Count(user, "INBOX"); err != nil || n != res.messages {
-		return res, fmt.Errorf("INBOX holds %d messages after seeding %d (%v)", n, res.messages, err)
-	}
-	fmt.Fprintf(o.stdout, "recoverybench: %d messages in INBOX (%d about open cases, %d ordinary, %s), %.1f MB\n",
-		res.messages, o.cases, o.ordinary, hugeDesc(o.hugeMB), float64(res.bytes)/1e6)
-
-	// Both see the same messages: mbsync pulls them, then recoverybot
-	// drains them, then the mailbox and the data directory are put back as
-	// they were for the next round. A first, untimed pull warms Dovecot's
-	// indexes and the page cache, so that no timed run pays for that.
-	// Rounds alternate the two and the medians are compared, so that a
-	// burst of load on a shared machine does not decide the ratio.
 	rc, err := writeMbsyncrc(work, dc)
 	if err != nil {
-		return res, err
-	}
-	say("mbsync: warming up")
-	if _, err := mbsync(ctx, rc, filepath.Join(work, "warm"), res.messages); err != nil {
 		return res, err
 	}
 	pristine := filepath.Join(work, "data.pristine")
 	if err := copyDir(dataDir, pristine); err != nil {
 		return res, err
 	}
-	for round := range o.rounds {
-		if round > 0 {
-			if err := reset(dc, user, dataDir, pristine, res.messages); err != nil {
+	for i, m := range ms {
+		if i > 0 {
+			if err := emptyMailbox(dc, dataDir, pristine); err != nil {
 				return res, err
 			}
 		}
-		say("round %d: mbsync", round+1)
-		pull, err := mbsync(ctx, rc, filepath.Join(work, fmt.Sprintf("maildir-%d", round)), res.messages)
+		r, err := drainMix(ctx, o, m, work, bin, conf, rc, logFile, dc, dataDir, pristine, backlogCases)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("mix %s: %w", m.name, err)
 		}
-		res.pulls = append(res.pulls, pull)
-		say("round %d: recoverybot run --once", round+1)
-		drain, counts, err := runOnce(ctx, bin, conf, logFile)
-		if err != nil {
-			return res, err
-		}
-		if counts["fetched"] != res.messages || counts["processed"] != o.cases || counts["moved"] != o.cases {
-			return res, fmt.Errorf("run --once did not drain the backlog as expected: %v (want %d fetched, %d processed and moved)",
-				counts, res.messages, o.cases)
-		}
-		res.drains, res.counts = append(res.drains, drain), counts
-		say("round %d: mbsync %.2f s, recoverybot %.2f s", round+1, pull.wall.Seconds(), drain.wall.Seconds())
+		res.mixes = append(res.mixes, r)
+		printDrain(o.stdout, r)
+		printBytes(o.stdout, r.look, r.messages)
 	}
-	printDrain(o.stdout, res)
 
 	if o.bombs > 0 {
 		say("bombs: %d messages of each kind through run --once", o.bombs)
@@ -250,11 +233,82 @@ func bench(ctx context.Context, o options) (res result, err error) {
 	return res, nil
 }
 
-func hugeDesc(mb int) string {
-	if mb == 0 {
-		return "none very large"
+func (o options) say(format string, args ...any) {
+	if o.verbose {
+		fmt.Fprintf(o.stderr, "recoverybench: "+format+"\n", args...)
 	}
-	return fmt.Sprintf("1 of %d MB", mb)
+}
+
+// emptyMailbox removes every message, from INBOX and recoverybot's
+// folders, and puts the data directory back as it was before the first
+// mix: the next mix starts afresh.
+func emptyMailbox(dc *dovecottest.Server, dataDir, pristine string) error {
+	for _, folder := range []string{"INBOX", "Recovery.Processed", "Recovery.Review"} {
+		if _, err := dc.Doveadm("expunge", "-u", dc.User(), "mailbox", folder, "all"); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(dataDir); err != nil {
+		return err
+	}
+	return copyDir(pristine, dataDir)
+}
+
+// drainMix seeds a mix, glimpses it, and times the drain against mbsync
+// in alternating rounds.
+func drainMix(ctx context.Context, o options, m mix, work, bin, conf, rc string, logFile io.Writer, dc *dovecottest.Server, dataDir, pristine string, cases []openCase) (mixResult, error) {
+	r := mixResult{mix: m}
+	o.say("%s: seeding the mailbox", m.name)
+	user := dc.User()
+	var kinds map[string]string
+	var err error
+	if r.messages, r.bytes, kinds, err = seedMix(dc, user, m, cases); err != nil {
+		return r, err
+	}
+	if n, err := dc.Count(user, "INBOX"); err != nil || n != r.messages {
+		return r, fmt.Errorf("INBOX holds %d messages after seeding %d (%v)", n, r.messages, err)
+	}
+	fmt.Fprintf(o.stdout, "recoverybench: mix %s: %d messages in INBOX (%s), %.1f MB\n", m.name, r.messages, m.describe(), float64(r.bytes)/1e6)
+
+	// Both see the same messages: mbsync pulls them, then recoverybot
+	// drains them, then the mailbox and the data directory are put back as
+	// they were for the next round. A first, untimed pull warms Dovecot's
+	// indexes and the page cache, so that no timed run pays for that.
+	// Rounds alternate the two and the medians are compared, so that a
+	// burst of load on a shared machine does not decide the ratio.
+	o.say("%s: mbsync: warming up", m.name)
+	if _, err := mbsync(ctx, rc, filepath.Join(work, "warm"), r.messages); err != nil {
+		return r, err
+	}
+	o.say("%s: glimpsing every message", m.name)
+	if r.look, err = glimpseAll(ctx, dc, kinds); err != nil {
+		return r, fmt.Errorf("glimpse: %w", err)
+	}
+	for round := range o.rounds {
+		if round > 0 {
+			if err := reset(dc, user, dataDir, pristine, r.messages); err != nil {
+				return r, err
+			}
+		}
+		o.say("%s: round %d: mbsync", m.name, round+1)
+		pull, err := mbsync(ctx, rc, filepath.Join(work, fmt.Sprintf("maildir-%d", round)), r.messages)
+		if err != nil {
+			return r, err
+		}
+		r.pulls = append(r.pulls, pull)
+		o.say("%s: round %d: recoverybot run --once", m.name, round+1)
+		drain, counts, err := runOnce(ctx, bin, conf, logFile)
+		if err != nil {
+			return r, err
+		}
+		if counts["fetched"] != r.messages || counts["processed"]+counts["review"] != m.cases || counts["moved"] != m.cases {
+			return r, fmt.Errorf("run --once did not drain the backlog as expected: %v (want %d fetched, %d processed or to review, and moved)",
+				counts, r.messages, m.cases)
+		}
+		r.drains, r.counts = append(r.drains, drain), counts
+		o.say("%s: round %d: mbsync %.2f s, recoverybot %.2f s", m.name, round+1, pull.wall.Seconds(), drain.wall.Seconds())
+	}
+	return r, nil
 }
 
 func verdict(ok bool) string {
@@ -264,7 +318,7 @@ func verdict(ok bool) string {
 	return "MISSED"
 }
 
-func printDrain(w io.Writer, r result) {
+func printDrain(w io.Writer, r mixResult) {
 	walls := func(us []usage) string {
 		var s []string
 		for _, u := range us {
@@ -273,12 +327,16 @@ func printDrain(w io.Writer, r result) {
 		return strings.Join(s, ", ")
 	}
 	d, p := r.drain(), r.pull()
-	fmt.Fprintf(w, "  drain of the backlog, median of %d rounds (wall s: recoverybot %s; mbsync %s):\n",
-		len(r.drains), walls(r.drains), walls(r.pulls))
-	fmt.Fprintf(w, "    recoverybot run --once   %6.2f s wall %6.2f s CPU  (%d fetched, %d processed, %d moved, %d not about a case)\n",
-		d.wall.Seconds(), d.cpu.Seconds(), r.counts["fetched"], r.counts["processed"], r.counts["moved"], r.counts["ignored"])
+	fmt.Fprintf(w, "  drain of the %s mix, median of %d rounds (wall s: recoverybot %s; mbsync %s):\n",
+		r.mix.name, len(r.drains), walls(r.drains), walls(r.pulls))
+	fmt.Fprintf(w, "    recoverybot run --once   %6.2f s wall %6.2f s CPU  (%d fetched, %d processed, %d to review, %d moved, %d not about a case)\n",
+		d.wall.Seconds(), d.cpu.Seconds(), r.counts["fetched"], r.counts["processed"], r.counts["review"], r.counts["moved"], r.counts["ignored"])
 	fmt.Fprintf(w, "    mbsync pull              %6.2f s wall %6.2f s CPU  (peak RSS %d MB)\n", p.wall.Seconds(), p.cpu.Seconds(), p.rss>>20)
-	fmt.Fprintf(w, "    ratio recoverybot/mbsync %6.2f                goal <= %.2f   %s\n", r.ratio(), goalRatio, verdict(r.ratio() <= goalRatio))
+	if r.mix.ratioGoal {
+		fmt.Fprintf(w, "    ratio recoverybot/mbsync %6.2f                goal <= %.2f   %s\n", r.ratio(), goalRatio, verdict(r.ratio() <= goalRatio))
+	} else {
+		fmt.Fprintf(w, "    ratio recoverybot/mbsync %6.2f\n", r.ratio())
+	}
 	fmt.Fprintf(w, "    recoverybot peak RSS     %6d MB               goal < %d MB  %s\n", r.rss()>>20, goalRSS>>20, verdict(r.rss() < goalRSS))
 }
 
@@ -404,55 +462,6 @@ func openStore(ctx context.Context, dataDir string) (*store.Store, recoverybot.C
 	return st, key, v.Key(vault.PurposeMessageID), err
 }
 
-// seed writes the backlog into INBOX, shuffled, in chunks so that the
-// benchmark itself holds little of it in memory.
-func seed(dc *dovecottest.Server, user string, o options, cases []openCase) (n int, size int64, err error) {
-	c := newCorpus(1)
-	type kind struct {
-		caseIdx int // -1: ordinary, -2: the huge one
-	}
-	plan := make([]kind, 0, o.cases+o.ordinary+1)
-	for i := range o.cases {
-		plan = append(plan, kind{i})
-	}
-	for range o.ordinary {
-		plan = append(plan, kind{-1})
-	}
-	if o.hugeMB > 0 {
-		plan = append(plan, kind{-2})
-	}
-	rand.New(rand.NewPCG(3, 4)).Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
-	var chunk [][]byte
-	flush := func() error {
-		err := dc.SaveMany(user, "INBOX", chunk)
-		chunk = chunk[:0]
-		return err
-	}
-	for _, k := range plan {
-		var raw []byte
-		switch k.caseIdx {
-		case -1:
-			raw = c.supportMail(c.logUniform(1<<10, 200<<10))
-		case -2:
-			raw = c.supportMail(o.hugeMB * 1000 * 1000)
-		default:
-			raw = c.caseMail(cases[k.caseIdx].ref, cases[k.caseIdx].contact, 100<<10)
-		}
-		chunk = append(chunk, raw)
-		n++
-		size += int64(len(raw))
-		if len(chunk) == 100 {
-			if err := flush(); err != nil {
-				return n, size, err
-			}
-		}
-	}
-	if len(chunk) > 0 {
-		err = flush()
-	}
-	return n, size, err
-}
-
 func writeMbsyncrc(work string, dc *dovecottest.Server) (string, error) {
 	host, port, _ := strings.Cut(dc.Addr(), ":")
 	rc := fmt.Sprintf(`IMAPAccount bench
@@ -512,7 +521,8 @@ func mbsync(ctx context.Context, rcTemplate, dir string, want int) (usage, error
 	if n != want {
 		return u, fmt.Errorf("mbsync pulled %d messages, want %d", n, want)
 	}
-	return u, nil
+	return u, os.RemoveAll(dir) // the next pull starts from nothing, and the disk is spared
+
 }
 
 // timed runs a command under /usr/bin/time -v, whose report ends up in
@@ -570,8 +580,10 @@ func runOnce(ctx context.Context, bin, conf string, log io.Writer) (usage, map[s
 // UIDs, which a fresh database does not mind) and the database is the
 // one from before.
 func reset(dc *dovecottest.Server, user, dataDir, pristine string, want int) error {
-	if _, err := dc.Doveadm("move", "-u", user, "INBOX", "mailbox", "Recovery.Processed", "all"); err != nil {
-		return err
+	for _, folder := range []string{"Recovery.Processed", "Recovery.Review"} {
+		if _, err := dc.Doveadm("move", "-u", user, "INBOX", "mailbox", folder, "all"); err != nil {
+			return err
+		}
 	}
 	if n, err := dc.Count(user, "INBOX"); err != nil || n != want {
 		return fmt.Errorf("INBOX holds %d messages after the reset, want %d (%v)", n, want, err)

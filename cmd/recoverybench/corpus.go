@@ -15,15 +15,17 @@ import (
 // corpus writes the benchmark's mail: deterministic, each message with its
 // own Message-ID, documents that do not compress.
 type corpus struct {
-	rnd *rand.Rand
-	n   int
+	rnd    *rand.Rand
+	n      int
+	lastID string // the Message-ID of the last message written
 }
 
 func newCorpus(seed uint64) *corpus { return &corpus{rnd: rand.New(rand.NewPCG(seed, 2001))} }
 
 func (c *corpus) messageID() string {
 	c.n++
-	return fmt.Sprintf("bench.%d.%d@customers.example", c.n, c.rnd.Uint32())
+	c.lastID = fmt.Sprintf("bench.%d.%d@customers.example", c.n, c.rnd.Uint32())
+	return c.lastID
 }
 
 // junk returns n random bytes.

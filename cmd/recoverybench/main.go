@@ -1,11 +1,20 @@
 // Command recoverybench measures recoverybot against the goals of its
-// mailbox issue, on a real Dovecot it starts itself (`make bench`):
+// mailbox issues, on a real Dovecot it starts itself (`make bench`):
 //
-//   - draining a backlog of 2,001 messages (200 about open cases with
-//     ~100 KB documents, 1,800 ordinary support mails of 1 KB to 200 KB,
-//     one of 30 MB) with `recoverybot run --once` takes no longer than
-//     mbsync (isync) pulling the same mailbox into a Maildir;
-//   - recoverybot's peak RSS meanwhile stays under 256 MB;
+//   - draining a backlog with `recoverybot run --once` against mbsync
+//     (isync) pulling the same mailbox into a Maildir, medians of
+//     alternating rounds, on each of four mixes (-mixes): "standard",
+//     2,001 messages (200 about open cases with ~100 KB documents, 1,800
+//     ordinary support mails of 1 KB to 200 KB, one of 30 MB), where the
+//     drain should take at most half of mbsync's time; "attachments", the
+//     same with one ordinary mail in six carrying a 1 to 5 MB file;
+//     "large-cases", ten 38 MB case messages in a row; "many-small",
+//     10,000 small messages, 100 about cases, and one of 40 MB;
+//   - recoverybot's peak RSS meanwhile stays under 256 MB, on every mix;
+//   - the bytes fetched per message kind (ordinary, large ordinary, case):
+//     whole, as the intake downloads them, and by a Glimpse of each
+//     (mailbox.Conn.Glimpse: header, BODYSTRUCTURE, the first bytes of
+//     the texts), counted by the Conn;
 //   - while `recoverybot serve` runs, a customer's complete message
 //     changes its case's state within a second of its delivery;
 //   - a message carrying a bomb (testdata/bombs: a ToUnicode CMap
@@ -27,6 +36,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -38,7 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs.IntVar(&o.cases, "cases", 200, "backlog messages about open cases (each with a ~100 KB document)")
 	fs.IntVar(&o.ordinary, "ordinary", 1800, "ordinary support mails in the backlog (1 KB to 200 KB)")
-	fs.IntVar(&o.hugeMB, "huge-mb", 30, "size in MB of the one very large message in the backlog (0: none)")
+	fs.IntVar(&o.hugeMB, "huge-mb", 30, "size in MB of the one very large message in the standard backlog (0: none)")
+	fs.IntVar(&o.attachEvery, "attach-every", 6, "in the attachments mix, one ordinary mail in this many carries a 1 to 5 MB file")
+	fs.StringVar(&o.mixes, "mixes", strings.Join(mixNames, ","), "the backlogs drained, comma-separated: "+strings.Join(mixNames, ", "))
 	fs.IntVar(&o.deliveries, "deliveries", 50, "deliveries timed while serve runs")
 	fs.IntVar(&o.bombs, "bombs", 5, "messages of each bomb drained with run --once, their CPU measured (0: none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "drains timed, alternating with mbsync pulls; the medians are compared")
@@ -49,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.rounds < 1 || o.deliveries < 1 || o.cases < 0 || o.ordinary < 0 || o.hugeMB < 0 || o.bombs < 0 || fs.NArg() > 0 {
+	if o.rounds < 1 || o.deliveries < 1 || o.cases < 0 || o.ordinary < 0 || o.hugeMB < 0 || o.bombs < 0 || o.attachEvery < 1 || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "recoverybench: bad arguments (see -help)")
 		return 2
 	}
