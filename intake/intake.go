@@ -45,7 +45,8 @@ type Options struct {
 	// prints it), once its decision is committed. It is called from the
 	// pipeline's goroutines, one call at a time, and must not block.
 	OnMessage func(Report)
-	// OnFetched, when set, is told how many messages were downloaded
+	// OnFetched, when set, is told how many messages were taken from the
+	// mailbox (downloaded, or looked at and passed over)
 	// (the daemon's metrics). It must not block.
 	OnFetched func(n int)
 	// OnBacklog, when set, is told when the oldest message Drain listed
@@ -337,22 +338,43 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 		}
 		return first
 	}
+	// What the looks saw of the messages not yet batched.
+	seen := map[uint32]*looked{}
+	passed := func(s mailbox.Summary) bool { l := seen[s.UID]; return l != nil && l.passed }
 	for len(list) > 0 && ctx.Err() == nil {
 		b := &batch{delivered: map[uint32]time.Time{}}
-		if list[0].Size > p.opts.MaxMessageSize {
+		if _, ok := seen[list[0].UID]; !ok && list[0].Size <= p.opts.MaxMessageSize {
+			// 0. Look before downloading.
+			if err := p.look(work, conn, list, seen); err != nil {
+				finish()
+				return err
+			}
+		}
+		switch {
+		case list[0].Size > p.opts.MaxMessageSize:
 			// Too large to download: recorded from its header alone.
 			b.over, b.size = &list[0], 0
 			list = list[1:]
-		} else {
-			// Consecutive messages up to BatchBytes, or one larger message.
+		case passed(list[0]):
+			// Consecutive messages passed over: nothing to download.
 			i := 0
-			for ; i < len(list) && list[i].Size <= p.opts.MaxMessageSize; i++ {
+			for ; i < len(list) && i < maxBatch && passed(list[i]); i++ {
+				b.passing = append(b.passing, passing{uid: list[i].UID, looked: seen[list[i].UID]})
+				delete(seen, list[i].UID)
+			}
+			list = list[i:]
+		default:
+			// Consecutive messages to download, up to BatchBytes, or one
+			// larger message.
+			i := 0
+			for ; i < len(list) && list[i].Size <= p.opts.MaxMessageSize && !passed(list[i]); i++ {
 				if len(b.uids) > 0 && (b.size+list[i].Size > p.opts.BatchBytes || len(b.uids) >= maxBatch) {
 					break
 				}
 				b.uids = append(b.uids, list[i].UID)
 				b.size += list[i].Size
 				b.delivered[list[i].UID] = list[i].InternalDate
+				delete(seen, list[i].UID)
 			}
 			list = list[i:]
 		}
@@ -408,6 +430,9 @@ type batch struct {
 	// over is the message too large to download, and header its header.
 	over   *mailbox.Summary
 	header []byte
+	// passing are the messages passed over after a look: nothing is
+	// downloaded, spooled or parsed for them.
+	passing []passing
 	// err is the spooler's failure; skip: not spooled, for shutdown.
 	err  error
 	skip bool
@@ -418,6 +443,9 @@ type batch struct {
 // fetch downloads the messages of b (the header alone of a message too
 // large). UIDs expunged by someone else since the listing are absent.
 func (p *Pipeline) fetch(ctx context.Context, conn *mailbox.Conn, b *batch) error {
+	if b.passing != nil {
+		return nil
+	}
 	if b.over != nil {
 		header, err := conn.FetchHeader(ctx, b.over.UID)
 		if errors.Is(err, mailbox.ErrNoMessage) {
@@ -441,6 +469,12 @@ func (p *Pipeline) stage(ctx context.Context, validity uint32, b *batch) batchRe
 		if b.header != nil {
 			r.moves, r.err = p.oversized(work, validity, *b.over, b.header, &r.stats)
 		}
+		return r
+	}
+	if b.passing != nil {
+		r.stats.Fetched += len(b.passing)
+		p.fetched(len(b.passing))
+		r.moves, r.err = p.passOver(work, validity, b.passing, &r.stats)
 		return r
 	}
 	// 1. Ledger: the whole batch recorded, sealed, before anything else
@@ -1158,6 +1192,13 @@ func (p *Pipeline) commitSome(ctx context.Context, validity uint32, items []*pen
 	if err != nil {
 		return 0, nil, fmt.Errorf("commit: %w", err)
 	}
+	p.account(reports, stats)
+	return n, moves, nil
+}
+
+// account tells of the decisions a transaction committed: AfterCommit,
+// the counts of stats and a report of each.
+func (p *Pipeline) account(reports []Report, stats *Stats) {
 	if p.opts.AfterCommit != nil && len(reports) > 0 {
 		p.opts.AfterCommit()
 	}
@@ -1174,7 +1215,6 @@ func (p *Pipeline) commitSome(ctx context.Context, validity uint32, items []*pen
 		}
 		p.report(rep)
 	}
-	return n, moves, nil
 }
 
 // commitOne decides about one message in tx. unchanged says the message

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,6 +35,15 @@ func writerFree(t *testing.T, dbFile string) bool {
 	return true
 }
 
+// overLook gives a message a header longer than a look fetches
+// (mailbox.GlimpseHeaderMax): it is downloaded whole and checked against
+// the cases by the quick scan, as mail about no case until its case is
+// opened.
+func overLook(raw []byte) []byte {
+	pad := "X-Padding: " + strings.Repeat("padding padding padding padding padding padding padding padding\r\n ", 5000) + "end\r\n"
+	return append([]byte(pad), raw...)
+}
+
 // importLate imports the profile of a customer who writes before their
 // case is opened, from ID@new.example.
 func importLate(t *testing.T, d *desk.Desk, id string) {
@@ -57,8 +67,8 @@ func TestNoParseWhileHoldingTheWriter(t *testing.T) {
 	c := newCorpus("held")
 	first := c.caseMail(cases[0], 2000)
 	lateID := c.nextID()
-	late := mail{MessageID: lateID, Raw: compose(lateID, "Client <late@new.example>", "Mes papiers",
-		"Bonjour,\r\nvoici ma carte d'identité.\r\n", map[string][]byte{"cni.jpg": jpeg})}
+	late := mail{MessageID: lateID, Raw: overLook(compose(lateID, "Client <late@new.example>", "Mes papiers",
+		"Bonjour,\r\nvoici ma carte d'identité.\r\n", map[string][]byte{"cni.jpg": jpeg}))}
 	after := c.supportMail(900, false)
 	user := w.dovecot.User()
 	if err := w.dovecot.SaveMany(user, "INBOX", raws([]mail{first, late, after})); err != nil {
@@ -151,8 +161,8 @@ func TestAgentsActDuringALargeDrain(t *testing.T) {
 
 	c := newCorpus("drain")
 	lateID := c.nextID()
-	late := mail{MessageID: lateID, Raw: compose(lateID, "Client <late@new.example>", "Mes papiers",
-		"Bonjour,\r\nvoici ma carte d'identité.\r\n", map[string][]byte{"cni.jpg": jpeg})}
+	late := mail{MessageID: lateID, Raw: overLook(compose(lateID, "Client <late@new.example>", "Mes papiers",
+		"Bonjour,\r\nvoici ma carte d'identité.\r\n", map[string][]byte{"cni.jpg": jpeg}))}
 	var tied, ignored, all []mail
 	for i := range n {
 		var m mail

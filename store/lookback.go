@@ -49,6 +49,19 @@ func (t *Tx) QueueLookbacks(caseID int64, senders []string, since time.Time) (in
 	return int(n), err
 }
 
+// QueueLookback queues one ledger message for case caseID: a message
+// passed over without being downloaded, whose case was opened between the
+// look that passed it over and its record. A message queued for the case
+// before is not queued again.
+func (t *Tx) QueueLookback(caseID, messageID int64) error {
+	_, err := t.tx.Exec(`INSERT OR IGNORE INTO lookbacks (case_id, message_id, created_at) VALUES (?, ?, ?)`,
+		caseID, messageID, ts(t.now))
+	if err != nil {
+		return fmt.Errorf("queue message #%d for case #%d: %w", messageID, caseID, err)
+	}
+	return nil
+}
+
 // PendingLookbacks returns the ledger rows of the messages queued by
 // QueueLookbacks and not yet taken, each once (a message queued for two
 // cases is decided once, for whichever the rules choose), in UID order.
