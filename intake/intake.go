@@ -340,7 +340,6 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 	}
 	// What the looks saw of the messages not yet batched.
 	seen := map[uint32]*looked{}
-	passed := func(s mailbox.Summary) bool { l := seen[s.UID]; return l != nil && l.passed }
 	for len(list) > 0 && ctx.Err() == nil {
 		b := &batch{delivered: map[uint32]time.Time{}}
 		if _, ok := seen[list[0].UID]; !ok && list[0].Size <= p.opts.MaxMessageSize {
@@ -350,29 +349,29 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 				return err
 			}
 		}
-		switch {
-		case list[0].Size > p.opts.MaxMessageSize:
+		if list[0].Size > p.opts.MaxMessageSize {
 			// Too large to download: recorded from its header alone.
 			b.over, b.size = &list[0], 0
 			list = list[1:]
-		case passed(list[0]):
-			// Consecutive messages passed over: nothing to download.
+		} else {
+			// Consecutive messages looked at: those passed over, and those
+			// to download up to BatchBytes (or one larger message).
 			i := 0
-			for ; i < len(list) && i < maxBatch && passed(list[i]); i++ {
-				b.passing = append(b.passing, passing{uid: list[i].UID, looked: seen[list[i].UID]})
-				delete(seen, list[i].UID)
-			}
-			list = list[i:]
-		default:
-			// Consecutive messages to download, up to BatchBytes, or one
-			// larger message.
-			i := 0
-			for ; i < len(list) && list[i].Size <= p.opts.MaxMessageSize && !passed(list[i]); i++ {
-				if len(b.uids) > 0 && (b.size+list[i].Size > p.opts.BatchBytes || len(b.uids) >= maxBatch) {
-					break
+			for ; i < len(list) && list[i].Size <= p.opts.MaxMessageSize && len(b.order) < maxBatch; i++ {
+				l, ok := seen[list[i].UID]
+				if !ok {
+					break // not looked at yet: the next batch
 				}
-				b.uids = append(b.uids, list[i].UID)
-				b.size += list[i].Size
+				if l.passed {
+					b.passing = append(b.passing, passing{uid: list[i].UID, looked: l})
+				} else {
+					if len(b.uids) > 0 && b.size+list[i].Size > p.opts.BatchBytes {
+						break
+					}
+					b.uids = append(b.uids, list[i].UID)
+					b.size += list[i].Size
+				}
+				b.order = append(b.order, list[i].UID)
 				b.delivered[list[i].UID] = list[i].InternalDate
 				delete(seen, list[i].UID)
 			}
@@ -431,8 +430,10 @@ type batch struct {
 	over   *mailbox.Summary
 	header []byte
 	// passing are the messages passed over after a look: nothing is
-	// downloaded, spooled or parsed for them.
+	// downloaded, spooled or parsed for them; order is every message of
+	// the batch, passed over or downloaded, in UID order.
 	passing []passing
+	order   []uint32
 	// err is the spooler's failure; skip: not spooled, for shutdown.
 	err  error
 	skip bool
@@ -443,9 +444,6 @@ type batch struct {
 // fetch downloads the messages of b (the header alone of a message too
 // large). UIDs expunged by someone else since the listing are absent.
 func (p *Pipeline) fetch(ctx context.Context, conn *mailbox.Conn, b *batch) error {
-	if b.passing != nil {
-		return nil
-	}
 	if b.over != nil {
 		header, err := conn.FetchHeader(ctx, b.over.UID)
 		if errors.Is(err, mailbox.ErrNoMessage) {
@@ -455,6 +453,9 @@ func (p *Pipeline) fetch(ctx context.Context, conn *mailbox.Conn, b *batch) erro
 		return err
 	}
 	b.raws = make(map[uint32][]byte, len(b.uids))
+	if len(b.uids) == 0 {
+		return nil // every message passed over
+	}
 	return conn.Fetch(ctx, b.uids, func(uid uint32, raw []byte) error {
 		b.raws[uid] = raw
 		return nil
@@ -471,12 +472,6 @@ func (p *Pipeline) stage(ctx context.Context, validity uint32, b *batch) batchRe
 		}
 		return r
 	}
-	if b.passing != nil {
-		r.stats.Fetched += len(b.passing)
-		p.fetched(len(b.passing))
-		r.moves, r.err = p.passOver(work, validity, b.passing, &r.stats)
-		return r
-	}
 	// 1. Ledger: the whole batch recorded, sealed, before anything else
 	// happens to any of it (one transaction, not one each).
 	entries, err := p.record(work, validity, b)
@@ -486,10 +481,15 @@ func (p *Pipeline) stage(ctx context.Context, validity uint32, b *batch) batchRe
 	}
 	r.stats.Fetched += len(entries)
 	p.fetched(len(entries))
+	passed := make(map[uint32]*looked, len(b.passing))
+	for _, it := range b.passing {
+		passed[it.uid] = it.looked
+	}
 	items := make([]*pending, len(entries))
 	for i, e := range entries {
 		items[i] = newPending(e, b.raws[e.UID])
 		items[i].delivered = b.delivered[e.UID]
+		items[i].passed = passed[e.UID]
 	}
 	// 2 to 5: parse, decide and commit.
 	r.moves, r.err = p.process(ctx, validity, items, &r.stats)
@@ -681,7 +681,21 @@ func (p *Pipeline) record(ctx context.Context, validity uint32, b *batch) ([]sto
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
 		entries = entries[:0]
 		clear(unused)
-		for _, uid := range b.uids {
+		passed := make(map[uint32]*looked, len(b.passing))
+		for _, it := range b.passing {
+			passed[it.uid] = it.looked
+		}
+		for _, uid := range b.order {
+			if l := passed[uid]; l != nil {
+				// Recorded from its look, with no copy of it.
+				e, _, err := p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: uid,
+					MessageID: trimMessageID(l.msg.MessageID), ContentKey: l.key, Size: l.size}, nil)
+				if err != nil {
+					return fmt.Errorf("record UID %d: %w", uid, err)
+				}
+				entries = append(entries, e)
+				continue
+			}
 			s, ok := b.spooled[uid]
 			if !ok {
 				continue
@@ -738,6 +752,9 @@ type pending struct {
 	// parses it fully if that changed since.
 	light bool
 	gen   int64
+	// passed: the message was passed over by its look (never
+	// downloaded; raw is nil): what the look saw.
+	passed *looked
 	// parsed is closed once msg and perr are set, or skipped is (no parse
 	// started: shutdown).
 	parsed  chan struct{}
@@ -786,7 +803,7 @@ func (p *Pipeline) process(ctx context.Context, validity uint32, items []*pendin
 	go func() {
 		slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 		for _, it := range items {
-			if !it.undecided() || it.light || it.copyOf {
+			if !it.undecided() || it.light || it.copyOf || it.passed != nil {
 				close(it.parsed)
 				continue
 			}
@@ -908,7 +925,7 @@ func (p *Pipeline) check(ctx context.Context, items []*pending) {
 		})
 	}
 	for i, it := range items {
-		if it.undecided() {
+		if it.undecided() && it.passed == nil {
 			next <- i
 		}
 	}
@@ -920,7 +937,7 @@ func (p *Pipeline) check(ctx context.Context, items []*pending) {
 			return err
 		}
 		for i, it := range items {
-			if !it.undecided() {
+			if !it.undecided() || it.passed != nil {
 				continue
 			}
 			if sc := scans[i]; sc.sure {
@@ -1143,6 +1160,25 @@ func (p *Pipeline) commitSome(ctx context.Context, validity uint32, items []*pen
 					}
 					continue
 				}
+			}
+			if it.passed != nil {
+				if gen < 0 {
+					var err error
+					if gen, err = tx.Generation(); err != nil {
+						return err
+					}
+				}
+				rep, mv, err := p.passOne(tx, it, gen)
+				if err != nil {
+					return fmt.Errorf("UID %d: %w", it.entry.UID, err)
+				}
+				rep.Delivered, rep.Decided = it.deliveredAt(), tx.Now()
+				last = it.entry.UID
+				reports = append(reports, rep)
+				if mv != nil {
+					moves = append(moves, *mv)
+				}
+				continue
 			}
 			unchanged := false
 			if it.light {

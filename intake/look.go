@@ -119,10 +119,7 @@ func lookKey(messageID string, bodySize int64) string {
 	if messageID == "" {
 		return ""
 	}
-	if len(messageID) > store.MaxMessageIDLen {
-		messageID = messageID[:store.MaxMessageIDLen]
-	}
-	return fmt.Sprintf("look:%s:%d", messageID, bodySize)
+	return fmt.Sprintf("look:%s:%d", trimMessageID(messageID), bodySize)
 }
 
 // lookAt is parser.Look under a panic guard: a glimpse it cannot read
@@ -137,88 +134,49 @@ func (p *Pipeline) lookAt(g parser.Glimpse) (m *parser.Message, sure bool) {
 	return parser.Look(g)
 }
 
-// passing is a message passed over, on its way to the ledger.
+// passing is a message passed over, in its batch.
 type passing struct {
 	uid uint32
 	*looked
 }
 
-// passOver records the messages of a batch passed over, in one
-// transaction with the mailbox position: each is recorded from what its
-// look saw (UID, Message-ID, sender, date, size) and decided ignored, with
-// no copy of it kept. A message recorded before a crash keeps its row,
-// and is decided now if it was not. A case opened since the look that
-// could concern a message (the generation changed and the cases now
-// match) gets the message queued for its look-back, which downloads it
-// and decides it for the case.
-func (p *Pipeline) passOver(ctx context.Context, validity uint32, items []passing, stats *Stats) ([]move, error) {
-	var reports []Report
-	var moves []move
-	err := p.store.Update(ctx, func(tx *store.Tx) error {
-		reports, moves = reports[:0], moves[:0]
-		gen := int64(-1)
-		for _, it := range items {
-			mid := it.msg.MessageID
-			if len(mid) > store.MaxMessageIDLen {
-				mid = mid[:store.MaxMessageIDLen]
-			}
-			entry, _, err := p.recordOne(tx, store.Entry{Mailbox: p.opts.Mailbox, UIDValidity: validity, UID: it.uid,
-				MessageID: mid, ContentKey: it.key, Size: it.size}, nil)
-			if err != nil {
-				return fmt.Errorf("record UID %d: %w", it.uid, err)
-			}
-			if entry.Status != store.LedgerReceived {
-				continue // decided before a crash
-			}
-			if first, err := tx.FirstCopy(it.key, entry.ID); err == nil {
-				// Met again (a second delivery, a new UIDVALIDITY).
-				mv, err := p.duplicate(tx, entry, first, it.msg)
-				if err != nil {
-					return fmt.Errorf("UID %d: %w", it.uid, err)
-				}
-				if mv != nil {
-					moves = append(moves, *mv)
-				}
-				reports = append(reports, Report{UID: it.uid, Status: store.LedgerDuplicate, Delivered: it.delivered, Decided: tx.Now()})
-				continue
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			if gen < 0 {
-				if gen, err = tx.Generation(); err != nil {
-					return err
-				}
-			}
-			if gen != it.gen {
-				in, err := p.gather(tx, it.msg)
-				if err != nil {
-					return fmt.Errorf("UID %d: %w", it.uid, err)
-				}
-				for _, cf := range in.Candidates {
-					if err := tx.QueueLookback(cf.Case.ID, entry.ID); err != nil {
-						return err
-					}
-				}
-			}
-			d := p.decide(rules.Input{Message: it.msg, Now: tx.Now(), Policy: p.opts.Policy})
-			rep, mv, err := p.apply(tx, entry, it.msg, d)
-			if err != nil {
-				return fmt.Errorf("UID %d: %w", it.uid, err)
-			}
-			if mv != nil {
-				return fmt.Errorf("UID %d: a message passed over cannot be moved", it.uid)
-			}
-			rep.Delivered, rep.Decided = it.delivered, tx.Now()
-			if rep.Delivered.IsZero() {
-				rep.Delivered = it.msg.Date
-			}
-			reports = append(reports, rep)
-		}
-		return tx.SetMailboxState(p.opts.Mailbox, validity, items[len(items)-1].uid)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+// passOne decides, in tx, a message passed over by its look, recorded
+// with no copy of it: a message met again (a second delivery, a new
+// UIDVALIDITY) is a duplicate of its first copy; any other is ignored,
+// left where it is. gen is the cases' generation now: when it is not the
+// one the look saw, a case opened since may concern the message, which
+// cannot be decided without its body: it is queued for that case's
+// look-back, which downloads it.
+func (p *Pipeline) passOne(tx *store.Tx, it *pending, gen int64) (Report, *move, error) {
+	l := it.passed
+	if first, err := tx.FirstCopy(it.entry.ContentKey, it.entry.ID); err == nil {
+		mv, err := p.duplicate(tx, it.entry, first, l.msg)
+		return Report{UID: it.entry.UID, Status: store.LedgerDuplicate}, mv, err
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Report{}, nil, err
 	}
-	p.account(reports, stats)
-	return moves, nil
+	if gen != l.gen {
+		in, err := p.gather(tx, l.msg)
+		if err != nil {
+			return Report{}, nil, err
+		}
+		for _, cf := range in.Candidates {
+			if err := tx.QueueLookback(cf.Case.ID, it.entry.ID); err != nil {
+				return Report{}, nil, err
+			}
+		}
+	}
+	rep, mv, err := p.apply(tx, it.entry, l.msg, p.decide(rules.Input{Message: l.msg, Now: tx.Now(), Policy: p.opts.Policy}))
+	if err == nil && mv != nil {
+		err = fmt.Errorf("a message passed over cannot be moved (%s)", rep.Reason)
+	}
+	return rep, nil, err
+}
+
+// trimMessageID bounds a Message-ID to what the ledger keeps.
+func trimMessageID(id string) string {
+	if len(id) > store.MaxMessageIDLen {
+		return id[:store.MaxMessageIDLen]
+	}
+	return id
 }
