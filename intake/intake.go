@@ -132,10 +132,13 @@ func New(st *store.Store, o Options) *Pipeline {
 // folders are the server names of the destination folders.
 type folders struct{ processed, review string }
 
+// move is a message to move: where to, as the configuration and the
+// ledger name the folder (Options.ProcessedFolder or ReviewFolder; the
+// server's name for it is in folders).
 type move struct {
-	id     int64
-	uid    uint32
-	folder string
+	id  int64
+	uid uint32
+	to  string
 }
 
 // Drain processes every message of the mailbox above the last UID
@@ -255,9 +258,9 @@ func (p *Pipeline) begin(ctx context.Context, conn *mailbox.Conn, stats *Stats) 
 	}
 	var redo []move
 	for _, e := range pending {
-		redo = append(redo, move{id: e.ID, uid: e.UID, folder: p.folderOf(at.folders, e.MoveTo)})
+		redo = append(redo, move{id: e.ID, uid: e.UID, to: e.MoveTo})
 	}
-	n, err := p.moveAll(ctx, conn, redo)
+	n, err := p.moveAll(ctx, conn, at.folders, redo)
 	stats.Moved += n
 	at.redone = n
 	return at, err
@@ -271,7 +274,7 @@ func (p *Pipeline) take(ctx context.Context, conn *mailbox.Conn, at position, li
 	// (shutdown): its commit and its move do not see the cancellation.
 	work := context.WithoutCancel(ctx)
 	moveAll := func(moves []move) error {
-		n, err := p.moveAll(work, conn, p.resolve(f, moves...))
+		n, err := p.moveAll(work, conn, f, moves)
 		stats.Moved += n
 		return err
 	}
@@ -513,32 +516,28 @@ func (s *Stats) Add(o Stats) {
 	s.Moved += o.Moved
 }
 
-func (p *Pipeline) folderOf(f folders, moveTo string) string {
-	switch moveTo {
-	case p.opts.ReviewFolder:
+// serverName is the server's name of a folder the configuration names
+// (a ledger row's move_to).
+func (f folders) serverName(o Options, to string) string {
+	switch to {
+	case o.ReviewFolder:
 		return f.review
-	case p.opts.ProcessedFolder:
+	case o.ProcessedFolder:
 		return f.processed
 	}
-	return moveTo
-}
-
-func (p *Pipeline) resolve(f folders, moves ...move) []move {
-	for i := range moves {
-		moves[i].folder = p.folderOf(f, moves[i].folder)
-	}
-	return moves
+	return to
 }
 
 // moveAll moves messages, grouped by folder, and records it.
-func (p *Pipeline) moveAll(ctx context.Context, conn *mailbox.Conn, moves []move) (int, error) {
+func (p *Pipeline) moveAll(ctx context.Context, conn *mailbox.Conn, f folders, moves []move) (int, error) {
 	byFolder := map[string][]move{}
-	var order []string
+	var order []string // the folders' server names
 	for _, m := range moves {
-		if _, ok := byFolder[m.folder]; !ok {
-			order = append(order, m.folder)
+		folder := f.serverName(p.opts, m.to)
+		if _, ok := byFolder[folder]; !ok {
+			order = append(order, folder)
 		}
-		byFolder[m.folder] = append(byFolder[m.folder], m)
+		byFolder[folder] = append(byFolder[folder], m)
 	}
 	done := 0
 	for _, folder := range order {
@@ -1059,7 +1058,7 @@ func (p *Pipeline) duplicate(tx *store.Tx, entry, first store.Entry, msg *parser
 		"message": fmt.Sprint(entry.ID), "first": fmt.Sprint(first.ID)}); err != nil {
 		return nil, err
 	}
-	return &move{id: entry.ID, uid: entry.UID, folder: folder}, nil
+	return &move{id: entry.ID, uid: entry.UID, to: folder}, nil
 }
 
 // senderOf and dateOf are what the ledger keeps of a message's From and
@@ -1533,5 +1532,5 @@ func (p *Pipeline) apply(tx *store.Tx, entry store.Entry, msg *parser.Message, d
 	if dec.MoveTo == "" {
 		return rep, nil, nil
 	}
-	return rep, &move{id: entry.ID, uid: entry.UID, folder: dec.MoveTo}, nil
+	return rep, &move{id: entry.ID, uid: entry.UID, to: dec.MoveTo}, nil
 }

@@ -99,7 +99,7 @@ func (p *Pipeline) Lookback(ctx context.Context, conn *mailbox.Conn) (Stats, err
 		if err != nil {
 			return stats, err
 		}
-		n, err := p.moveAll(work, conn, p.resolve(f, moves...))
+		n, err := p.moveAll(work, conn, f, moves)
 		stats.Moved += n
 		if err != nil {
 			return stats, err
@@ -143,7 +143,7 @@ func (p *Pipeline) tieCopies(tx *store.Tx, firstID int64, validity uint32) ([]mo
 			"message": fmt.Sprint(c.ID), "first": fmt.Sprint(first.ID)}); err != nil {
 			return nil, err
 		}
-		moves = append(moves, move{id: c.ID, uid: c.UID, folder: first.MoveTo})
+		moves = append(moves, move{id: c.ID, uid: c.UID, to: first.MoveTo})
 	}
 	return moves, nil
 }
