@@ -166,7 +166,7 @@ func (p *Pipeline) passOne(tx *store.Tx, it *pending, gen int64) (Report, *move,
 			}
 		}
 	}
-	rep, mv, err := p.apply(tx, it.entry, l.msg, p.decide(rules.Input{Message: l.msg, Now: tx.Now(), Policy: p.opts.Policy}))
+	rep, mv, err := p.commit(tx, it.entry, l.msg, p.rule(rules.Input{Message: l.msg, Now: tx.Now(), Policy: p.opts.Policy}))
 	if err == nil && mv != nil {
 		err = fmt.Errorf("a message passed over cannot be moved (%s)", rep.Reason)
 	}

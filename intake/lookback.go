@@ -209,7 +209,7 @@ func (p *Pipeline) again(ctx context.Context, validity uint32, b *batch, queued 
 		}
 		items[0].raw = b.header
 		p.headerOnly(ctx, items[0], b.over.Size)
-		return p.commit(ctx, validity, items, stats)
+		return p.commitBatch(ctx, validity, items, stats)
 	}
 	return p.process(ctx, validity, items, stats)
 }
