@@ -80,6 +80,9 @@ type mixResult struct {
 	pulls    []usage // mbsync, one per round
 	counts   map[string]int
 	look     glimpseRun
+	// sent is what Dovecot's log says it sent to recoverybot's sessions
+	// and to mbsync's, in the median rounds' runs (out=, in bytes).
+	sentDrain, sentPull []int64
 }
 
 type result struct {
@@ -291,11 +294,14 @@ func drainMix(ctx context.Context, o options, m mix, work, bin, conf, rc string,
 			}
 		}
 		o.say("%s: round %d: mbsync", m.name, round+1)
+		off := dc.LogSize()
 		pull, err := mbsync(ctx, rc, filepath.Join(work, fmt.Sprintf("maildir-%d", round)), r.messages)
 		if err != nil {
 			return r, err
 		}
 		r.pulls = append(r.pulls, pull)
+		r.sentPull = append(r.sentPull, sentSince(dc, off))
+		off = dc.LogSize()
 		o.say("%s: round %d: recoverybot run --once", m.name, round+1)
 		drain, counts, err := runOnce(ctx, bin, conf, logFile)
 		if err != nil {
@@ -306,9 +312,18 @@ func drainMix(ctx context.Context, o options, m mix, work, bin, conf, rc string,
 				counts, r.messages, m.cases)
 		}
 		r.drains, r.counts = append(r.drains, drain), counts
+		r.sentDrain = append(r.sentDrain, sentSince(dc, off))
 		o.say("%s: round %d: mbsync %.2f s, recoverybot %.2f s", m.name, round+1, pull.wall.Seconds(), drain.wall.Seconds())
 	}
 	return r, nil
+}
+
+// sentSince is what Dovecot sent to the IMAP sessions that ended since
+// its log had size off: the sessions of the run just made, whose ends the
+// server logs once it has closed them.
+func sentSince(dc *dovecottest.Server, off int64) int64 {
+	n, _ := dc.SentSince(off)
+	return n
 }
 
 func verdict(ok bool) string {
@@ -338,6 +353,10 @@ func printDrain(w io.Writer, r mixResult) {
 		fmt.Fprintf(w, "    ratio recoverybot/mbsync %6.2f\n", r.ratio())
 	}
 	fmt.Fprintf(w, "    recoverybot peak RSS     %6d MB               goal < %d MB  %s\n", r.rss()>>20, goalRSS>>20, verdict(r.rss() < goalRSS))
+	if len(r.sentDrain) > 0 {
+		fmt.Fprintf(w, "    sent by Dovecot (its log, out=, the last round): to recoverybot %.1f MB, to mbsync %.1f MB\n",
+			float64(r.sentDrain[len(r.sentDrain)-1])/1e6, float64(r.sentPull[len(r.sentPull)-1])/1e6)
+	}
 }
 
 func printDelays(w io.Writer, r result) {

@@ -263,7 +263,7 @@ func partBytes(p *parser.Part) int64 {
 }
 
 func printBytes(w io.Writer, g glimpseRun, messages int) {
-	fmt.Fprintf(w, "  bytes fetched per message kind: whole (today's intake downloads every message) vs a Glimpse\n")
+	fmt.Fprintf(w, "  bytes fetched per message kind: downloaded whole vs looked at (a Glimpse), and what the intake fetches: a look, then the whole message when it may concern a case\n")
 	fmt.Fprintf(w, "  (header, BODYSTRUCTURE, %d KiB of each text part; %d messages glimpsed in %.2f s, %d with an outline, %s of message data, %s received):\n",
 		glimpseText>>10, messages, g.wall.Seconds(), g.outlined, mb(g.stats.Message), mb(g.stats.Received))
 	var whole, look int64

@@ -476,6 +476,34 @@ func (s *Server) LogTail(n int64) string {
 	return tail(p, max(0, fileSize(p)-n))
 }
 
+// LogSize is the size of the server's log, for SentSince.
+func (s *Server) LogSize() int64 { return fileSize(filepath.Join(s.dir, "log", "dovecot.log")) }
+
+// SentSince sums what the server says it sent to its IMAP clients in the
+// sessions that ended since the log had size offset (LogSize): the out=
+// of each "Logged out" or "Disconnected" line, in bytes, and how many
+// sessions.
+func (s *Server) SentSince(offset int64) (bytes int64, sessions int) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "log", "dovecot.log"))
+	if err != nil || offset > int64(len(b)) {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b[offset:]), "\n") {
+		if !strings.Contains(line, " imap(") || !strings.Contains(line, "Disconnected") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "out="); ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					bytes += n
+					sessions++
+				}
+			}
+		}
+	}
+	return bytes, sessions
+}
+
 func freePorts() (imap, lmtp int, err error) {
 	var ls []net.Listener
 	defer func() {

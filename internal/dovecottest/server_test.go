@@ -198,3 +198,41 @@ func TestSaveManyAndRecreateMailbox(t *testing.T) {
 		t.Fatalf("Count(Recovery.Processed) = %d, %v; want 5", n2, err)
 	}
 }
+
+// SentSince reads from the server's log what it sent to the clients of
+// the sessions that ended: a session that downloaded a message of 60 KB
+// was sent at least that.
+func TestSentSince(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t)
+	body := strings.Repeat("0123456789abcdef\r\n", 60_000/18)
+	if err := srv.Deliver(srv.User(), fmt.Appendf(nil, "From: a@example.org\r\nSubject: big\r\nMessage-ID: <big@example.org>\r\n\r\n%s", body)); err != nil {
+		t.Fatal(err)
+	}
+	off := srv.LogSize()
+	c, err := net.DialTimeout("tcp", srv.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	fmt.Fprintf(c, "a LOGIN %s %s\r\nb SELECT INBOX\r\nc UID FETCH 1:* BODY.PEEK[]\r\nd LOGOUT\r\n", srv.User(), srv.Password())
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil || strings.HasPrefix(line, "d ") {
+			break
+		}
+	}
+	c.Close()
+	for range 500 { // the server logs the session's end once it has closed it
+		if n, sessions := srv.SentSince(off); sessions > 0 {
+			if sessions != 1 || n < int64(len(body)) {
+				t.Errorf("SentSince = %d bytes in %d sessions, want one session sent at least %d", n, sessions, len(body))
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no session's end in the log: %s", srv.LogTail(2000))
+}
