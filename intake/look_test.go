@@ -177,14 +177,7 @@ func TestPassedOverBeforeItsCaseIsLookedBack(t *testing.T) {
 	if stats.Processed != 1 || stats.Moved != 1 {
 		t.Errorf("look-back: %+v, want the late message processed and moved", stats)
 	}
-	cases = append(cases, lostCase{Ref: lateCase.Ref})
-	if err := w.st.View(ctx, func(tx *store.Tx) error {
-		c, err := tx.CaseByRef(lateCase.Ref)
-		cases[1].ID = c.ID
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	cases = append(cases, caseOf(t, w.st, lateCase.Ref))
 	late.Case = lateCase.Ref
 	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: []mail{first, late}})
 }

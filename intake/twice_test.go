@@ -21,15 +21,7 @@ func TestTwoPipelinesDecideEachMessageOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
-	v, err := vault.Open(filepath.Dir(w.dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st2, err := store.Open(ctx, w.dbFile, v, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
+	st2 := secondHandle(t, w)
 	pipelines := [2]*intake.Pipeline{w.pipeline, intake.New(st2, w.opts)}
 	conns := [2]*mailbox.Conn{w.conn(), w.conn()}
 	cases := openLostEmail(t, w.desk, w.st, "twice", 12)
@@ -122,15 +114,7 @@ func TestSharedPipelineLeavesAnothersMoves(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
-	v, err := vault.Open(filepath.Dir(w.dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st2, err := store.Open(ctx, w.dbFile, v, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
+	st2 := secondHandle(t, w)
 	cases := openLostEmail(t, w.desk, w.st, "shared", 1)
 	c := newCorpus("shared")
 	tied := []mail{c.caseMail(cases[0], 2000)}
@@ -165,4 +149,20 @@ func TestSharedPipelineLeavesAnothersMoves(t *testing.T) {
 		t.Fatalf("the first pipeline: %v", err)
 	}
 	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: tied})
+}
+
+// secondHandle opens the world's database a second time, as another
+// process on the same data directory would.
+func secondHandle(t *testing.T, w *world) *store.Store {
+	t.Helper()
+	v, err := vault.Open(filepath.Dir(w.dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), w.dbFile, v, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

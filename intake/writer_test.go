@@ -44,6 +44,20 @@ func overLook(raw []byte) []byte {
 	return append([]byte(pad), raw...)
 }
 
+// caseOf is the case of a reference, as the expectations name it.
+func caseOf(t *testing.T, st *store.Store, ref string) lostCase {
+	t.Helper()
+	lc := lostCase{Ref: ref}
+	if err := st.View(context.Background(), func(tx *store.Tx) error {
+		c, err := tx.CaseByRef(ref)
+		lc.ID = c.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return lc
+}
+
 // importLate imports the profile of a customer who writes before their
 // case is opened, from ID@new.example.
 func importLate(t *testing.T, d *desk.Desk, id string) {
@@ -106,14 +120,7 @@ func TestNoParseWhileHoldingTheWriter(t *testing.T) {
 	if stats.Processed != 2 || stats.Ignored != 1 || stats.Moved != 2 {
 		t.Errorf("stats = %+v, want 2 processed and moved, 1 ignored", stats)
 	}
-	cases = append(cases, lostCase{Ref: lateCase.Ref})
-	if err := w.st.View(ctx, func(tx *store.Tx) error {
-		c, err := tx.CaseByRef(lateCase.Ref)
-		cases[1].ID = c.ID
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	cases = append(cases, caseOf(t, w.st, lateCase.Ref))
 	late.Case = lateCase.Ref
 	checkExactlyOnce(t, w.dovecot, w.st, expectation{user: user, cases: cases, tied: []mail{first, late}, ignored: []mail{after}})
 	if got := position(t, w.st); got != 3 {
