@@ -60,19 +60,20 @@ func TestLargeCaseMessageMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("messages %d MB, allocated %d MB (%.2f a byte), live heap at most %d MB above the start", size>>20, alloc>>20, float64(alloc)/float64(size), (peak-base)>>20)
-	// 4.4 bytes a byte: fetched, sealed for the spool, parsed (its scan
-	// decoded), read back from the spool and sealed under the case key
-	// in place, the scan sealed once. One more copy of each message is
-	// 5.4; reading it back from the spool and sealing it anew was 7.4.
-	if perByte := float64(alloc) / float64(size); perByte > 5 {
-		t.Errorf("%.2f bytes allocated a message byte, want at most 5", perByte)
+	// 5.4 bytes a byte: fetched, sealed for the spool, parsed (its scan
+	// decoded), read back from the spool (the driver's copy and ours, so
+	// that SQLite's is let go before the case's copy is written) and
+	// sealed under the case key in place, the scan sealed once. One more
+	// copy of each message is 6.4; sealing the message anew under the
+	// case key and holding the copy read from the spool was 7.4.
+	if perByte := float64(alloc) / float64(size); perByte > 6 {
+		t.Errorf("%.2f bytes allocated a message byte, want at most 6", perByte)
 	}
 	// The live heap at its largest, one message at a time: the message,
-	// its scan, decoded, and one sealed copy of either (2.7 times the
-	// message). Reading it back from the spool and sealing it anew in
-	// the same transaction took it to 3.7.
-	if limit := uint64(size / 2 * 32 / 10); peak-base > limit {
-		t.Errorf("live heap %d MB above the start, want at most %d MB (3.2 times a message)", (peak-base)>>20, limit>>20)
+	// its scan, decoded, and two copies of the message read back from the
+	// spool (3.7 times the message).
+	if limit := uint64(size / 2 * 42 / 10); peak-base > limit {
+		t.Errorf("live heap %d MB above the start, want at most %d MB (4.2 times a message)", (peak-base)>>20, limit>>20)
 	}
 	if got := w.show(s.Ref); len(got.Documents) != 1 {
 		t.Errorf("%d documents, want the one scan", len(got.Documents))

@@ -100,29 +100,21 @@ func (t *Tx) putCaseBlob(caseID int64, kind BlobKind, data []byte) (int64, strin
 // putCaseSpooled stores the spooled message with spool row id (sum: the
 // hash its ledger row recorded) as a blob of its case, sealed under the
 // case's key, and returns the blob's row ID. The message is opened and
-// sealed again in the bytes read from the spool: a message of 38 MB costs
-// one copy of it, not three.
+// sealed again in the bytes read from the spool (read and closed before
+// the main store is written, so that SQLite does not hold the spool's
+// copy meanwhile): a message of 38 MB costs two copies of it, not four.
 func (t *Tx) putCaseSpooled(caseID, id int64, sum string) (int64, error) {
 	box, err := t.caseBox(caseID, true)
 	if err != nil {
 		return 0, err
 	}
-	// The spool is its own database: its rows stay open while the main
-	// store is written, and sql.RawBytes spares a copy of the message.
-	rows, err := t.s.sr.Query(`SELECT sha256, sealed FROM raw WHERE id = ?`, id)
-	if err != nil {
-		return 0, fmt.Errorf("read spooled message %d: %w", id, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("read spooled message %d: %w", id, err)
-		}
+	var got string
+	var sealed []byte
+	err = t.s.sr.QueryRow(`SELECT sha256, sealed FROM raw WHERE id = ?`, id).Scan(&got, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("spooled message %d: %w", id, ErrNotFound)
 	}
-	var got string
-	var sealed sql.RawBytes
-	if err := rows.Scan(&got, &sealed); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("read spooled message %d: %w", id, err)
 	}
 	if got != sum {
