@@ -38,11 +38,21 @@ const (
 	EnvActionWebhook = "RECOVERYBOT_ACTION_WEBHOOK"
 )
 
+// DefaultMemoryLimit is memory_limit's default: the Go heap a process
+// aims to stay under (runtime/debug.SetMemoryLimit), so that with the
+// database's own memory it stays under 256 MB whatever the mailbox holds.
+const DefaultMemoryLimit ByteSize = 160 << 20
+
+// minMemoryLimit is the smallest memory_limit: below it, a 40 MB message
+// would keep the collector running all the time.
+const minMemoryLimit ByteSize = 64 << 20
+
 // Config is the whole configuration.
 type Config struct {
 	DataDir      string   `toml:"data_dir"`
 	LogLevel     string   `toml:"log_level"`
 	LogFormat    string   `toml:"log_format"`
+	MemoryLimit  ByteSize `toml:"memory_limit"`
 	ProviderName string   `toml:"provider_name"`
 	IMAP         IMAP     `toml:"imap"`
 	SMTP         SMTP     `toml:"smtp"`
@@ -229,6 +239,7 @@ func Default() Config {
 		DataDir:      "var",
 		LogLevel:     "info",
 		LogFormat:    "text",
+		MemoryLimit:  DefaultMemoryLimit,
 		ProviderName: "Example Hosting",
 		IMAP: IMAP{
 			Address: "imap.example.net:993", Security: "tls", Mailbox: "INBOX", TokenCommand: []string{},
@@ -433,6 +444,9 @@ func (c Config) validate(out *checker) {
 	case "debug", "info", "warn", "error":
 	default:
 		ch.add("log_level", "log_level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit {
+		ch.add("memory_limit", "memory_limit %d is too small (0 for none, or at least 64MiB)", c.MemoryLimit)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		ch.add("log_format", "log_format %q is not text or json", c.LogFormat)

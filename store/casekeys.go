@@ -96,3 +96,49 @@ func (t *Tx) putCaseBlob(caseID int64, kind BlobKind, data []byte) (int64, strin
 	id, err := res.LastInsertId()
 	return id, sum, err
 }
+
+// putCaseSpooled stores the spooled message with spool row id (sum: the
+// hash its ledger row recorded) as a blob of its case, sealed under the
+// case's key, and returns the blob's row ID. The message is opened and
+// sealed again in the bytes read from the spool (read and closed before
+// the main store is written, so that SQLite does not hold the spool's
+// copy meanwhile): a message of 38 MB costs two copies of it, not four.
+func (t *Tx) putCaseSpooled(caseID, id int64, sum string) (int64, error) {
+	box, err := t.caseBox(caseID, true)
+	if err != nil {
+		return 0, err
+	}
+	var got string
+	var sealed []byte
+	err = t.s.sr.QueryRow(`SELECT sha256, sealed FROM raw WHERE id = ?`, id).Scan(&got, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("spooled message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read spooled message %d: %w", id, err)
+	}
+	if got != sum {
+		return 0, fmt.Errorf("spooled message %d: not the message recorded (hash mismatch)", id)
+	}
+	size := 0
+	resealed, err := t.s.vault.Reseal(box, sealed, blobAD(BlobMessage, sum), func(clear []byte) error {
+		size = len(clear)
+		h := sha256.Sum256(clear)
+		if hex.EncodeToString(h[:]) != sum {
+			return fmt.Errorf("%s bytes %d: hash mismatch", BlobMessage, id)
+		}
+		return nil
+	})
+	if errors.Is(err, vault.ErrOpen) {
+		return 0, fmt.Errorf("open %s bytes %d: %w", BlobMessage, id, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.tx.Exec(`INSERT INTO blobs (kind, sha256, size, sealed, created_at, case_id) VALUES (?, ?, ?, ?, ?, ?)`,
+		string(BlobMessage), sum, size, resealed, ts(t.now), caseID)
+	if err != nil {
+		return 0, fmt.Errorf("store %s bytes: %w", BlobMessage, err)
+	}
+	return res.LastInsertId()
+}

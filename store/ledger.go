@@ -249,16 +249,15 @@ func (t *Tx) Decide(id int64, d Decided) error {
 			drop = append(drop, blobID.Int64)
 		}
 	case rawID.Valid || (blobID.Valid && blobCase.Int64 != d.CaseID):
-		var raw []byte
+		var bid int64
 		if rawID.Valid {
-			raw, err = t.s.spooled(rawID.Int64, sum)
+			bid, err = t.putCaseSpooled(d.CaseID, rawID.Int64, sum)
 		} else {
-			raw, err = t.Blob(blobID.Int64)
+			var raw []byte
+			if raw, err = t.Blob(blobID.Int64); err == nil {
+				bid, _, err = t.putCaseBlob(d.CaseID, BlobMessage, raw)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("decide message #%d: %w", id, err)
-		}
-		bid, _, err := t.putCaseBlob(d.CaseID, BlobMessage, raw)
 		if err != nil {
 			return fmt.Errorf("decide message #%d: %w", id, err)
 		}

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,59 @@ func TestOpenRefusesKeysOthersCanReach(t *testing.T) {
 		if _, err := Open(dir); err != nil {
 			t.Errorf("%s mode 0400: %v", name, err)
 		}
+	}
+}
+
+// TestReseal: bytes sealed under the storage key come out sealed under a
+// box's key, in their own storage, and open there (only there, only with
+// their associated data); a check that refuses them, or sealed bytes
+// that do not open, stop it.
+func TestReseal(t *testing.T) {
+	v, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := NewBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear := bytes.Repeat([]byte("carte d'identité "), 1000)
+	ad := []byte("message:abc")
+	sealed, err := v.Seal(clear, ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []byte
+	out, err := v.Reseal(box, sealed, ad, func(c []byte) error { seen = bytes.Clone(c); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(seen, clear) {
+		t.Error("check did not see the clear bytes")
+	}
+	if &out[0] != &sealed[0] || len(out) != len(sealed) {
+		t.Error("resealed into new storage")
+	}
+	got, err := box.Open(out, ad)
+	if err != nil || !bytes.Equal(got, clear) {
+		t.Fatalf("box opens the resealed bytes: %v, same: %v", err, bytes.Equal(got, clear))
+	}
+	if _, err := v.Open(out, ad); err == nil {
+		t.Error("the storage key opens bytes resealed under the box's key")
+	}
+	if _, err := box.Open(out, []byte("message:other")); err == nil {
+		t.Error("resealed bytes open with other associated data")
+	}
+	if _, err := v.Reseal(box, out, ad, func([]byte) error { return nil }); err != ErrOpen {
+		t.Errorf("resealing bytes the storage key does not open: %v, want ErrOpen", err)
+	}
+	sealed, _ = v.Seal(clear, ad)
+	refused := errors.New("refused")
+	if _, err := v.Reseal(box, sealed, ad, func([]byte) error { return refused }); err != refused {
+		t.Errorf("check refusing: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/recoverybot/recoverybot"
@@ -21,6 +22,12 @@ func (a *app) daemon(ctx context.Context, o daemon.Options) (*daemon.Daemon, err
 		return nil, err
 	}
 	o.Exclusive = a.lock != nil
+	// The mailbox's largest messages pass through the heap; the limit
+	// makes the collector return what they leave rather than let the
+	// heap grow to twice them. GOMEMLIMIT, when set, wins.
+	if a.cfg.MemoryLimit > 0 && a.getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(a.cfg.MemoryLimit))
+	}
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
