@@ -277,9 +277,11 @@ func TestBadInput(t *testing.T) {
 func TestConfigCommands(t *testing.T) {
 	c := newCLI(t)
 	ex := c.ok("config", "example")
+	// The error names the example's own line for imap.username.
+	userLine := 1 + strings.Count(ex[:strings.Index(ex, "\nusername = \"\"")+1], "\n")
 	code, out, errOut := c.run("config", "check")
 	if lines := strings.Split(errOut, "\n"); code != 1 || out != "" || len(lines) != 4 ||
-		!strings.HasPrefix(lines[0], "recoverybot: config "+c.env["RECOVERYBOT_CONFIG"]+": line 23: imap.username is empty") ||
+		!strings.HasPrefix(lines[0], fmt.Sprintf("recoverybot: config %s: line %d: imap.username is empty", c.env["RECOVERYBOT_CONFIG"], userLine)) ||
 		!strings.Contains(lines[1], "imap.password is empty") || !strings.Contains(lines[2], "auth.trusted_authserv_ids is empty") {
 		t.Errorf("config check of the bare example: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
